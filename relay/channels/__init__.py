@@ -1,0 +1,1 @@
+"""Channels: one module per kind, behind the tiny interface in base.py."""

@@ -1,0 +1,149 @@
+"""`relay serve | check | poll-once | deliveries | replay`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from relay.errors import ConfigError
+from relay.rules.config import RuleSet, load_ruleset
+from relay.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings.from_env(
+        config_path=getattr(args, "config", None), database_url=getattr(args, "database", None),
+        host=getattr(args, "host", None), port=getattr(args, "port", None),
+    )
+    try:
+        return int(args.run(args, settings))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relay", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, run: object, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.set_defaults(run=run)
+        p.add_argument("--config", help="rules file (default: $RELAY_CONFIG or rules.yaml)")
+        p.add_argument("--database", help="database URL (default: $RELAY_DATABASE_URL or"
+                       " sqlite:///relay.db)")
+        return p
+
+    serve = command("serve", _serve, "run the relay: webhooks, pollers, delivery")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    check = command("check", _check, "validate a rules file; exit 1 with file:line on errors")
+    check.add_argument("file", nargs="?", help="rules file (default: --config)")
+    command("poll-once", _poll_once, "poll every configured source once and store what changed")
+    deliveries = command("deliveries", _deliveries, "list recent deliveries")
+    deliveries.add_argument("--dead", action="store_true", help="only dead letters")
+    deliveries.add_argument("--limit", type=int, default=50)
+    replay = command("replay", _replay, "send a dead (or sent) delivery again")
+    replay.add_argument("id")
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from relay.app import create_app
+    from relay.observability import setup_logging
+
+    setup_logging(settings.log_level)
+    load_ruleset(settings.config_path)  # fail fast, before binding the port
+    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                            log_config=None, access_log=False, lifespan="on")
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.file or settings.config_path
+    ruleset = load_ruleset(path)
+    _check_channels(ruleset)
+    print(f"{path}: ok ({len(ruleset.sources)} sources, {len(ruleset.channels)} channels,"
+          f" {len(ruleset.rules)} rules)")
+    for name, channel in ruleset.channels.items():
+        if not channel.enabled:
+            print(f"{path}:{channel.line}: note: channel {name!r} has no URL and is disabled")
+    return 0
+
+
+def _check_channels(ruleset: RuleSet) -> None:
+    from relay.channels.apprise_channel import build
+
+    for name, channel in ruleset.channels.items():
+        if channel.kind == "apprise" and channel.enabled:
+            try:
+                build(channel.url)
+            except ValueError as exc:
+                raise ConfigError(f"channel {name!r}: {exc}", ruleset.path, channel.line) from exc
+
+
+def _poll_once(args: argparse.Namespace, settings: Settings) -> int:
+    from relay.service import Relay
+
+    async def run() -> int:
+        relay = await Relay.start(replace(settings, workers=False, pollers=False))
+        try:
+            if not relay.pollers:
+                print("no source has polling enabled (set an api_key)", file=sys.stderr)
+                return 1
+            for name, poller in relay.pollers.items():
+                print(f"{name}: {await poller.poll_once()}")
+            return 0
+        finally:
+            await relay.stop()
+
+    return asyncio.run(run())
+
+
+def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from relay.models import DeliveryStatus
+    from relay.store import open_store
+
+    async def run() -> int:
+        store = await open_store(settings.database_url)
+        try:
+            found = await store.deliveries(DeliveryStatus.DEAD if args.dead else None, args.limit)
+        finally:
+            await store.close()
+        for d in found:
+            print(f"{d.id}  {d.status.value:<8} {d.channel:<16} {d.rule:<20} tries={d.attempts}"
+                  f"  {d.message.title}" + (f"  [{d.last_error}]" if d.last_error else ""))
+        if not found:
+            print("no deliveries", file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from relay.clock import SystemClock
+    from relay.store import open_store
+
+    async def run() -> int:
+        store = await open_store(settings.database_url)
+        try:
+            ok = await store.replay(args.id, SystemClock().now())
+        finally:
+            await store.close()
+        print(f"replayed {args.id}: a running relay sends it within a second" if ok
+              else f"no dead or sent delivery with id {args.id}", file=sys.stdout if ok else sys.stderr)
+        return 0 if ok else 1
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Delivery: claim due deliveries, send, record every attempt, reschedule or dead-letter."""

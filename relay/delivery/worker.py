@@ -1,0 +1,166 @@
+"""The delivery loop: claim due deliveries -> send -> record every attempt -> reschedule.
+
+In-attempt retries (tenacity: a few quick tries with exponential backoff and jitter,
+honouring Retry-After) absorb blips; past them the durable schedule in the store takes over,
+so a receiver that is down for hours still gets its message when it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from relay import observability as obs
+from relay.channels.base import Channel, Response
+from relay.clock import Clock
+from relay.delivery import retry
+from relay.models import Attempt, Delivery, DeliveryStatus
+from relay.rules.config import DeliveryPolicy
+from relay.store import Outcome, Store
+
+log = logging.getLogger("relay.delivery")
+
+IDLE_WAIT = 1.0  # seconds between checks for due retries when nothing wakes us
+MAX_QUICK_WAIT = 10.0  # a longer Retry-After goes to the durable schedule instead
+SHUTDOWN_GRACE = 5.0
+
+
+class DeliveryWorker:
+    def __init__(
+        self, store: Store, channels: dict[str, Channel], policy: DeliveryPolicy,
+        clock: Clock, wakeup: asyncio.Event,
+    ) -> None:
+        self.store, self.channels, self.policy, self.clock = store, channels, policy, clock
+        self.wakeup = wakeup
+        self.lease = policy.timeout * policy.quick_tries + MAX_QUICK_WAIT * policy.quick_tries + 30
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                self.wakeup.clear()
+                free = self.policy.concurrency - len(self._inflight)
+                claimed = await self.store.claim(self.clock.now(), free, self.lease) if free else []
+                for delivery in claimed:
+                    task = asyncio.create_task(self._deliver(delivery))
+                    self._inflight[delivery.id] = task
+                    task.add_done_callback(lambda _, i=delivery.id: self._inflight.pop(i, None))
+                if len(claimed) < free or not free:
+                    await self._idle(stop)
+        finally:
+            await self._drain()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        due = await self.store.next_due()
+        wait = IDLE_WAIT
+        if due is not None:
+            wait = min(IDLE_WAIT, max(0.005, (due - self.clock.now()).total_seconds()))
+        waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+
+    async def _drain(self) -> None:
+        """On shutdown: let sends in flight finish briefly, then give the rest back."""
+        tasks = list(self._inflight.values())
+        ids = list(self._inflight)
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if ids:
+            await self.store.release(ids)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        channel = self.channels.get(delivery.channel)
+        if channel is None:
+            error = f"channel {delivery.channel!r} is no longer configured or is disabled"
+            await self.store.complete(delivery.id, [], Outcome(DeliveryStatus.DEAD, error=error))
+            log.warning("delivery_dead id=%s reason=%s", delivery.id, error)
+            return
+        attempts: list[Attempt] = []
+        response = await self._try_quickly(channel, delivery, attempts)
+        outcome = retry.outcome(response, delivery.rounds, self.policy, self.clock.now())
+        await self.store.complete(delivery.id, attempts, outcome)
+        self._report(delivery, outcome)
+
+    async def _try_quickly(
+        self, channel: Channel, delivery: Delivery, attempts: list[Attempt]
+    ) -> Response:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.quick_tries) | _long_retry_after,
+            wait=_Wait(self.policy.quick_wait),
+            retry=retry_if_result(lambda r: retry.verdict(r) == retry.Verdict.RETRY),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        response: Response = await retrying(self._attempt, channel, delivery, attempts)
+        return response
+
+    async def _attempt(
+        self, channel: Channel, delivery: Delivery, attempts: list[Attempt]
+    ) -> Response:
+        started, t0 = self.clock.now(), time.perf_counter()
+        try:
+            response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout + 5)
+        except TimeoutError:
+            response = Response(ok=False, error="timeout")
+        except Exception as exc:  # a channel bug must not kill the worker
+            log.exception("attempt_crashed id=%s channel=%s", delivery.id, channel.name)
+            response = Response(ok=False, error=type(exc).__name__)
+        latency = (time.perf_counter() - t0) * 1000
+        attempts.append(_attempt_record(delivery, len(attempts), started, latency, response))
+        obs.ATTEMPTS.labels(channel.name, retry.reason(response)).inc()
+        obs.ATTEMPT_SECONDS.labels(channel.name).observe(latency / 1000)
+        if not response.ok:
+            log.info("attempt_failed id=%s channel=%s reason=%s", delivery.id, channel.name,
+                     retry.reason(response))
+        return response
+
+    def _report(self, delivery: Delivery, outcome: Outcome) -> None:
+        obs.DELIVERIES.labels(delivery.channel, outcome.status.value).inc()
+        if outcome.status == DeliveryStatus.SENT:
+            log.info("delivery_sent id=%s rule=%s channel=%s", delivery.id, delivery.rule,
+                     delivery.channel)
+        elif outcome.status == DeliveryStatus.DEAD:
+            log.warning("delivery_dead id=%s channel=%s error=%s", delivery.id, delivery.channel,
+                        outcome.error)
+        else:
+            log.info("delivery_rescheduled id=%s channel=%s at=%s", delivery.id,
+                     delivery.channel, _iso(outcome.next_attempt_at))
+
+
+def _attempt_record(
+    d: Delivery, index: int, started: datetime, latency: float, r: Response
+) -> Attempt:
+    return Attempt(
+        delivery_id=d.id, n=d.attempts + index + 1, started_at=started, latency_ms=latency,
+        ok=r.ok, http_status=r.http_status, reason=retry.reason(r), excerpt=r.excerpt,
+    )
+
+
+class _Wait:
+    """Exponential backoff with jitter, or the receiver's Retry-After when it gave one."""
+
+    def __init__(self, initial: float) -> None:
+        self._backoff = wait_exponential_jitter(initial=initial, max=MAX_QUICK_WAIT)
+
+    def __call__(self, state: RetryCallState) -> float:
+        response = state.outcome.result() if state.outcome else None
+        if isinstance(response, Response) and response.retry_after is not None:
+            return response.retry_after
+        return float(self._backoff(state))
+
+
+def _long_retry_after(state: RetryCallState) -> bool:
+    response = state.outcome.result() if state.outcome and not state.outcome.failed else None
+    return isinstance(response, Response) and (response.retry_after or 0) > MAX_QUICK_WAIT
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else "-"

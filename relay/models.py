@@ -1,0 +1,169 @@
+"""The nouns of the pipeline: frozen dataclasses, no behaviour beyond small derivations.
+
+Snapshot (what a source told us once) -> Transition (an observed phase change)
+-> Delivery (one unit of outbound work, rendered Message inside) -> Attempt (one try).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+class Phase(StrEnum):
+    """Normalized lifecycle shared by every platform (PLATFORMS.md section 4)."""
+
+    UNKNOWN = "unknown"
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    TIMED_OUT = "timed_out"
+    CRASHED = "crashed"
+    EXPIRED = "expired"
+    SYSTEM_ERROR = "system_error"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_PHASES
+
+    @property
+    def problem(self) -> bool:
+        """Terminal and not a success or a user's cancel: what 'failures' rules want."""
+        return self in PROBLEM_PHASES
+
+
+TERMINAL_PHASES = frozenset(
+    {
+        Phase.SUCCEEDED,
+        Phase.FAILED,
+        Phase.CANCELED,
+        Phase.TIMED_OUT,
+        Phase.CRASHED,
+        Phase.EXPIRED,
+        Phase.SYSTEM_ERROR,
+    }
+)
+PROBLEM_PHASES = TERMINAL_PHASES - {Phase.SUCCEEDED, Phase.CANCELED}
+
+
+class Via(StrEnum):
+    POLL = "poll"
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class RunError:
+    message: str
+    name: str | None = None
+    stack_trace: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One observation of a run, normalized; polling and webhooks produce the same thing."""
+
+    source: str
+    run_id: str
+    task: str
+    status: str  # the platform's own status name, kept for display and matching
+    phase: Phase
+    updated_at: datetime
+    via: Via
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+    is_test: bool = False
+    metadata: JSON = field(default_factory=dict)
+    output: JSON | None = None
+    error: RunError | None = None
+    duration_ms: int | None = None
+    url: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase.terminal
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the store remembers about a run: its last accepted snapshot."""
+
+    snapshot: Snapshot
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A run moved forward: from a phase (None: first time seen) to another."""
+
+    id: str
+    source: str
+    run_id: str
+    from_phase: Phase | None
+    to_phase: Phase
+    from_status: str | None
+    to_status: str
+    observed_at: datetime
+    via: Via
+    # first seen already finished, and finished before the relay watched the source
+    backfill: bool = False
+
+    @property
+    def first_seen(self) -> bool:
+        return self.from_phase is None
+
+
+@dataclass(frozen=True)
+class Message:
+    """Rendered content for one channel: what a person (or system) receives."""
+
+    title: str
+    body: str
+    severity: str = "info"  # info | success | failure
+    link: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    transition_id: str
+    rule: str
+    channel: str
+    idempotency_key: str
+    message: Message
+    payload: JSON  # the versioned webhook payload; other channels render from message
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    rounds: int = 0  # claims that ended in failure: the index into the retry schedule
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery_id: str
+    n: int
+    started_at: datetime
+    latency_ms: float
+    ok: bool
+    http_status: int | None = None
+    reason: str | None = None
+    excerpt: str | None = None

@@ -1,0 +1,28 @@
+"""Logging setup and the Prometheus metrics (relay_<noun>_<unit|total>)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from prometheus_client import Counter, Histogram
+
+from relay.secrets import RedactingFilter
+
+SNAPSHOTS = Counter("relay_snapshots_total", "Snapshots ingested", ["source", "via", "outcome"])
+TRANSITIONS = Counter("relay_transitions_total", "Transitions observed", ["source", "to_phase"])
+REJECTED = Counter("relay_webhooks_rejected_total", "Webhook requests rejected", ["source", "reason"])
+POLLS = Counter("relay_polls_total", "Poll requests to platforms", ["source", "outcome"])
+ATTEMPTS = Counter("relay_attempts_total", "Delivery attempts", ["channel", "outcome"])
+DELIVERIES = Counter("relay_deliveries_total", "Deliveries finished", ["channel", "status"])
+ATTEMPT_SECONDS = Histogram("relay_attempt_seconds", "Delivery attempt latency", ["channel"])
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

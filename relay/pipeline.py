@@ -1,0 +1,60 @@
+"""The flow on one screen: a snapshot in -> diff -> match -> plan -> enqueue, one transaction.
+
+Polling and webhooks both call `Pipeline.ingest`; nothing downstream knows which one did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from relay import observability as obs
+from relay.clock import Clock
+from relay.dispatch import plan
+from relay.models import RunState, Snapshot
+from relay.rules.config import RuleSet
+from relay.store import Decision, Store
+from relay.transitions import diff, refreshes
+
+log = logging.getLogger("relay.pipeline")
+
+
+@dataclass
+class Pipeline:
+    store: Store
+    ruleset: RuleSet
+    clock: Clock
+    # set whenever deliveries were enqueued, so idle workers wake at once
+    wakeup: asyncio.Event
+
+    async def ingest(self, snapshot: Snapshot) -> Decision:
+        now = self.clock.now()
+
+        def decide(previous: RunState | None, watching_since: datetime) -> Decision:
+            transition = diff(previous, snapshot, now=now, watching_since=watching_since)
+            if transition is None:
+                return Decision(store_snapshot=refreshes(previous, snapshot))
+            rules = [r for r in self.ruleset.rules if r.matcher.matches(transition, snapshot)]
+            deliveries = plan(transition, snapshot, rules, self.ruleset.channels, now=now)
+            return Decision(True, transition, deliveries)
+
+        decision = await self.store.record(snapshot, decide, now)
+        self._report(snapshot, decision)
+        if decision.deliveries:
+            self.wakeup.set()
+        return decision
+
+    def _report(self, snapshot: Snapshot, decision: Decision) -> None:
+        t = decision.transition
+        outcome = "transition" if t else ("refreshed" if decision.store_snapshot else "unchanged")
+        obs.SNAPSHOTS.labels(snapshot.source, snapshot.via.value, outcome).inc()
+        if t is None:
+            return
+        obs.TRANSITIONS.labels(t.source, t.to_phase.value).inc()
+        log.info(
+            "transition_observed source=%s run=%s task=%s %s->%s via=%s deliveries=%d%s",
+            t.source, t.run_id, snapshot.task, t.from_status or "unknown", t.to_status,
+            t.via.value, len(decision.deliveries), " (backfill)" if t.backfill else "",
+        )

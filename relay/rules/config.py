@@ -1,0 +1,254 @@
+"""rules.yaml -> RuleSet. Every error names the file and the line.
+
+Top level: `sources`, `channels`, `rules`, and an optional `delivery` policy. See the
+commented example `rules.yaml` at the repository root for every option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from relay.durations import parse_duration
+from relay.errors import ConfigError
+from relay.rules.matching import Matcher, build_matcher
+from relay.rules.templates import RuleTemplate, compile_template
+from relay.rules.yamlfile import Mapping, load_yaml
+
+SOURCE_KINDS = ("recoup",)
+CHANNEL_KINDS = ("console", "slack", "webhook", "apprise")
+FIRST_SEEN = ("recent", "always", "never")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    kind: str
+    base_url: str
+    api_key: str = ""
+    account_id: str | None = None
+    poll_every: float = 30.0
+    limit: int = 100
+    webhook_secret: str = ""
+    run_url: str | None = None  # e.g. "https://example.com/runs/{run_id}"
+
+    @property
+    def polling(self) -> bool:
+        return bool(self.api_key)
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    name: str
+    kind: str
+    url: str = ""
+    secret: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    line: int = field(default=0, compare=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind == "console" or bool(self.url)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    matcher: Matcher
+    notify: tuple[str, ...]
+    first_seen: str = "recent"
+    template: RuleTemplate | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Durable retry schedule (seconds after each failed attempt); dead after the last."""
+
+    schedule: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800)
+    quick_tries: int = 3  # in-attempt tries (tenacity) before falling back to the schedule
+    quick_wait: float = 0.2  # first in-attempt backoff; doubles, with jitter
+    timeout: float = 10.0
+    concurrency: int = 16
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    path: str
+    sources: dict[str, SourceConfig]
+    channels: dict[str, ChannelConfig]
+    rules: tuple[Rule, ...]
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+
+
+DEFAULT_BASE_URLS = {"recoup": "https://api.recoupable.com/api"}
+
+
+class _Reader:
+    """Typed access to one mapping of the file, with errors at the right line."""
+
+    def __init__(self, data: object, file: str, where: str, line: int = 0) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a mapping", file, getattr(data, "line", line) or None)
+        self.data, self.file, self.where = data, file, where
+
+    def fail(self, key: str | None, message: str) -> ConfigError:
+        line = self.data.line_of(key) if key else self.data.line
+        return ConfigError(f"{self.where}: {message}", self.file, line)
+
+    def get(self, key: str, kind: type[T], default: T) -> T:
+        value = self.data.get(key, default)
+        if value is None:
+            return default
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, f"{key} must be a {kind.__name__}, got {value!r}")
+        return value
+
+    def convert(self, key: str, fn: Callable[[Any], T], default: T) -> T:
+        if self.data.get(key) is None:
+            return default
+        try:
+            return fn(self.data[key])
+        except (ValueError, TypeError) as exc:
+            raise self.fail(key, f"{key}: {exc}") from exc
+
+    def only(self, *allowed: str) -> None:
+        for key in self.data:
+            if key not in allowed:
+                raise self.fail(key, f"unknown option {key!r} (expected one of: {', '.join(allowed)})")
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            raise self.fail(key, f"{key} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+
+def load_ruleset(path: Path | str) -> RuleSet:
+    path = Path(path)
+    file = str(path)
+    root = load_yaml(path)
+    top = _Reader(root, file, "top level", 1)
+    top.only("sources", "channels", "rules", "delivery")
+    sources = {n: _source(n, v, file) for n, v in _section(top, "sources").items()}
+    section = _section(top, "channels")
+    channels = {n: _channel(n, v, file, section.line_of(n)) for n, v in section.items()}
+    rules = _rules(top, channels, sources, file)
+    delivery = _delivery(top.data.get("delivery"), file)
+    return RuleSet(file, sources, channels, rules, delivery)
+
+
+def _section(top: _Reader, key: str) -> Mapping:
+    value = top.data.get(key)
+    if value is None:
+        return Mapping()
+    if not isinstance(value, Mapping):
+        raise top.fail(key, f"{key} must be a mapping of names to settings")
+    return value
+
+
+def _source(name: str, data: object, file: str) -> SourceConfig:
+    r = _Reader(data, file, f"source {name!r}")
+    r.only("kind", "base_url", "api_key", "account_id", "poll_every", "limit",
+           "webhook_secret", "run_url")
+    kind = r.choice("kind", SOURCE_KINDS, "recoup")
+    limit = r.get("limit", int, 100)
+    if not 1 <= limit <= 100:
+        raise r.fail("limit", "limit must be between 1 and 100 (the API's range)")
+    return SourceConfig(
+        name=name,
+        kind=kind,
+        base_url=r.get("base_url", str, DEFAULT_BASE_URLS[kind]).rstrip("/"),
+        api_key=r.get("api_key", str, ""),
+        account_id=r.get("account_id", str, "") or None,
+        poll_every=r.convert("poll_every", parse_duration, 30.0),
+        limit=limit,
+        webhook_secret=r.get("webhook_secret", str, ""),
+        run_url=r.get("run_url", str, "") or None,
+    )
+
+
+def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
+    if isinstance(data, str) or data is None:
+        url = data or ""
+        kind = "slack" if url.startswith("https://hooks.slack.com/") else "apprise"
+        return ChannelConfig(name, kind, url=url, line=line)
+    r = _Reader(data, file, f"channel {name!r}")
+    r.only("kind", "url", "secret", "headers")
+    kind = r.choice("kind", CHANNEL_KINDS, "apprise")
+    headers = r.get("headers", dict, {})
+    return ChannelConfig(
+        name, kind, url=r.get("url", str, ""), secret=r.get("secret", str, ""),
+        headers=tuple((str(k), str(v)) for k, v in headers.items()), line=line,
+    )
+
+
+def _rules(
+    top: _Reader, channels: dict[str, ChannelConfig], sources: dict[str, SourceConfig], file: str
+) -> tuple[Rule, ...]:
+    items = top.data.get("rules") or []
+    if not isinstance(items, list):
+        raise top.fail("rules", "rules must be a list")
+    rules: list[Rule] = []
+    for index, item in enumerate(items):
+        rule = _rule(index, item, channels, sources, file)
+        if any(r.name == rule.name for r in rules):
+            raise ConfigError(f"rule {rule.name!r} is defined twice", file, item.line)
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _rule(
+    index: int, data: object, channels: dict[str, ChannelConfig],
+    sources: dict[str, SourceConfig], file: str,
+) -> Rule:
+    r = _Reader(data, file, f"rule #{index + 1}")
+    name = r.get("name", str, f"rule-{index + 1}")
+    r.where = f"rule {name!r}"
+    r.only("name", "match", "notify", "first_seen", "template")
+    notify = r.get("notify", list, [])
+    if not notify:
+        raise r.fail("notify", "notify must list at least one channel")
+    for channel in notify:
+        if channel not in channels:
+            raise r.fail("notify", f"unknown channel {channel!r} (defined: {', '.join(channels) or 'none'})")
+    match_data = r.data.get("match") or Mapping()
+    try:
+        matcher = build_matcher(match_data, known_sources=set(sources))
+    except ValueError as exc:
+        raise ConfigError(f"rule {name!r}: match: {exc}", file, r.data.line_of("match")) from exc
+    template = None
+    if r.data.get("template") is not None:
+        t = _Reader(r.data["template"], file, f"rule {name!r} template")
+        t.only("title", "body")
+        try:
+            template = compile_template(t.get("title", str, ""), t.get("body", str, ""))
+        except ValueError as exc:
+            raise t.fail(None, str(exc)) from exc
+    return Rule(name, matcher, tuple(str(c) for c in notify),
+                r.choice("first_seen", FIRST_SEEN, "recent"), template)
+
+
+def _delivery(data: object, file: str) -> DeliveryPolicy:
+    if data is None:
+        return DeliveryPolicy()
+    r = _Reader(data, file, "delivery")
+    r.only("schedule", "quick_tries", "quick_wait", "timeout", "concurrency")
+    default = DeliveryPolicy()
+
+    def schedule(value: Any) -> tuple[float, ...]:
+        if not isinstance(value, list) or not value:
+            raise ValueError("expected a non-empty list of durations")
+        return tuple(parse_duration(v) for v in value)
+
+    return DeliveryPolicy(
+        schedule=r.convert("schedule", schedule, default.schedule),
+        quick_tries=max(1, r.get("quick_tries", int, default.quick_tries)),
+        quick_wait=r.convert("quick_wait", parse_duration, default.quick_wait),
+        timeout=r.convert("timeout", parse_duration, default.timeout),
+        concurrency=max(1, r.get("concurrency", int, default.concurrency)),
+    )

@@ -1,0 +1,106 @@
+"""The running relay assembled in one place: store, pipeline, channels, worker, pollers.
+
+`Relay.start` brings the parts up in order, `Relay.stop` takes them down in reverse:
+pollers stop, then the worker finishes or releases what it claimed, then the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2 as httpx
+
+from relay.channels.base import Channel
+from relay.channels.registry import open_channel
+from relay.clock import Clock, SystemClock
+from relay.delivery.worker import DeliveryWorker
+from relay.pipeline import Pipeline
+from relay.rules.config import RuleSet, SourceConfig, load_ruleset
+from relay.settings import Settings
+from relay.sources.recoup import RecoupClient, RecoupPoller
+from relay.store import Store, open_store
+
+log = logging.getLogger("relay")
+
+
+@dataclass
+class Relay:
+    settings: Settings
+    ruleset: RuleSet
+    store: Store
+    pipeline: Pipeline
+    clock: Clock
+    channels: dict[str, Channel] = field(default_factory=dict)
+    pollers: dict[str, RecoupPoller] = field(default_factory=dict)
+    _http: list[httpx.AsyncClient] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    async def start(cls, settings: Settings, clock: Clock | None = None) -> Relay:
+        ruleset = load_ruleset(settings.config_path)
+        store = await open_store(settings.database_url)
+        clock = clock or SystemClock()
+        relay = cls(settings, ruleset, store, Pipeline(store, ruleset, clock, asyncio.Event()), clock)
+        relay._open_channels()
+        relay._open_pollers()
+        if settings.workers:
+            worker = DeliveryWorker(store, relay.channels, ruleset.delivery, clock,
+                                    relay.pipeline.wakeup)
+            relay._tasks.append(asyncio.create_task(worker.run(relay._stop), name="worker"))
+        if settings.pollers:
+            for name, poller in relay.pollers.items():
+                relay._tasks.append(asyncio.create_task(poller.run(relay._stop), name=f"poll-{name}"))
+        log.info("relay_started config=%s database=%s sources=%d channels=%d rules=%d",
+                 settings.config_path, settings.database_url.split("?")[0],
+                 len(ruleset.sources), len(relay.channels), len(ruleset.rules))
+        return relay
+
+    def _open_channels(self) -> None:
+        for name, config in self.ruleset.channels.items():
+            if not config.enabled:
+                log.warning("channel_disabled channel=%s reason=no URL configured (rules that"
+                            " name it skip it)", name)
+                continue
+            try:
+                self.channels[name] = open_channel(config, self.ruleset.delivery.timeout)
+            except ValueError as exc:
+                log.error("channel_disabled channel=%s reason=%s", name, exc)
+
+    def _open_pollers(self) -> None:
+        for name, config in self.ruleset.sources.items():
+            if not config.polling:
+                log.warning("source_polling_disabled source=%s reason=no api_key set;"
+                            " webhook ingest at /hooks/%s still works", name, name)
+                continue
+            self.pollers[name] = self._poller(config)
+
+    def _poller(self, config: SourceConfig) -> RecoupPoller:
+        client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
+        self._http.append(client)
+        return RecoupPoller(config, RecoupClient(config, client), self.store,
+                            self.pipeline.ingest, self.clock)
+
+    async def replay(self, delivery_id: str) -> bool:
+        replayed = await self.store.replay(delivery_id, self.clock.now())
+        if replayed:
+            log.info("delivery_replayed id=%s", delivery_id)
+            self.pipeline.wakeup.set()
+        return replayed
+
+    def source_status(self) -> dict[str, Any]:
+        return {name: {"kind": c.kind, "polling": name in self.pollers}
+                for name, c in self.ruleset.sources.items()}
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for channel in self.channels.values():
+            await channel.close()
+        for client in self._http:
+            await client.aclose()
+        await self.store.close()
+        log.info("relay_stopped")

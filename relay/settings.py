@@ -1,0 +1,34 @@
+"""Process settings, from the environment (secrets never come from the command line)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: str = "rules.yaml"
+    database_url: str = "sqlite:///relay.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_token: str = ""
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+    workers: bool = True  # deliver from this process (off: ingest and poll only)
+    pollers: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {
+            "config_path": env.get("RELAY_CONFIG", cls.config_path),
+            "database_url": env.get("RELAY_DATABASE_URL", cls.database_url),
+            "host": env.get("RELAY_HOST", cls.host),
+            "port": int(env.get("RELAY_PORT", cls.port)),
+            "admin_token": env.get("RELAY_ADMIN_TOKEN", ""),
+            "max_body_bytes": int(env.get("RELAY_MAX_BODY_BYTES", cls.max_body_bytes)),
+            "log_level": env.get("RELAY_LOG_LEVEL", cls.log_level),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,71 @@
+"""The storage seam. Every backend passes tests/integration/test_store_contract.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Snapshot, Transition
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one snapshot does to the store, decided inside the store's transaction."""
+
+    store_snapshot: bool = False
+    transition: Transition | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+# (previous state or None, when the relay started watching the source) -> Decision
+Decide = Callable[[RunState | None, datetime], Decision]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a claimed delivery ends this round: sent, pending again at a time, or dead."""
+
+    status: DeliveryStatus
+    next_attempt_at: datetime | None = None
+    error: str | None = None
+
+
+class Store(Protocol):
+    async def record(self, snapshot: Snapshot, decide: Decide, now: datetime) -> Decision:
+        """In one transaction: read the run's state, decide, write state, transition and
+        deliveries. Deliveries whose idempotency key exists already are not written again."""
+
+    async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]: ...
+
+    async def active_runs(self, source: str) -> list[RunState]:
+        """Runs of a source whose last known phase is not terminal."""
+
+    async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
+        """Due pending deliveries, and sending ones whose lease ran out (a crashed worker)."""
+
+    async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
+        ...
+
+    async def release(self, delivery_ids: list[str]) -> None:
+        """Give claimed deliveries back (clean shutdown): pending, due at once."""
+
+    async def replay(self, delivery_id: str, now: datetime) -> bool:
+        """A dead (or sent) delivery becomes pending again, due now. False if unknown."""
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def delivery(self, delivery_id: str) -> Delivery | None: ...
+
+    async def deliveries(
+        self, status: DeliveryStatus | None = None, limit: int = 100
+    ) -> list[Delivery]: ...
+
+    async def attempts(self, delivery_id: str) -> list[Attempt]: ...
+
+    async def runs(self, source: str | None = None, limit: int = 100) -> list[RunState]: ...
+
+    async def transitions(self, limit: int = 100) -> list[Transition]: ...
+
+    async def close(self) -> None: ...

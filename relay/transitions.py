@@ -1,0 +1,72 @@
+"""Diff: does a snapshot move a run forward? Pure: no I/O, no clock.
+
+Rules of the game (DESIGN.md "Diff"):
+- first time seen -> a transition from None ("unknown"), flagged `backfill` when the run had
+  already finished before the relay started watching its source;
+- terminal phases are absorbing: nothing after them is a transition;
+- an update older than the stored one (updatedAt) is stale and dropped;
+- the same phase again (a duplicate, or a rename such as REATTEMPTING/EXECUTING) is no
+  transition, though the stored snapshot may still be refreshed (see `refreshes`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from relay.models import RunState, Snapshot, Transition
+
+
+def diff(
+    previous: RunState | None,
+    snapshot: Snapshot,
+    *,
+    now: datetime,
+    watching_since: datetime,
+) -> Transition | None:
+    if previous is None:
+        return _transition(None, snapshot, now, backfill=_finished_before(snapshot, watching_since))
+    old = previous.snapshot
+    if old.terminal or snapshot.updated_at < old.updated_at or snapshot.phase == old.phase:
+        return None
+    return _transition(old, snapshot, now, backfill=False)
+
+
+def refreshes(previous: RunState | None, snapshot: Snapshot) -> bool:
+    """Should the stored snapshot be replaced although no transition happened?
+
+    Yes when it is newer or adds detail (output, error) to the same phase: e.g. the poller
+    later completes a run that a webhook announced, without a second notification.
+    """
+    if previous is None:
+        return True
+    old = previous.snapshot
+    if snapshot.phase != old.phase:
+        return False
+    newer = snapshot.updated_at > old.updated_at
+    richer = (snapshot.output and not old.output) or (snapshot.error and not old.error)
+    return bool(newer or richer)
+
+
+def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:
+    if not snapshot.terminal:
+        return False
+    finished = snapshot.finished_at or snapshot.updated_at
+    return finished < moment
+
+
+def _transition(
+    old: Snapshot | None, new: Snapshot, now: datetime, *, backfill: bool
+) -> Transition:
+    return Transition(
+        id=uuid.uuid4().hex,
+        source=new.source,
+        run_id=new.run_id,
+        from_phase=old.phase if old else None,
+        to_phase=new.phase,
+        from_status=old.status if old else None,
+        to_status=new.status,
+        observed_at=now,
+        via=new.via,
+        backfill=backfill,
+    )

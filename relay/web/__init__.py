@@ -1,0 +1,1 @@
+"""Thin HTTP: routes.py lists every endpoint."""

@@ -1,0 +1,113 @@
+"""The admin API, behind `Authorization: Bearer $RELAY_ADMIN_TOKEN` (off when it is unset)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Transition
+from relay.payload import iso
+from relay.service import Relay
+from relay.web.responses import error
+
+MAX_LIMIT = 1000
+
+
+def _authorized(request: Request) -> Response | None:
+    token = request.app.state.relay.settings.admin_token
+    if not token:
+        return error(403, "the admin API is disabled: set RELAY_ADMIN_TOKEN to enable it")
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return error(401, "missing or wrong bearer token")
+    return None
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "100")
+    return max(1, min(MAX_LIMIT, int(raw))) if raw.isdigit() else 100
+
+
+async def runs(request: Request) -> Response:
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    found = await relay.store.runs(request.query_params.get("source"), _limit(request))
+    return JSONResponse({"runs": [_run(s) for s in found]})
+
+
+async def transitions(request: Request) -> Response:
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    return JSONResponse({"transitions": [_transition(t) for t in await relay.store.transitions(_limit(request))]})
+
+
+async def deliveries(request: Request) -> Response:
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    raw = request.query_params.get("status")
+    try:
+        status = DeliveryStatus(raw) if raw else None
+    except ValueError:
+        choices = ", ".join(s.value for s in DeliveryStatus)
+        return error(400, f"unknown status {raw!r} (expected one of: {choices})")
+    found = await relay.store.deliveries(status, _limit(request))
+    return JSONResponse({"deliveries": [delivery_json(d) for d in found]})
+
+
+async def delivery(request: Request) -> Response:
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    found = await relay.store.delivery(request.path_params["id"])
+    if found is None:
+        return error(404, "unknown delivery")
+    attempts = await relay.store.attempts(found.id)
+    return JSONResponse({**delivery_json(found), "attempt_log": [attempt_json(a) for a in attempts]})
+
+
+async def replay(request: Request) -> Response:
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    if not await relay.replay(request.path_params["id"]):
+        return error(404, "no dead or sent delivery with this id")
+    return JSONResponse({"replayed": request.path_params["id"]}, status_code=202)
+
+
+def delivery_json(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id, "rule": d.rule, "channel": d.channel, "status": d.status.value,
+        "idempotency_key": d.idempotency_key, "attempts": d.attempts, "rounds": d.rounds,
+        "next_attempt_at": iso(d.next_attempt_at), "created_at": iso(d.created_at),
+        "last_error": d.last_error, "transition_id": d.transition_id,
+        "message": {"title": d.message.title, "body": d.message.body},
+    }
+
+
+def attempt_json(a: Attempt) -> dict[str, Any]:
+    return {**asdict(a), "started_at": iso(a.started_at)}
+
+
+def _run(state: RunState) -> dict[str, Any]:
+    s = state.snapshot
+    return {
+        "source": s.source, "id": s.run_id, "task": s.task, "status": s.status,
+        "phase": s.phase.value, "terminal": s.terminal, "updated_at": iso(s.updated_at),
+        "first_seen_at": iso(state.first_seen_at), "url": s.url,
+    }
+
+
+def _transition(t: Transition) -> dict[str, Any]:
+    return {
+        "id": t.id, "source": t.source, "run_id": t.run_id,
+        "from_phase": t.from_phase.value if t.from_phase else None, "to_phase": t.to_phase.value,
+        "from_status": t.from_status, "to_status": t.to_status,
+        "observed_at": iso(t.observed_at), "via": t.via.value, "backfill": t.backfill,
+    }

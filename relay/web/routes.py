@@ -1,0 +1,19 @@
+"""Every HTTP endpoint of the relay, in one table."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from relay.web import admin, health, webhooks
+
+ROUTES = [
+    Route("/healthz", health.healthz, methods=["GET"]),
+    Route("/readyz", health.readyz, methods=["GET"]),
+    Route("/metrics", health.metrics, methods=["GET"]),
+    Route("/hooks/{source}", webhooks.receive, methods=["POST"]),
+    Route("/admin/runs", admin.runs, methods=["GET"]),
+    Route("/admin/transitions", admin.transitions, methods=["GET"]),
+    Route("/admin/deliveries", admin.deliveries, methods=["GET"]),
+    Route("/admin/deliveries/{id}", admin.delivery, methods=["GET"]),
+    Route("/admin/deliveries/{id}/replay", admin.replay, methods=["POST"]),
+]

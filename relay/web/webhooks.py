@@ -1,0 +1,92 @@
+"""POST /hooks/{source}: run updates pushed to the relay.
+
+Checks run cheapest first and nothing is stored unless all pass: known source, body size,
+signature (Standard Webhooks, when the source has a webhook_secret; without one, only
+loopback clients are accepted), JSON, shape. Accepted means durably stored: the answer
+comes after the transaction that holds the transition and its deliveries has committed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relay import observability as obs
+from relay.errors import IngestError, SourceError
+from relay.models import Snapshot
+from relay.rules.config import SourceConfig
+from relay.service import Relay
+from relay.signing import SignatureError, verify
+from relay.sources.recoup import parse_webhook_body
+from relay.web.responses import error
+
+
+async def receive(request: Request) -> Response:
+    relay: Relay = request.app.state.relay
+    name = request.path_params["source"]
+    try:
+        source = relay.ruleset.sources.get(name)
+        if source is None:
+            raise IngestError(404, f"unknown source {name!r}")
+        body = await _read_body(request, relay.settings.max_body_bytes)
+        _authenticate(request, source, body)
+        snapshots = _parse(body, source)
+    except IngestError as exc:
+        obs.REJECTED.labels(name, str(exc.status)).inc()
+        return error(exc.status, exc.message)
+    decisions = [await relay.pipeline.ingest(s) for s in snapshots]
+    return JSONResponse({
+        "accepted": len(snapshots),
+        "transitions": sum(1 for d in decisions if d.transition),
+        "deliveries": sum(len(d.deliveries) for d in decisions),
+    }, status_code=202)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise IngestError(413, f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise IngestError(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _authenticate(request: Request, source: SourceConfig, body: bytes) -> None:
+    if source.webhook_secret:
+        try:
+            verify(source.webhook_secret, dict(request.headers), body, now=time.time())
+        except SignatureError as exc:
+            raise IngestError(401, f"signature rejected: {exc}") from exc
+        return
+    host = request.client.host if request.client else ""
+    if not _is_loopback(host):
+        raise IngestError(
+            401, f"source {source.name!r} has no webhook_secret: unsigned updates are accepted"
+            " from loopback only",
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse(body: bytes, source: SourceConfig) -> list[Snapshot]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(400, f"malformed JSON: {exc}") from exc
+    try:
+        return parse_webhook_body(data, source=source.name, run_url=source.run_url)
+    except SourceError as exc:
+        raise IngestError(422, str(exc)) from exc
