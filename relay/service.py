@@ -81,7 +81,7 @@ class Relay:
     def _poller(self, config: SourceConfig) -> RecoupPoller:
         client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
         self._http.append(client)
-        return RecoupPoller(config, RecoupClient(config, client), self.store,
+        return RecoupPoller(config, RecoupClient.for_source(config, client), self.store,
                             self.pipeline.ingest, self.clock)
 
     async def replay(self, delivery_id: str) -> bool:

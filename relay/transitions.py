@@ -1,8 +1,9 @@
 """Diff: does a snapshot move a run forward? Pure: no I/O, no clock.
 
 Rules of the game (DESIGN.md "Diff"):
-- first time seen -> a transition from None ("unknown"), flagged `backfill` when the run had
-  already finished before the relay started watching its source;
+- first time seen -> a transition from None ("unknown"), flagged `backfill` when a poll finds
+  it already finished before the relay started watching its source (history, not news; a
+  pushed update is always news);
 - terminal phases are absorbing: nothing after them is a transition;
 - an update older than the stored one (updatedAt) is stale and dropped;
 - the same phase again (a duplicate, or a rename such as REATTEMPTING/EXECUTING) is no
@@ -14,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from relay.models import RunState, Snapshot, Transition
+from relay.models import RunState, Snapshot, Transition, Via
 
 
 def diff(
@@ -49,7 +50,7 @@ def refreshes(previous: RunState | None, snapshot: Snapshot) -> bool:
 
 
 def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:
-    if not snapshot.terminal:
+    if not snapshot.terminal or snapshot.via != Via.POLL:
         return False
     finished = snapshot.finished_at or snapshot.updated_at
     return finished < moment

@@ -47,7 +47,7 @@ class DeliveryWorker:
                 free = self.policy.concurrency - len(self._inflight)
                 claimed = await self.store.claim(self.clock.now(), free, self.lease) if free else []
                 for delivery in claimed:
-                    task = asyncio.create_task(self._deliver(delivery))
+                    task = asyncio.create_task(self._deliver_safely(delivery))
                     self._inflight[delivery.id] = task
                     task.add_done_callback(lambda _, i=delivery.id: self._inflight.pop(i, None))
                 if len(claimed) < free or not free:
@@ -76,6 +76,18 @@ class DeliveryWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
         if ids:
             await self.store.release(ids)
+
+    async def _deliver_safely(self, delivery: Delivery) -> None:
+        """A bug here must not strand a claimed delivery until its lease runs out."""
+        try:
+            await self._deliver(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("delivery_crashed id=%s channel=%s", delivery.id, delivery.channel)
+            crash = Response(ok=False, error=type(exc).__name__)
+            outcome = retry.outcome(crash, delivery.rounds, self.policy, self.clock.now())
+            await self.store.complete(delivery.id, [], outcome)
 
     async def _deliver(self, delivery: Delivery) -> None:
         channel = self.channels.get(delivery.channel)
@@ -148,7 +160,7 @@ class _Wait:
     """Exponential backoff with jitter, or the receiver's Retry-After when it gave one."""
 
     def __init__(self, initial: float) -> None:
-        self._backoff = wait_exponential_jitter(initial=initial, max=MAX_QUICK_WAIT)
+        self._backoff = wait_exponential_jitter(multiplier=initial, max=MAX_QUICK_WAIT)
 
     def __call__(self, state: RetryCallState) -> float:
         response = state.outcome.result() if state.outcome else None

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from relay.models import Phase, RunState
+from relay.models import Phase, RunState, Via
 from relay.transitions import diff, refreshes
 from tests.builders import T0, snap
 
@@ -20,6 +20,11 @@ def test_first_sight_is_a_transition_from_unknown() -> None:
 def test_first_sight_of_a_run_finished_before_watching_is_backfill() -> None:
     t = diff(None, snap("COMPLETED", at=-60), now=LATER, watching_since=T0)
     assert t is not None and t.backfill
+
+
+def test_a_pushed_update_is_never_backfill() -> None:
+    t = diff(None, snap("COMPLETED", at=-60, via=Via.WEBHOOK), now=LATER, watching_since=T0)
+    assert t is not None and not t.backfill
 
 
 def test_first_sight_of_a_run_finished_after_watching_began_is_not_backfill() -> None:

@@ -1,0 +1,1 @@
+"""Where snapshots come from: one module per platform (pollers, webhook body parsers)."""

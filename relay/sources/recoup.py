@@ -1,0 +1,499 @@
+"""Recoup: Trigger.dev run objects passed through GET {base_url}/tasks/runs (PLATFORMS.md 3, 4.3).
+
+Recoup sends no webhooks of its own, so the poller is the main way in. One cycle:
+
+1. list the account's recent runs: legacy status names, no `output` or `error`, only runs
+   that have started, newest `limit` of the last 7 days, no cursor;
+2. fetch by id (`?runId=`: new status names, with output and error) every listed run that
+   has just become terminal, so the notification can carry the video URL or the error;
+3. re-check by id the runs we hold as active that are no longer in the listed window, a
+   bounded number per cycle, least recently re-checked first.
+
+Status names go through `trigger_phase`, so the two vocabularies never make a transition of
+a rename. Every failure to talk to Recoup is a `SourceError` (`RateLimited` for a 429).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx2
+
+from relay import observability as obs
+from relay.clock import Clock, SystemClock
+from relay.errors import RateLimited, SourceError
+from relay.lifecycle import trigger_phase
+from relay.models import JSON, RunError, RunState, Snapshot, Via
+from relay.rules.config import SourceConfig
+from relay.secrets import redact
+from relay.store.base import Store
+
+log = logging.getLogger("relay.sources.recoup")
+
+T = TypeVar("T")
+Ingest = Callable[[Snapshot], Awaitable[object]]
+
+RUNS_PATH = "/tasks/runs"
+DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 carries no usable Retry-After
+MAX_BACKOFF = 600.0  # seconds between polls while Recoup keeps failing
+MAX_RECHECKS = 50  # by-id re-checks per cycle: a large backlog must not hammer the API
+EXCERPT_CHARS = 200
+_TIMESTAMPS = ("createdAt", "updatedAt", "startedAt", "finishedAt")
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def parse_run(obj: object, *, source: str, via: Via, run_url: str | None = None) -> Snapshot:
+    """One run object (either vocabulary, list or by-id shape) -> Snapshot.
+
+    Raises SourceError naming the field when the object cannot identify a run. Everything
+    optional is read leniently: unknown statuses become Phase.UNKNOWN (status kept), an
+    `output` that is not an object is dropped, a missing `updatedAt` falls back to the
+    latest other timestamp.
+    """
+    if not isinstance(obj, dict):
+        raise SourceError(f"run must be a JSON object, got {_type_name(obj)}")
+    run_id = _required_text(obj, "id", "run")
+    where = f"run {run_id!r}"
+    status = _required_text(obj, "status", where)
+    task = _required_text(obj, "taskIdentifier", where)
+    times = {key: _timestamp(obj, key, where) for key in _TIMESTAMPS}
+    updated = next((times[k] for k in ("updatedAt", "finishedAt", "startedAt", "createdAt")
+                    if times[k] is not None), None)
+    if updated is None:
+        raise SourceError(f"{where}: no timestamp (updatedAt, finishedAt, startedAt, createdAt)")
+    return Snapshot(
+        source=source, run_id=run_id, task=task, status=status, phase=trigger_phase(status),
+        updated_at=updated, via=via, created_at=times["createdAt"],
+        started_at=times["startedAt"], finished_at=times["finishedAt"],
+        tags=_tags(obj.get("tags")), is_test=obj.get("isTest") is True,
+        metadata=_object(obj.get("metadata")) or {}, output=_object(obj.get("output")),
+        error=_error(obj.get("error")), duration_ms=_whole_number(obj.get("durationMs")),
+        url=run_url.replace("{run_id}", quote(run_id, safe="")) if run_url else None,
+    )
+
+
+def parse_webhook_body(
+    body: object, *, source: str, run_url: str | None = None
+) -> list[Snapshot]:
+    """A pushed body: one run object, or the list response shape `{"runs": [...]}`.
+
+    All or nothing: one malformed run rejects the body, so a bad request changes nothing.
+    """
+    if isinstance(body, dict) and "runs" in body:
+        runs = body["runs"]
+        if not isinstance(runs, list) or not runs:
+            raise SourceError("runs must be a non-empty list of run objects")
+        return [_parse_indexed(item, i, source, run_url) for i, item in enumerate(runs)]
+    if isinstance(body, dict):
+        return [parse_run(body, source=source, via=Via.WEBHOOK, run_url=run_url)]
+    raise SourceError(f"body must be a run object or {{\"runs\": [...]}}, got {_type_name(body)}")
+
+
+def _parse_indexed(item: object, index: int, source: str, run_url: str | None) -> Snapshot:
+    try:
+        return parse_run(item, source=source, via=Via.WEBHOOK, run_url=run_url)
+    except SourceError as exc:
+        raise SourceError(f"runs[{index}]: {exc}") from exc
+
+
+def _required_text(obj: dict[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        raise SourceError(f"{where}: {key} is missing")
+    if not isinstance(value, str) or not value.strip():
+        raise SourceError(f"{where}: {key} must be a non-empty string, got {_short(value)}")
+    return value
+
+
+def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime | None:
+    value = obj.get(key)
+    if value is None:  # null where the docs say nullable, or absent: the caller falls back
+        return None
+    if not isinstance(value, str):
+        raise SourceError(f"{where}: {key} must be an ISO 8601 string, got {_short(value)}")
+    try:
+        parsed = datetime.fromisoformat(value)  # accepts the "Z" suffix since Python 3.11
+    except ValueError:
+        raise SourceError(f"{where}: {key} is not an ISO 8601 datetime: {_short(value)}") from None
+    # Trigger.dev always sends UTC; a value without an offset is read as UTC, never local time
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    return tuple(t for t in value if isinstance(t, str)) if isinstance(value, list) else ()
+
+
+def _object(value: object) -> JSON | None:
+    return value if isinstance(value, dict) else None
+
+
+def _whole_number(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def _error(value: object) -> RunError | None:
+    """REST errors are {message, name, stackTrace}; alert webhooks may carry only raw or code."""
+    if isinstance(value, str):
+        return RunError(message=value) if value else None
+    if not isinstance(value, dict):
+        return None
+    texts = {k: v for k, v in value.items() if isinstance(v, str) and v}
+    message = next((texts[k] for k in ("message", "raw", "code", "name") if k in texts), None)
+    if message is None:
+        return None
+    return RunError(message=message, name=texts.get("name"), stack_trace=texts.get("stackTrace"))
+
+
+def _type_name(value: object) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float:
+    """Retry-After is delta-seconds or an HTTP date; anything unusable means the default."""
+    if not value or not value.strip():
+        return DEFAULT_RETRY_AFTER
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = _seconds_until(text, now)
+    if not math.isfinite(seconds) or seconds < 0:
+        return DEFAULT_RETRY_AFTER
+    return seconds
+
+
+def _seconds_until(http_date: str, now: datetime) -> float:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return math.nan
+    if when.tzinfo is None:  # "-0000" means UTC with unknown origin
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class RecoupClient:
+    """GET {base_url}/tasks/runs. Authenticates with `x-api-key` only: Recoup answers 401
+    when a request carries both x-api-key and Authorization."""
+
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float = 15.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self._http, self._api_key, self._timeout = http, api_key, timeout
+        self._url = base_url.rstrip("/") + RUNS_PATH
+        self._clock: Clock = clock or SystemClock()
+
+    @classmethod
+    def for_source(cls, config: SourceConfig, http: httpx2.AsyncClient) -> RecoupClient:
+        return cls(http, base_url=config.base_url, api_key=config.api_key)
+
+    async def list_runs(self, limit: int, account_id: str | None = None) -> list[object]:
+        """The raw items, newest first, not yet validated (parse_run does that per item)."""
+        params = {"limit": str(limit)}
+        if account_id:
+            params["account_id"] = account_id
+        return self._runs(await self._send(params))
+
+    async def get_run(self, run_id: str) -> JSON | None:
+        """One run with output and error (new status names); None when Recoup answers 404."""
+        response = await self._send({"runId": run_id})
+        if response.status_code == 404:
+            return None
+        runs = self._runs(response)
+        if not runs:
+            return None
+        if not isinstance(runs[0], dict):
+            raise SourceError(f"GET ?runId={run_id}: runs[0] is {_type_name(runs[0])}, not a run")
+        return runs[0]
+
+    def _runs(self, response: httpx2.Response) -> list[object]:
+        what = "GET " + response.request.url.raw_path.decode("ascii", "replace")
+        self._check_status(response, what)
+        try:
+            body = response.json()
+        except ValueError:
+            raise SourceError(f"{what}: invalid JSON (HTTP {response.status_code}): "
+                              f"{self._excerpt(response)}") from None
+        runs = body.get("runs") if isinstance(body, dict) else None
+        if not isinstance(runs, list):
+            raise SourceError(f"{what}: no runs list in the body (HTTP {response.status_code}): "
+                              f"{self._excerpt(response)}")
+        return runs
+
+    async def _send(self, params: dict[str, str]) -> httpx2.Response:
+        try:
+            request = self._http.build_request(
+                "GET", self._url, params=params, timeout=self._timeout,
+                headers={"x-api-key": self._api_key, "accept": "application/json"},
+            )
+            # a default Authorization on a shared client would turn every call into a 401
+            request.headers.pop("authorization", None)
+            # no redirects: x-api-key is a custom header, it would follow us to any host
+            return await self._http.send(request, auth=None, follow_redirects=False)
+        except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
+            detail = str(exc) or "no detail"
+            raise SourceError(f"GET {self._url} failed: {type(exc).__name__}: {detail}") from exc
+
+    def _check_status(self, response: httpx2.Response, what: str) -> None:
+        status = response.status_code
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock.now())
+            raise RateLimited(f"{what}: rate limited (HTTP 429), retry after {retry_after:g}s",
+                              retry_after)
+        if not 200 <= status < 300:
+            raise SourceError(f"{what}: HTTP {status}: {self._excerpt(response)}")
+
+    def _excerpt(self, response: httpx2.Response) -> str:
+        text = " ".join(response.text[: EXCERPT_CHARS * 20].split())
+        if self._api_key:  # before cutting, so no prefix of the key survives at the edge
+            text = text.replace(self._api_key, "***")
+        text = redact(text)
+        return (text[:EXCERPT_CHARS] + "...") if len(text) > EXCERPT_CHARS else text or "(empty)"
+
+
+# -- polling ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PollReport:
+    listed: int = 0  # items in the list response, valid or not
+    fetched_by_id: int = 0  # listed runs that became terminal, completed by a by-id fetch
+    rechecked: int = 0  # active runs outside the listed window, fetched by id
+    invalid: int = 0  # listed items that were not usable run objects (logged, skipped)
+    ingested: int = 0  # snapshots handed to ingest
+
+
+class RecoupPoller:
+    """Polls one Recoup source and hands snapshots to `ingest` (Pipeline.ingest).
+
+    Which terminal runs are fetched by id: those the store holds as non-terminal, and those
+    never seen that finished after this poller's first successful list. A run never seen
+    that finished before that moment is history (the relay was not watching): it is recorded
+    from the list alone, without output or error, so a start with a full window costs one
+    request, not `limit + 1`. The moment lives in memory, so after a restart runs that
+    finished while the relay was down count as history too.
+    """
+
+    def __init__(
+        self,
+        config: SourceConfig,
+        client: RecoupClient,
+        store: Store,
+        ingest: Ingest,
+        clock: Clock,
+        *,
+        max_rechecks: int = MAX_RECHECKS,
+    ) -> None:
+        self._config, self._client, self._store = config, client, store
+        self._ingest, self._clock, self._max_rechecks = ingest, clock, max_rechecks
+        self._first_poll_at: datetime | None = None
+        self._cycle = 0
+        self._rechecked_in: dict[str, int] = {}  # run id -> cycle of its last re-check
+
+    @property
+    def first_poll_at(self) -> datetime | None:
+        return self._first_poll_at
+
+    async def poll_once(self) -> PollReport:
+        """One cycle. Raises RateLimited or SourceError when the list request fails."""
+        try:
+            report = await self._poll()
+        except RateLimited:
+            self._count("rate_limited")
+            raise
+        except Exception:
+            self._count("error")
+            raise
+        self._count("ok")
+        return report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set. Never raises: failures are logged and retried later.
+
+        Setting `stop` ends a wait at once and abandons a cycle in flight (snapshots already
+        ingested stay stored; the rest is picked up by the next start).
+        """
+        failures = 0
+        log.info("poller_started source=%s every=%gs", self._config.name, self._config.poll_every)
+        while not stop.is_set():
+            delay, failures = await self._guarded_cycle(stop, failures)
+            if delay is None or await _stopped_within(stop, delay):
+                break
+        log.info("poller_stopped source=%s", self._config.name)
+
+    # -- one cycle ---------------------------------------------------------------------------
+
+    async def _poll(self) -> PollReport:
+        report = PollReport()
+        started = self._clock.now()
+        items = await self._client.list_runs(self._config.limit, self._config.account_id)
+        if self._first_poll_at is None:
+            self._first_poll_at = started
+        self._cycle += 1
+        report.listed = len(items)
+        listed = self._parse_listed(items, report)
+        known = await self._store.known_runs(self._config.name, [s.run_id for s in listed])
+        for snapshot in listed:
+            await self._handle_listed(snapshot, known.get(snapshot.run_id), report)
+        await self._recheck({s.run_id for s in listed}, report)
+        return report
+
+    def _parse_listed(self, items: list[object], report: PollReport) -> list[Snapshot]:
+        snapshots: list[Snapshot] = []
+        for index, item in enumerate(items):
+            try:
+                snapshots.append(self._parse(item))
+            except SourceError as exc:
+                report.invalid += 1
+                log.warning("poll_item_invalid source=%s index=%d reason=%s",
+                            self._config.name, index, exc)
+        return snapshots
+
+    async def _handle_listed(
+        self, snapshot: Snapshot, state: RunState | None, report: PollReport
+    ) -> None:
+        if state is not None and state.snapshot.terminal:
+            return  # terminal is absorbing: nothing later can be a transition
+        if snapshot.terminal and self._wants_detail(snapshot, state):
+            snapshot = await self._with_detail(snapshot, report)
+        await self._ingest_one(snapshot, report)
+
+    def _wants_detail(self, snapshot: Snapshot, state: RunState | None) -> bool:
+        if state is not None or self._first_poll_at is None:
+            return True
+        return (snapshot.finished_at or snapshot.updated_at) >= self._first_poll_at
+
+    async def _with_detail(self, listed: Snapshot, report: PollReport) -> Snapshot:
+        """The by-id snapshot (output, error); the listed one if that fetch fails, so the
+        transition is recorded anyway. A 429 propagates: the run stays non-terminal in the
+        store, so the next cycle tries again and nothing is lost."""
+        detailed = await self._fetch(listed.run_id, "poll_fetch_failed")
+        if detailed is None:
+            return listed
+        report.fetched_by_id += 1
+        if not detailed.terminal:  # the endpoints disagree for a moment: trust the later news
+            log.info("poll_fetch_behind source=%s run=%s list=%s by_id=%s",
+                     self._config.name, listed.run_id, listed.status, detailed.status)
+            return listed
+        return detailed
+
+    async def _recheck(self, listed_ids: set[str], report: PollReport) -> None:
+        for state in await self._due_rechecks(listed_ids):
+            run_id = state.snapshot.run_id
+            self._rechecked_in[run_id] = self._cycle
+            report.rechecked += 1
+            snapshot = await self._fetch(run_id, "poll_recheck_failed")
+            if snapshot is not None:
+                await self._ingest_one(snapshot, report)
+
+    async def _due_rechecks(self, listed_ids: set[str]) -> list[RunState]:
+        """Active runs missing from the list, least recently re-checked first, then oldest
+        update first, so a backlog larger than the bound still rotates through every run."""
+        states = await self._store.active_runs(self._config.name)
+        missing = [s for s in states if s.snapshot.run_id not in listed_ids]
+        active_ids = {s.snapshot.run_id for s in missing}
+        self._rechecked_in = {k: v for k, v in self._rechecked_in.items() if k in active_ids}
+        missing.sort(key=lambda s: (self._rechecked_in.get(s.snapshot.run_id, 0),
+                                    s.snapshot.updated_at))
+        return missing[: self._max_rechecks]
+
+    async def _fetch(self, run_id: str, action: str) -> Snapshot | None:
+        """By id; None (logged under `action`) on 404 or any SourceError but a 429."""
+        try:
+            raw = await self._client.get_run(run_id)
+            if raw is not None:
+                return self._parse(raw)
+            reason = "not found (HTTP 404)"
+        except RateLimited:
+            raise
+        except SourceError as exc:
+            reason = str(exc)
+        log.warning("%s source=%s run=%s reason=%s", action, self._config.name, run_id, reason)
+        return None
+
+    def _parse(self, item: object) -> Snapshot:
+        return parse_run(item, source=self._config.name, via=Via.POLL, run_url=self._config.run_url)
+
+    async def _ingest_one(self, snapshot: Snapshot, report: PollReport) -> None:
+        await self._ingest(snapshot)
+        report.ingested += 1
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _guarded_cycle(self, stop: asyncio.Event, failures: int) -> tuple[float | None, int]:
+        """(seconds until the next cycle, or None when stopped; consecutive failures)."""
+        name = self._config.name
+        try:
+            report = await _unless_stopped(self.poll_once(), stop)
+        except RateLimited as exc:
+            log.warning("poll_rate_limited source=%s retry_after=%gs", name, exc.retry_after)
+            return exc.retry_after, failures
+        except SourceError as exc:
+            delay = self._backoff(failures + 1)
+            log.warning("poll_failed source=%s reason=%s retry_in=%gs", name, exc, delay)
+            return delay, failures + 1
+        except Exception as exc:  # a bug must not end polling: log it loudly and go on
+            delay = self._backoff(failures + 1)
+            log.error("poll_failed source=%s reason=unexpected %s: %s retry_in=%gs",
+                      name, type(exc).__name__, exc, delay, exc_info=True)
+            return delay, failures + 1
+        if report is None:
+            return None, failures
+        log.info("poll_completed source=%s listed=%d fetched_by_id=%d rechecked=%d invalid=%d"
+                 " ingested=%d", name, report.listed, report.fetched_by_id, report.rechecked,
+                 report.invalid, report.ingested)
+        return self._config.poll_every, 0
+
+    def _backoff(self, failures: int) -> float:
+        return min(self._config.poll_every * 2.0 ** min(failures, 20), MAX_BACKOFF)
+
+    def _count(self, outcome: str) -> None:
+        obs.POLLS.labels(self._config.name, outcome).inc()
+
+
+async def _stopped_within(stop: asyncio.Event, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """The work's result, or None if `stop` was set first (the work is then cancelled)."""
+    task = asyncio.create_task(work)
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopper):
+            pending.cancel()  # no-op for the one that finished
+        await asyncio.gather(task, stopper, return_exceptions=True)
+    return None if task.cancelled() else task.result()

@@ -1,0 +1,98 @@
+"""Receivers for the relay's messages: a recording HTTP sink and a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message as EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from tests.fakes.servers import serve
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class RecordingSink:
+    """Records every accepted POST; `fail_next` queues error statuses to answer first."""
+
+    received: list[Recorded] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)
+    always_fail: int | None = None
+    answered: int = 0
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])])
+
+    async def _handle(self, request: Request) -> Response:
+        body = await request.body()
+        self.answered += 1
+        status = self.always_fail or (self.failures.pop(0) if self.failures else None)
+        if status:
+            return PlainTextResponse("sink says no", status_code=status)
+        self.received.append(Recorded(request.url.path, dict(request.headers), body))
+        return PlainTextResponse("ok")
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Recorded]:
+        """Bounded wait until `count` messages arrived (fails the test otherwise)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.received) < count:
+            if loop.time() > deadline:
+                raise AssertionError(f"expected {count} messages, got {len(self.received)}")
+            await asyncio.sleep(0.01)
+        return self.received
+
+
+@asynccontextmanager
+async def recording_sink(port: int = 0, sink: RecordingSink | None = None) -> AsyncIterator[tuple[RecordingSink, str]]:
+    sink = sink or RecordingSink()
+    async with serve(sink.app(), port=port) as url:
+        yield sink, url
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.original_content))
+        return "250 Message accepted for delivery"
+
+
+@asynccontextmanager
+async def smtp_server() -> AsyncIterator[tuple[list[EmailMessage], int]]:
+    """A real SMTP server (aiosmtpd) on loopback; yields (received messages, port)."""
+    mailbox = _Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox.messages, port
+    finally:
+        controller.stop()
