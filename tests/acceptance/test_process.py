@@ -1,0 +1,115 @@
+"""The relay as a process: the README's example, a crash between accepting and delivering,
+and `relay check` on a broken file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx2 as httpx
+
+from tests.acceptance.harness import ADMIN_TOKEN, ROOT, relay_process
+from tests.fakes.sinks import recording_sink
+
+README_UPDATE = {
+    "id": "run_demo_1", "taskIdentifier": "create-content", "status": "COMPLETED",
+    "createdAt": "2026-11-25T09:00:00Z", "updatedAt": "2026-11-25T09:02:00Z",
+    "finishedAt": "2026-11-25T09:02:00Z",
+    "output": {"videoSourceUrl": "https://v3.fal.media/files/demo/final.mp4",
+               "captionText": "new single out now", "template": "artist-caption-bedroom"},
+}
+NO_CREDENTIALS = {"RECOUP_API_KEY": "", "SLACK_WEBHOOK_URL": "", "RELAY_EMAIL_URL": "",
+                  "RECOUP_WEBHOOK_SECRET": ""}
+
+
+async def test_readme_example_prints_the_notification_with_no_credentials(tmp_path: Path) -> None:
+    config = tmp_path / "rules.yaml"
+    shutil.copy(ROOT / "rules.yaml", config)
+    with relay_process(config, tmp_path / "relay.db", NO_CREDENTIALS) as relay:
+        await relay.wait_for_output("source_polling_disabled source=recoup")
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
+            again = await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
+        assert answer.json() == {"accepted": 1, "transitions": 1, "deliveries": 1}
+        assert again.json() == {"accepted": 1, "transitions": 0, "deliveries": 0}
+        await relay.wait_for_output("Video: https://v3.fal.media/files/demo/final.mp4")
+        assert "[console] create-content completed (recoup)" in relay.output()
+    # SIGTERM is a clean shutdown (uvicorn re-raises the signal once it has finished)
+    assert relay.proc.returncode in (0, -signal.SIGTERM)
+    assert "relay_stopped" in relay.output()
+
+
+async def test_killed_between_accepting_and_delivering_delivers_once_after_restart(tmp_path: Path) -> None:
+    async with recording_sink() as (sink, url):
+        config = tmp_path / "rules.yaml"
+        config.write_text(f"""
+sources: {{recoup: {{kind: recoup}}}}
+channels: {{crm: {{kind: webhook, url: "{url}/runs"}}}}
+rules: [{{name: all-terminal, match: {{phase: terminal}}, notify: [crm]}}]
+delivery: {{schedule: [2s], quick_tries: 1}}
+""")
+        sink.failures = [503]  # the first try fails: the delivery waits 2s in the outbox
+        with relay_process(config, tmp_path / "relay.db") as relay:
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
+            assert answer.json()["deliveries"] == 1
+            await _wait(lambda: sink.answered == 1)
+            relay.proc.send_signal(signal.SIGKILL)  # no chance to clean up
+            relay.proc.wait(5)
+        assert sink.received == []
+        with relay_process(config, tmp_path / "relay.db") as relay:
+            (got,) = await sink.wait_for(1)
+            assert got.json()["run"]["id"] == "run_demo_1"
+            async with httpx.AsyncClient() as client:
+                deliveries = (await client.get(f"{relay.url}/admin/deliveries", headers={
+                    "authorization": f"Bearer {ADMIN_TOKEN}"})).json()["deliveries"]
+            assert [d["status"] for d in deliveries] == ["sent"]
+        await _settle_quiet(sink)
+        assert len(sink.received) == 1
+
+
+def test_relay_check_names_the_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("channels:\n  ops: {kind: console}\nrules:\n  - name: failures\n"
+                   "    match: {phase: problem}\n    notify: [slak]\n")
+    result = _relay("check", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:6: rule 'failures': unknown channel 'slak' (defined: ops)" in result.stderr
+    good = _relay("check", str(ROOT / "rules.yaml"), env=NO_CREDENTIALS)
+    assert good.returncode == 0 and "ok (1 sources, 3 channels, 2 rules)" in good.stdout
+
+
+def test_cli_lists_and_replays_deliveries(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    listed = _relay("deliveries", "--dead", "--database", db)
+    assert listed.returncode == 0 and "no deliveries" in listed.stderr
+    missing = _relay("replay", "nope", "--database", db)
+    assert missing.returncode == 1 and "no dead or sent delivery" in missing.stderr
+
+
+def _relay(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "relay.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+async def _wait(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
+        await asyncio.sleep(0.01)
+
+
+async def _settle_quiet(sink) -> None:  # type: ignore[no-untyped-def]
+    """A short quiet period: a duplicate would have arrived by now."""
+    import asyncio
+
+    await asyncio.sleep(0.3)
+    assert json.dumps([r.json()["idempotency_key"] for r in sink.received])
