@@ -17,8 +17,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     settings = Settings.from_env(
-        config_path=getattr(args, "config", None), database_url=getattr(args, "database", None),
-        host=getattr(args, "host", None), port=getattr(args, "port", None),
+        config_path=getattr(args, "config", None),
+        database_url=getattr(args, "database", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
     )
     try:
         return int(args.run(args, settings))
@@ -35,8 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
         p.set_defaults(run=run)
         p.add_argument("--config", help="rules file (default: $RELAY_CONFIG or rules.yaml)")
-        p.add_argument("--database", help="database URL (default: $RELAY_DATABASE_URL or"
-                       " sqlite:///relay.db)")
+        p.add_argument("--database", help="database URL (default: $RELAY_DATABASE_URL or sqlite:///relay.db)")
         return p
 
     serve = command("serve", _serve, "run the relay: webhooks, pollers, delivery")
@@ -61,8 +62,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     setup_logging(settings.log_level)
     load_ruleset(settings.config_path)  # fail fast, before binding the port
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                            log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
     uvicorn.Server(config).run()
     return 0
 
@@ -71,8 +78,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     path = args.file or settings.config_path
     ruleset = load_ruleset(path)
     _check_channels(ruleset)
-    print(f"{path}: ok ({len(ruleset.sources)} sources, {len(ruleset.channels)} channels,"
-          f" {len(ruleset.rules)} rules)")
+    print(
+        f"{path}: ok ({len(ruleset.sources)} sources, {len(ruleset.channels)} channels,"
+        f" {len(ruleset.rules)} rules)"
+    )
     for name, channel in ruleset.channels.items():
         if not channel.enabled:
             print(f"{path}:{channel.line}: note: channel {name!r} has no URL and is disabled")
@@ -119,8 +128,10 @@ def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await store.close()
         for d in found:
-            print(f"{d.id}  {d.status.value:<8} {d.channel:<16} {d.rule:<20} tries={d.attempts}"
-                  f"  {d.message.title}" + (f"  [{d.last_error}]" if d.last_error else ""))
+            print(
+                f"{d.id}  {d.status.value:<8} {d.channel:<16} {d.rule:<20} tries={d.attempts}"
+                f"  {d.message.title}" + (f"  [{d.last_error}]" if d.last_error else "")
+            )
         if not found:
             print("no deliveries", file=sys.stderr)
         return 0
@@ -138,8 +149,12 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
             ok = await store.replay(args.id, SystemClock().now())
         finally:
             await store.close()
-        print(f"replayed {args.id}: a running relay sends it within a second" if ok
-              else f"no dead or sent delivery with id {args.id}", file=sys.stdout if ok else sys.stderr)
+        print(
+            f"replayed {args.id}: a running relay sends it within a second"
+            if ok
+            else f"no dead or sent delivery with id {args.id}",
+            file=sys.stdout if ok else sys.stderr,
+        )
         return 0 if ok else 1
 
     return asyncio.run(run())

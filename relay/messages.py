@@ -78,9 +78,13 @@ def default_message(transition: Transition, run: Snapshot) -> Message:
 
 def _verb(phase: Phase, status: str) -> str:
     words = {
-        Phase.SUCCEEDED: "completed", Phase.FAILED: "failed", Phase.CRASHED: "crashed",
-        Phase.SYSTEM_ERROR: "hit a system failure", Phase.CANCELED: "was canceled",
-        Phase.TIMED_OUT: "timed out", Phase.EXPIRED: "expired",
+        Phase.SUCCEEDED: "completed",
+        Phase.FAILED: "failed",
+        Phase.CRASHED: "crashed",
+        Phase.SYSTEM_ERROR: "hit a system failure",
+        Phase.CANCELED: "was canceled",
+        Phase.TIMED_OUT: "timed out",
+        Phase.EXPIRED: "expired",
     }
     return words.get(phase, f"is {status.lower()}")
 

@@ -18,9 +18,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def build_payload(
-    transition: Transition, run: Snapshot, message: Message, *, rule: str, key: str
-) -> JSON:
+def build_payload(transition: Transition, run: Snapshot, message: Message, *, rule: str, key: str) -> JSON:
     return {
         "type": "run.transition",
         "version": VERSION,
@@ -59,7 +57,5 @@ def _run(run: Snapshot) -> dict[str, Any]:
         "video_url": video_url(run.output),
         "inline_video_bytes": inline_video_bytes(run.output),
         "output": safe_output(run.output),
-        "error": (
-            {"message": run.error.message, "name": run.error.name} if run.error else None
-        ),
+        "error": ({"message": run.error.message, "name": run.error.name} if run.error else None),
     }

@@ -55,6 +55,12 @@ class Pipeline:
         obs.TRANSITIONS.labels(t.source, t.to_phase.value).inc()
         log.info(
             "transition_observed source=%s run=%s task=%s %s->%s via=%s deliveries=%d%s",
-            t.source, t.run_id, snapshot.task, t.from_status or "unknown", t.to_status,
-            t.via.value, len(decision.deliveries), " (backfill)" if t.backfill else "",
+            t.source,
+            t.run_id,
+            snapshot.task,
+            t.from_status or "unknown",
+            t.to_status,
+            t.via.value,
+            len(decision.deliveries),
+            " (backfill)" if t.backfill else "",
         )

@@ -48,22 +48,27 @@ class Relay:
         relay._open_channels()
         relay._open_pollers()
         if settings.workers:
-            worker = DeliveryWorker(store, relay.channels, ruleset.delivery, clock,
-                                    relay.pipeline.wakeup)
+            worker = DeliveryWorker(store, relay.channels, ruleset.delivery, clock, relay.pipeline.wakeup)
             relay._tasks.append(asyncio.create_task(worker.run(relay._stop), name="worker"))
         if settings.pollers:
             for name, poller in relay.pollers.items():
                 relay._tasks.append(asyncio.create_task(poller.run(relay._stop), name=f"poll-{name}"))
-        log.info("relay_started config=%s database=%s sources=%d channels=%d rules=%d",
-                 settings.config_path, settings.database_url.split("?")[0],
-                 len(ruleset.sources), len(relay.channels), len(ruleset.rules))
+        log.info(
+            "relay_started config=%s database=%s sources=%d channels=%d rules=%d",
+            settings.config_path,
+            settings.database_url.split("?")[0],
+            len(ruleset.sources),
+            len(relay.channels),
+            len(ruleset.rules),
+        )
         return relay
 
     def _open_channels(self) -> None:
         for name, config in self.ruleset.channels.items():
             if not config.enabled:
-                log.warning("channel_disabled channel=%s reason=no URL configured (rules that"
-                            " name it skip it)", name)
+                log.warning(
+                    "channel_disabled channel=%s reason=no URL configured (rules that name it skip it)", name
+                )
                 continue
             try:
                 self.channels[name] = open_channel(config, self.ruleset.delivery.timeout)
@@ -73,16 +78,21 @@ class Relay:
     def _open_pollers(self) -> None:
         for name, config in self.ruleset.sources.items():
             if not config.polling:
-                log.warning("source_polling_disabled source=%s reason=no api_key set;"
-                            " webhook ingest at /hooks/%s still works", name, name)
+                log.warning(
+                    "source_polling_disabled source=%s reason=no api_key set;"
+                    " webhook ingest at /hooks/%s still works",
+                    name,
+                    name,
+                )
                 continue
             self.pollers[name] = self._poller(config)
 
     def _poller(self, config: SourceConfig) -> RecoupPoller:
         client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
         self._http.append(client)
-        return RecoupPoller(config, RecoupClient.for_source(config, client), self.store,
-                            self.pipeline.ingest, self.clock)
+        return RecoupPoller(
+            config, RecoupClient.for_source(config, client), self.store, self.pipeline.ingest, self.clock
+        )
 
     async def replay(self, delivery_id: str) -> bool:
         replayed = await self.store.replay(delivery_id, self.clock.now())
@@ -92,8 +102,10 @@ class Relay:
         return replayed
 
     def source_status(self) -> dict[str, Any]:
-        return {name: {"kind": c.kind, "polling": name in self.pollers}
-                for name, c in self.ruleset.sources.items()}
+        return {
+            name: {"kind": c.kind, "polling": name in self.pollers}
+            for name, c in self.ruleset.sources.items()
+        }
 
     async def stop(self) -> None:
         self._stop.set()

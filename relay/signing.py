@@ -35,7 +35,11 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def verify(
-    secret: str, headers: dict[str, str], body: bytes, *, now: float,
+    secret: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    now: float,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> None:
     msg_id = headers.get("webhook-id")

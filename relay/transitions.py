@@ -56,9 +56,7 @@ def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:
     return finished < moment
 
 
-def _transition(
-    old: Snapshot | None, new: Snapshot, now: datetime, *, backfill: bool
-) -> Transition:
+def _transition(old: Snapshot | None, new: Snapshot, now: datetime, *, backfill: bool) -> Transition:
     return Transition(
         id=uuid.uuid4().hex,
         source=new.source,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 
 import httpx2 as httpx
 

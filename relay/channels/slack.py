@@ -25,14 +25,19 @@ def slack_payload(message: Message) -> dict[str, Any]:
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{header}\n{_escape(message.body)}"}}
     ]
     if message.fields:
-        blocks.append({
-            "type": "section",
-            "fields": [{"type": "mrkdwn", "text": f"*{_escape(k)}*\n{_escape(v)}"}
-                       for k, v in message.fields[:10]],
-        })
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{_escape(k)}*\n{_escape(v)}"}
+                    for k, v in message.fields[:10]
+                ],
+            }
+        )
     if message.link:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"<{message.link}|Open the run>"}]})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{message.link}|Open the run>"}]}
+        )
     return {"text": f"{message.title}\n{message.body}", "blocks": blocks}
 
 

@@ -40,9 +40,7 @@ def reason(response: Response) -> str:
     return response.error or "unknown"
 
 
-def outcome(
-    response: Response, rounds_before: int, policy: DeliveryPolicy, now: datetime
-) -> Outcome:
+def outcome(response: Response, rounds_before: int, policy: DeliveryPolicy, now: datetime) -> Outcome:
     """What a delivery becomes after this round's last try."""
     v = verdict(response)
     if v == Verdict.SENT:

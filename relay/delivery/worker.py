@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from relay import observability as obs
@@ -32,8 +33,12 @@ SHUTDOWN_GRACE = 5.0
 
 class DeliveryWorker:
     def __init__(
-        self, store: Store, channels: dict[str, Channel], policy: DeliveryPolicy,
-        clock: Clock, wakeup: asyncio.Event,
+        self,
+        store: Store,
+        channels: dict[str, Channel],
+        policy: DeliveryPolicy,
+        clock: Clock,
+        wakeup: asyncio.Event,
     ) -> None:
         self.store, self.channels, self.policy, self.clock = store, channels, policy, clock
         self.wakeup = wakeup
@@ -47,9 +52,7 @@ class DeliveryWorker:
                 free = self.policy.concurrency - len(self._inflight)
                 claimed = await self.store.claim(self.clock.now(), free, self.lease) if free else []
                 for delivery in claimed:
-                    task = asyncio.create_task(self._deliver_safely(delivery))
-                    self._inflight[delivery.id] = task
-                    task.add_done_callback(lambda _, i=delivery.id: self._inflight.pop(i, None))
+                    self._inflight[delivery.id] = asyncio.create_task(self._deliver_safely(delivery))
                 if len(claimed) < free or not free:
                     await self._idle(stop)
         finally:
@@ -81,9 +84,11 @@ class DeliveryWorker:
         """A bug here must not strand a claimed delivery until its lease runs out."""
         try:
             await self._deliver(delivery)
+            self._inflight.pop(delivery.id, None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self._inflight.pop(delivery.id, None)
             log.exception("delivery_crashed id=%s channel=%s", delivery.id, delivery.channel)
             crash = Response(ok=False, error=type(exc).__name__)
             outcome = retry.outcome(crash, delivery.rounds, self.policy, self.clock.now())
@@ -102,11 +107,9 @@ class DeliveryWorker:
         await self.store.complete(delivery.id, attempts, outcome)
         self._report(delivery, outcome)
 
-    async def _try_quickly(
-        self, channel: Channel, delivery: Delivery, attempts: list[Attempt]
-    ) -> Response:
+    async def _try_quickly(self, channel: Channel, delivery: Delivery, attempts: list[Attempt]) -> Response:
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.quick_tries) | _long_retry_after,
+            stop=stop_after_attempt(self.policy.quick_tries) | _LongRetryAfter(),
             wait=_Wait(self.policy.quick_wait),
             retry=retry_if_result(lambda r: retry.verdict(r) == retry.Verdict.RETRY),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
@@ -114,9 +117,7 @@ class DeliveryWorker:
         response: Response = await retrying(self._attempt, channel, delivery, attempts)
         return response
 
-    async def _attempt(
-        self, channel: Channel, delivery: Delivery, attempts: list[Attempt]
-    ) -> Response:
+    async def _attempt(self, channel: Channel, delivery: Delivery, attempts: list[Attempt]) -> Response:
         started, t0 = self.clock.now(), time.perf_counter()
         try:
             response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout + 5)
@@ -130,29 +131,38 @@ class DeliveryWorker:
         obs.ATTEMPTS.labels(channel.name, retry.reason(response)).inc()
         obs.ATTEMPT_SECONDS.labels(channel.name).observe(latency / 1000)
         if not response.ok:
-            log.info("attempt_failed id=%s channel=%s reason=%s", delivery.id, channel.name,
-                     retry.reason(response))
+            log.info(
+                "attempt_failed id=%s channel=%s reason=%s", delivery.id, channel.name, retry.reason(response)
+            )
         return response
 
     def _report(self, delivery: Delivery, outcome: Outcome) -> None:
         obs.DELIVERIES.labels(delivery.channel, outcome.status.value).inc()
         if outcome.status == DeliveryStatus.SENT:
-            log.info("delivery_sent id=%s rule=%s channel=%s", delivery.id, delivery.rule,
-                     delivery.channel)
+            log.info("delivery_sent id=%s rule=%s channel=%s", delivery.id, delivery.rule, delivery.channel)
         elif outcome.status == DeliveryStatus.DEAD:
-            log.warning("delivery_dead id=%s channel=%s error=%s", delivery.id, delivery.channel,
-                        outcome.error)
+            log.warning(
+                "delivery_dead id=%s channel=%s error=%s", delivery.id, delivery.channel, outcome.error
+            )
         else:
-            log.info("delivery_rescheduled id=%s channel=%s at=%s", delivery.id,
-                     delivery.channel, _iso(outcome.next_attempt_at))
+            log.info(
+                "delivery_rescheduled id=%s channel=%s at=%s",
+                delivery.id,
+                delivery.channel,
+                _iso(outcome.next_attempt_at),
+            )
 
 
-def _attempt_record(
-    d: Delivery, index: int, started: datetime, latency: float, r: Response
-) -> Attempt:
+def _attempt_record(d: Delivery, index: int, started: datetime, latency: float, r: Response) -> Attempt:
     return Attempt(
-        delivery_id=d.id, n=d.attempts + index + 1, started_at=started, latency_ms=latency,
-        ok=r.ok, http_status=r.http_status, reason=retry.reason(r), excerpt=r.excerpt,
+        delivery_id=d.id,
+        n=d.attempts + index + 1,
+        started_at=started,
+        latency_ms=latency,
+        ok=r.ok,
+        http_status=r.http_status,
+        reason=retry.reason(r),
+        excerpt=r.excerpt,
     )
 
 
@@ -169,9 +179,12 @@ class _Wait:
         return float(self._backoff(state))
 
 
-def _long_retry_after(state: RetryCallState) -> bool:
-    response = state.outcome.result() if state.outcome and not state.outcome.failed else None
-    return isinstance(response, Response) and (response.retry_after or 0) > MAX_QUICK_WAIT
+class _LongRetryAfter(stop_base):
+    """Stop quick tries when the receiver asks for a longer pause: the schedule waits it out."""
+
+    def __call__(self, state: RetryCallState) -> bool:
+        response = state.outcome.result() if state.outcome and not state.outcome.failed else None
+        return isinstance(response, Response) and (response.retry_after or 0) > MAX_QUICK_WAIT
 
 
 def _iso(value: datetime | None) -> str:

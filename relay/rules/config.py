@@ -153,8 +153,7 @@ def _section(top: _Reader, key: str) -> Mapping:
 
 def _source(name: str, data: object, file: str) -> SourceConfig:
     r = _Reader(data, file, f"source {name!r}")
-    r.only("kind", "base_url", "api_key", "account_id", "poll_every", "limit",
-           "webhook_secret", "run_url")
+    r.only("kind", "base_url", "api_key", "account_id", "poll_every", "limit", "webhook_secret", "run_url")
     kind = r.choice("kind", SOURCE_KINDS, "recoup")
     limit = r.get("limit", int, 100)
     if not 1 <= limit <= 100:
@@ -182,8 +181,12 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
     kind = r.choice("kind", CHANNEL_KINDS, "apprise")
     headers = r.get("headers", dict, {})
     return ChannelConfig(
-        name, kind, url=r.get("url", str, ""), secret=r.get("secret", str, ""),
-        headers=tuple((str(k), str(v)) for k, v in headers.items()), line=line,
+        name,
+        kind,
+        url=r.get("url", str, ""),
+        secret=r.get("secret", str, ""),
+        headers=tuple((str(k), str(v)) for k, v in headers.items()),
+        line=line,
     )
 
 
@@ -203,8 +206,11 @@ def _rules(
 
 
 def _rule(
-    index: int, data: object, channels: dict[str, ChannelConfig],
-    sources: dict[str, SourceConfig], file: str,
+    index: int,
+    data: object,
+    channels: dict[str, ChannelConfig],
+    sources: dict[str, SourceConfig],
+    file: str,
 ) -> Rule:
     r = _Reader(data, file, f"rule #{index + 1}")
     name = r.get("name", str, f"rule-{index + 1}")
@@ -229,8 +235,9 @@ def _rule(
             template = compile_template(t.get("title", str, ""), t.get("body", str, ""))
         except ValueError as exc:
             raise t.fail(None, str(exc)) from exc
-    return Rule(name, matcher, tuple(str(c) for c in notify),
-                r.choice("first_seen", FIRST_SEEN, "recent"), template)
+    return Rule(
+        name, matcher, tuple(str(c) for c in notify), r.choice("first_seen", FIRST_SEEN, "recent"), template
+    )
 
 
 def _delivery(data: object, file: str) -> DeliveryPolicy:

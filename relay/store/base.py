@@ -45,8 +45,7 @@ class Store(Protocol):
     async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
         """Due pending deliveries, and sending ones whose lease ran out (a crashed worker)."""
 
-    async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
-        ...
+    async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None: ...
 
     async def release(self, delivery_ids: list[str]) -> None:
         """Give claimed deliveries back (clean shutdown): pending, due at once."""
@@ -58,9 +57,7 @@ class Store(Protocol):
 
     async def delivery(self, delivery_id: str) -> Delivery | None: ...
 
-    async def deliveries(
-        self, status: DeliveryStatus | None = None, limit: int = 100
-    ) -> list[Delivery]: ...
+    async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 100) -> list[Delivery]: ...
 
     async def attempts(self, delivery_id: str) -> list[Attempt]: ...
 

@@ -33,12 +33,23 @@ def snapshot_from_json(text: str) -> Snapshot:
     d: dict[str, Any] = json.loads(text)
     error = d.get("error")
     return Snapshot(
-        source=d["source"], run_id=d["run_id"], task=d["task"], status=d["status"],
-        phase=Phase(d["phase"]), updated_at=_dt(d["updated_at"]) or from_epoch(0),
-        via=Via(d["via"]), created_at=_dt(d["created_at"]), started_at=_dt(d["started_at"]),
-        finished_at=_dt(d["finished_at"]), tags=tuple(d["tags"]), is_test=d["is_test"],
-        metadata=d["metadata"], output=d["output"],
-        error=RunError(**error) if error else None, duration_ms=d["duration_ms"], url=d["url"],
+        source=d["source"],
+        run_id=d["run_id"],
+        task=d["task"],
+        status=d["status"],
+        phase=Phase(d["phase"]),
+        updated_at=_dt(d["updated_at"]) or from_epoch(0),
+        via=Via(d["via"]),
+        created_at=_dt(d["created_at"]),
+        started_at=_dt(d["started_at"]),
+        finished_at=_dt(d["finished_at"]),
+        tags=tuple(d["tags"]),
+        is_test=d["is_test"],
+        metadata=d["metadata"],
+        output=d["output"],
+        error=RunError(**error) if error else None,
+        duration_ms=d["duration_ms"],
+        url=d["url"],
     )
 
 

@@ -64,9 +64,12 @@ class MemoryStore:
         self._attempts.setdefault(delivery_id, []).extend(attempts)
         self._leases.pop(delivery_id, None)
         self._deliveries[delivery_id] = replace(
-            d, status=outcome.status, attempts=d.attempts + len(attempts),
+            d,
+            status=outcome.status,
+            attempts=d.attempts + len(attempts),
             rounds=d.rounds + int(outcome.status != DeliveryStatus.SENT),
-            next_attempt_at=outcome.next_attempt_at or d.next_attempt_at, last_error=outcome.error,
+            next_attempt_at=outcome.next_attempt_at or d.next_attempt_at,
+            last_error=outcome.error,
         )
 
     async def release(self, delivery_ids: list[str]) -> None:
@@ -85,8 +88,7 @@ class MemoryStore:
         return True
 
     async def next_due(self) -> datetime | None:
-        times = [d.next_attempt_at for d in self._deliveries.values()
-                 if d.status == DeliveryStatus.PENDING]
+        times = [d.next_attempt_at for d in self._deliveries.values() if d.status == DeliveryStatus.PENDING]
         times += list(self._leases.values())
         return min(times, default=None)
 

@@ -73,9 +73,17 @@ class SqliteStore:
                 c.execute(
                     "INSERT OR REPLACE INTO runs (source, run_id, task, status, phase, terminal,"
                     " updated_at, first_seen_at, snapshot) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (snapshot.source, snapshot.run_id, snapshot.task, snapshot.status,
-                     snapshot.phase.value, int(snapshot.terminal), epoch(snapshot.updated_at),
-                     first_seen, snapshot_to_json(snapshot)),
+                    (
+                        snapshot.source,
+                        snapshot.run_id,
+                        snapshot.task,
+                        snapshot.status,
+                        snapshot.phase.value,
+                        int(snapshot.terminal),
+                        epoch(snapshot.updated_at),
+                        first_seen,
+                        snapshot_to_json(snapshot),
+                    ),
                 )
             if decision.transition:
                 _insert_transition(c, decision.transition)
@@ -89,8 +97,7 @@ class SqliteStore:
 
     def _watching_since(self, source: str, now: datetime) -> datetime:
         c = self._conn
-        c.execute("INSERT OR IGNORE INTO sources (name, watching_since) VALUES (?, ?)",
-                  (source, epoch(now)))
+        c.execute("INSERT OR IGNORE INTO sources (name, watching_since) VALUES (?, ?)", (source, epoch(now)))
         row = c.execute("SELECT watching_since FROM sources WHERE name=?", (source,)).fetchone()
         return from_epoch(row[0])
 
@@ -111,20 +118,25 @@ class SqliteStore:
         return await self._run(query)
 
     async def active_runs(self, source: str) -> list[RunState]:
-        rows = await self._run(self._all, "SELECT snapshot, first_seen_at FROM runs"
-                               " WHERE source=? AND terminal=0", (source,))
+        rows = await self._run(
+            self._all, "SELECT snapshot, first_seen_at FROM runs WHERE source=? AND terminal=0", (source,)
+        )
         return [_state(r) for r in rows]
 
     # -- delivery -------------------------------------------------------------------------
 
     async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
         t = epoch(now)
-        rows = await self._run(self._all, (
-            f"UPDATE deliveries SET status='sending', lease_until=? WHERE id IN ("
-            " SELECT id FROM deliveries WHERE (status='pending' AND next_attempt_at<=?)"
-            "  OR (status='sending' AND lease_until<=?) ORDER BY next_attempt_at LIMIT ?)"
-            f" RETURNING {_DELIVERY_COLUMNS}"
-        ), (t + lease, t, t, limit))
+        rows = await self._run(
+            self._all,
+            (
+                f"UPDATE deliveries SET status='sending', lease_until=? WHERE id IN ("
+                " SELECT id FROM deliveries WHERE (status='pending' AND next_attempt_at<=?)"
+                "  OR (status='sending' AND lease_until<=?) ORDER BY next_attempt_at LIMIT ?)"
+                f" RETURNING {_DELIVERY_COLUMNS}"
+            ),
+            (t + lease, t, t, limit),
+        )
         return sorted((_delivery(r) for r in rows), key=lambda d: d.next_attempt_at)
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
@@ -135,17 +147,33 @@ class SqliteStore:
             c.executemany(
                 "INSERT OR REPLACE INTO attempts (delivery_id, n, started_at, latency_ms, ok,"
                 " http_status, reason, excerpt) VALUES (?,?,?,?,?,?,?,?)",
-                [(a.delivery_id, a.n, epoch(a.started_at), a.latency_ms, int(a.ok),
-                  a.http_status, a.reason, a.excerpt) for a in attempts],
+                [
+                    (
+                        a.delivery_id,
+                        a.n,
+                        epoch(a.started_at),
+                        a.latency_ms,
+                        int(a.ok),
+                        a.http_status,
+                        a.reason,
+                        a.excerpt,
+                    )
+                    for a in attempts
+                ],
             )
             failed = outcome.status != DeliveryStatus.SENT
             c.execute(
                 "UPDATE deliveries SET status=?, attempts=attempts+?, rounds=rounds+?,"
                 " next_attempt_at=COALESCE(?, next_attempt_at), last_error=?, lease_until=NULL"
                 " WHERE id=?",
-                (outcome.status.value, len(attempts), int(failed),
-                 epoch(outcome.next_attempt_at) if outcome.next_attempt_at else None,
-                 outcome.error, delivery_id),
+                (
+                    outcome.status.value,
+                    len(attempts),
+                    int(failed),
+                    epoch(outcome.next_attempt_at) if outcome.next_attempt_at else None,
+                    outcome.error,
+                    delivery_id,
+                ),
             )
 
     async def release(self, delivery_ids: list[str]) -> None:
@@ -153,7 +181,9 @@ class SqliteStore:
             with self._tx() as c:
                 c.executemany(
                     "UPDATE deliveries SET status='pending', lease_until=NULL"
-                    " WHERE id=? AND status='sending'", [(i,) for i in delivery_ids])
+                    " WHERE id=? AND status='sending'",
+                    [(i,) for i in delivery_ids],
+                )
 
         await self._run(update)
 
@@ -163,50 +193,70 @@ class SqliteStore:
                 cur = c.execute(
                     "UPDATE deliveries SET status='pending', rounds=0, next_attempt_at=?,"
                     " lease_until=NULL WHERE id=? AND status IN ('dead', 'sent')",
-                    (epoch(now), delivery_id))
+                    (epoch(now), delivery_id),
+                )
                 return cur.rowcount == 1
 
         return await self._run(update)
 
     async def next_due(self) -> datetime | None:
-        rows = await self._run(self._all, (
-            "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM deliveries"
-            " WHERE status='pending' UNION ALL SELECT MIN(lease_until) FROM deliveries"
-            " WHERE status='sending')"), ())
+        rows = await self._run(
+            self._all,
+            (
+                "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM deliveries"
+                " WHERE status='pending' UNION ALL SELECT MIN(lease_until) FROM deliveries"
+                " WHERE status='sending')"
+            ),
+            (),
+        )
         return from_epoch(rows[0][0]) if rows and rows[0][0] is not None else None
 
     # -- reading --------------------------------------------------------------------------
 
     async def delivery(self, delivery_id: str) -> Delivery | None:
-        rows = await self._run(self._all, f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id=?",
-                               (delivery_id,))
+        rows = await self._run(
+            self._all, f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)
+        )
         return _delivery(rows[0]) if rows else None
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 100) -> list[Delivery]:
         where = "WHERE status=?" if status else ""
         args: tuple[Any, ...] = (status.value, limit) if status else (limit,)
-        rows = await self._run(self._all, f"SELECT {_DELIVERY_COLUMNS} FROM deliveries {where}"
-                               " ORDER BY created_at DESC, id LIMIT ?", args)
+        rows = await self._run(
+            self._all,
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries {where} ORDER BY created_at DESC, id LIMIT ?",
+            args,
+        )
         return [_delivery(r) for r in rows]
 
     async def attempts(self, delivery_id: str) -> list[Attempt]:
-        rows = await self._run(self._all, "SELECT delivery_id, n, started_at, latency_ms, ok,"
-                               " http_status, reason, excerpt FROM attempts WHERE delivery_id=?"
-                               " ORDER BY n", (delivery_id,))
-        return [Attempt(r[0], r[1], from_epoch(r[2]), r[3], bool(r[4]), r[5], r[6], r[7])
-                for r in rows]
+        rows = await self._run(
+            self._all,
+            "SELECT delivery_id, n, started_at, latency_ms, ok,"
+            " http_status, reason, excerpt FROM attempts WHERE delivery_id=?"
+            " ORDER BY n",
+            (delivery_id,),
+        )
+        return [Attempt(r[0], r[1], from_epoch(r[2]), r[3], bool(r[4]), r[5], r[6], r[7]) for r in rows]
 
     async def runs(self, source: str | None = None, limit: int = 100) -> list[RunState]:
         where = "WHERE source=?" if source else ""
         args: tuple[Any, ...] = (source, limit) if source else (limit,)
-        rows = await self._run(self._all, f"SELECT snapshot, first_seen_at FROM runs {where}"
-                               " ORDER BY updated_at DESC LIMIT ?", args)
+        rows = await self._run(
+            self._all,
+            f"SELECT snapshot, first_seen_at FROM runs {where} ORDER BY updated_at DESC LIMIT ?",
+            args,
+        )
         return [_state(r) for r in rows]
 
     async def transitions(self, limit: int = 100) -> list[Transition]:
-        rows = await self._run(self._all, "SELECT id, source, run_id, from_phase, to_phase,"
-                               " from_status, to_status, observed_at, via, backfill"
-                               " FROM transitions ORDER BY observed_at DESC LIMIT ?", (limit,))
+        rows = await self._run(
+            self._all,
+            "SELECT id, source, run_id, from_phase, to_phase,"
+            " from_status, to_status, observed_at, via, backfill"
+            " FROM transitions ORDER BY observed_at DESC LIMIT ?",
+            (limit,),
+        )
         return [_transition(r) for r in rows]
 
     # -- helpers --------------------------------------------------------------------------
@@ -250,18 +300,39 @@ def _insert_transition(c: sqlite3.Connection, t: Transition) -> None:
     c.execute(
         "INSERT INTO transitions (id, source, run_id, from_phase, to_phase, from_status,"
         " to_status, observed_at, via, backfill) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (t.id, t.source, t.run_id, t.from_phase.value if t.from_phase else None,
-         t.to_phase.value, t.from_status, t.to_status, epoch(t.observed_at), t.via.value,
-         int(t.backfill)),
+        (
+            t.id,
+            t.source,
+            t.run_id,
+            t.from_phase.value if t.from_phase else None,
+            t.to_phase.value,
+            t.from_status,
+            t.to_status,
+            epoch(t.observed_at),
+            t.via.value,
+            int(t.backfill),
+        ),
     )
 
 
 def _insert_delivery(c: sqlite3.Connection, d: Delivery) -> None:
     c.execute(
         f"INSERT OR IGNORE INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (d.id, d.transition_id, d.rule, d.channel, d.idempotency_key, message_to_json(d.message),
-         dumps(d.payload), d.status.value, d.attempts, epoch(d.next_attempt_at),
-         epoch(d.created_at), d.rounds, d.last_error),
+        (
+            d.id,
+            d.transition_id,
+            d.rule,
+            d.channel,
+            d.idempotency_key,
+            message_to_json(d.message),
+            dumps(d.payload),
+            d.status.value,
+            d.attempts,
+            epoch(d.next_attempt_at),
+            epoch(d.created_at),
+            d.rounds,
+            d.last_error,
+        ),
     )
 
 
@@ -269,16 +340,32 @@ def _delivery(r: tuple[Any, ...]) -> Delivery:
     import json
 
     return Delivery(
-        id=r[0], transition_id=r[1], rule=r[2], channel=r[3], idempotency_key=r[4],
-        message=message_from_json(r[5]), payload=json.loads(r[6]), status=DeliveryStatus(r[7]),
-        attempts=r[8], next_attempt_at=from_epoch(r[9]), created_at=from_epoch(r[10]),
-        rounds=r[11], last_error=r[12],
+        id=r[0],
+        transition_id=r[1],
+        rule=r[2],
+        channel=r[3],
+        idempotency_key=r[4],
+        message=message_from_json(r[5]),
+        payload=json.loads(r[6]),
+        status=DeliveryStatus(r[7]),
+        attempts=r[8],
+        next_attempt_at=from_epoch(r[9]),
+        created_at=from_epoch(r[10]),
+        rounds=r[11],
+        last_error=r[12],
     )
 
 
 def _transition(r: tuple[Any, ...]) -> Transition:
     return Transition(
-        id=r[0], source=r[1], run_id=r[2], from_phase=Phase(r[3]) if r[3] else None,
-        to_phase=Phase(r[4]), from_status=r[5], to_status=r[6], observed_at=from_epoch(r[7]),
-        via=Via(r[8]), backfill=bool(r[9]),
+        id=r[0],
+        source=r[1],
+        run_id=r[2],
+        from_phase=Phase(r[3]) if r[3] else None,
+        to_phase=Phase(r[4]),
+        from_status=r[5],
+        to_status=r[6],
+        observed_at=from_epoch(r[7]),
+        via=Via(r[8]),
+        backfill=bool(r[9]),
     )

@@ -44,7 +44,9 @@ async def transitions(request: Request) -> Response:
     if denied := _authorized(request):
         return denied
     relay: Relay = request.app.state.relay
-    return JSONResponse({"transitions": [_transition(t) for t in await relay.store.transitions(_limit(request))]})
+    return JSONResponse(
+        {"transitions": [_transition(t) for t in await relay.store.transitions(_limit(request))]}
+    )
 
 
 async def deliveries(request: Request) -> Response:
@@ -83,10 +85,17 @@ async def replay(request: Request) -> Response:
 
 def delivery_json(d: Delivery) -> dict[str, Any]:
     return {
-        "id": d.id, "rule": d.rule, "channel": d.channel, "status": d.status.value,
-        "idempotency_key": d.idempotency_key, "attempts": d.attempts, "rounds": d.rounds,
-        "next_attempt_at": iso(d.next_attempt_at), "created_at": iso(d.created_at),
-        "last_error": d.last_error, "transition_id": d.transition_id,
+        "id": d.id,
+        "rule": d.rule,
+        "channel": d.channel,
+        "status": d.status.value,
+        "idempotency_key": d.idempotency_key,
+        "attempts": d.attempts,
+        "rounds": d.rounds,
+        "next_attempt_at": iso(d.next_attempt_at),
+        "created_at": iso(d.created_at),
+        "last_error": d.last_error,
+        "transition_id": d.transition_id,
         "message": {"title": d.message.title, "body": d.message.body},
     }
 
@@ -98,16 +107,28 @@ def attempt_json(a: Attempt) -> dict[str, Any]:
 def _run(state: RunState) -> dict[str, Any]:
     s = state.snapshot
     return {
-        "source": s.source, "id": s.run_id, "task": s.task, "status": s.status,
-        "phase": s.phase.value, "terminal": s.terminal, "updated_at": iso(s.updated_at),
-        "first_seen_at": iso(state.first_seen_at), "url": s.url,
+        "source": s.source,
+        "id": s.run_id,
+        "task": s.task,
+        "status": s.status,
+        "phase": s.phase.value,
+        "terminal": s.terminal,
+        "updated_at": iso(s.updated_at),
+        "first_seen_at": iso(state.first_seen_at),
+        "url": s.url,
     }
 
 
 def _transition(t: Transition) -> dict[str, Any]:
     return {
-        "id": t.id, "source": t.source, "run_id": t.run_id,
-        "from_phase": t.from_phase.value if t.from_phase else None, "to_phase": t.to_phase.value,
-        "from_status": t.from_status, "to_status": t.to_status,
-        "observed_at": iso(t.observed_at), "via": t.via.value, "backfill": t.backfill,
+        "id": t.id,
+        "source": t.source,
+        "run_id": t.run_id,
+        "from_phase": t.from_phase.value if t.from_phase else None,
+        "to_phase": t.to_phase.value,
+        "from_status": t.from_status,
+        "to_status": t.to_status,
+        "observed_at": iso(t.observed_at),
+        "via": t.via.value,
+        "backfill": t.backfill,
     }

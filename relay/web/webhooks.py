@@ -39,11 +39,14 @@ async def receive(request: Request) -> Response:
         obs.REJECTED.labels(name, str(exc.status)).inc()
         return error(exc.status, exc.message)
     decisions = [await relay.pipeline.ingest(s) for s in snapshots]
-    return JSONResponse({
-        "accepted": len(snapshots),
-        "transitions": sum(1 for d in decisions if d.transition),
-        "deliveries": sum(len(d.deliveries) for d in decisions),
-    }, status_code=202)
+    return JSONResponse(
+        {
+            "accepted": len(snapshots),
+            "transitions": sum(1 for d in decisions if d.transition),
+            "deliveries": sum(len(d.deliveries) for d in decisions),
+        },
+        status_code=202,
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -69,8 +72,8 @@ def _authenticate(request: Request, source: SourceConfig, body: bytes) -> None:
     host = request.client.host if request.client else ""
     if not _is_loopback(host):
         raise IngestError(
-            401, f"source {source.name!r} has no webhook_secret: unsigned updates are accepted"
-            " from loopback only",
+            401,
+            f"source {source.name!r} has no webhook_secret: unsigned updates are accepted from loopback only",
         )
 
 

@@ -32,16 +32,21 @@ class RunningRelay:
     client: httpx.AsyncClient
 
     async def admin(self, path: str) -> dict:  # type: ignore[type-arg]
-        answer = await self.client.get(f"{self.url}/admin/{path}",
-                                       headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+        answer = await self.client.get(
+            f"{self.url}/admin/{path}", headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()  # type: ignore[no-any-return]
 
 
 @asynccontextmanager
 async def running_relay(config: Path, database: Path) -> AsyncIterator[RunningRelay]:
-    settings = Settings(config_path=str(config), database_url=f"sqlite:///{database}",
-                        admin_token=ADMIN_TOKEN, max_body_bytes=64 * 1024)
+    settings = Settings(
+        config_path=str(config),
+        database_url=f"sqlite:///{database}",
+        admin_token=ADMIN_TOKEN,
+        max_body_bytes=64 * 1024,
+    )
     app = create_app(settings)
     async with serve(app, lifespan="on") as url, httpx.AsyncClient(timeout=10) as client:
         yield RunningRelay(url, app.state.relay, client)
@@ -70,10 +75,24 @@ def relay_process(config: Path, database: Path, env: dict[str, str] | None = Non
     """`relay serve` as a child process; always stopped (SIGTERM, then SIGKILL) on exit."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "relay.cli", "serve", "--config", str(config),
-         "--database", f"sqlite:///{database}", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-        env={**os.environ, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "relay.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--database",
+            f"sqlite:///{database}",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
+        cwd=ROOT,
     )
     process = Process(f"http://127.0.0.1:{port}", proc)
     reader = threading.Thread(target=_collect, args=(proc, process.lines), daemon=True)

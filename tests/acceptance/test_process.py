@@ -17,14 +17,24 @@ from tests.acceptance.harness import ADMIN_TOKEN, ROOT, relay_process
 from tests.fakes.sinks import recording_sink
 
 README_UPDATE = {
-    "id": "run_demo_1", "taskIdentifier": "create-content", "status": "COMPLETED",
-    "createdAt": "2026-11-25T09:00:00Z", "updatedAt": "2026-11-25T09:02:00Z",
+    "id": "run_demo_1",
+    "taskIdentifier": "create-content",
+    "status": "COMPLETED",
+    "createdAt": "2026-11-25T09:00:00Z",
+    "updatedAt": "2026-11-25T09:02:00Z",
     "finishedAt": "2026-11-25T09:02:00Z",
-    "output": {"videoSourceUrl": "https://v3.fal.media/files/demo/final.mp4",
-               "captionText": "new single out now", "template": "artist-caption-bedroom"},
+    "output": {
+        "videoSourceUrl": "https://v3.fal.media/files/demo/final.mp4",
+        "captionText": "new single out now",
+        "template": "artist-caption-bedroom",
+    },
 }
-NO_CREDENTIALS = {"RECOUP_API_KEY": "", "SLACK_WEBHOOK_URL": "", "RELAY_EMAIL_URL": "",
-                  "RECOUP_WEBHOOK_SECRET": ""}
+NO_CREDENTIALS = {
+    "RECOUP_API_KEY": "",
+    "SLACK_WEBHOOK_URL": "",
+    "RELAY_EMAIL_URL": "",
+    "RECOUP_WEBHOOK_SECRET": "",
+}
 
 
 async def test_readme_example_prints_the_notification_with_no_credentials(tmp_path: Path) -> None:
@@ -66,8 +76,11 @@ delivery: {{schedule: [2s], quick_tries: 1}}
             (got,) = await sink.wait_for(1)
             assert got.json()["run"]["id"] == "run_demo_1"
             async with httpx.AsyncClient() as client:
-                deliveries = (await client.get(f"{relay.url}/admin/deliveries", headers={
-                    "authorization": f"Bearer {ADMIN_TOKEN}"})).json()["deliveries"]
+                deliveries = (
+                    await client.get(
+                        f"{relay.url}/admin/deliveries", headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+                    )
+                ).json()["deliveries"]
             assert [d["status"] for d in deliveries] == ["sent"]
         await _settle_quiet(sink)
         assert len(sink.received) == 1
@@ -75,8 +88,10 @@ delivery: {{schedule: [2s], quick_tries: 1}}
 
 def test_relay_check_names_the_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "rules.yaml"
-    bad.write_text("channels:\n  ops: {kind: console}\nrules:\n  - name: failures\n"
-                   "    match: {phase: problem}\n    notify: [slak]\n")
+    bad.write_text(
+        "channels:\n  ops: {kind: console}\nrules:\n  - name: failures\n"
+        "    match: {phase: problem}\n    notify: [slak]\n"
+    )
     result = _relay("check", str(bad))
     assert result.returncode == 1
     assert f"{bad}:6: rule 'failures': unknown channel 'slak' (defined: ops)" in result.stderr
@@ -93,9 +108,15 @@ def test_cli_lists_and_replays_deliveries(tmp_path: Path) -> None:
 
 
 def _relay(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "relay.cli", *args], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=60,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "relay.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 async def _wait(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ import pytest
 
 from relay.signing import sign, verify
 from tests.acceptance.harness import RunningRelay, running_relay
-from tests.fakes.sinks import RecordingSink, recording_sink, smtp_server
+from tests.fakes.sinks import recording_sink, smtp_server
 
 SECRET = "whsec_" + base64.b64encode(b"ingest-secret-0123456789").decode()
 OUT_SECRET = "whsec_" + base64.b64encode(b"outbound-secret-987654").decode()
@@ -47,23 +47,37 @@ delivery:
 
 
 def run(status: str, at: str = "2026-11-25T12:00:00Z", run_id: str = "run_1", **extra: Any) -> dict[str, Any]:
-    return {"id": run_id, "taskIdentifier": "create-content", "status": status,
-            "createdAt": "2026-11-25T11:00:00Z", "updatedAt": at, **extra}
+    return {
+        "id": run_id,
+        "taskIdentifier": "create-content",
+        "status": status,
+        "createdAt": "2026-11-25T11:00:00Z",
+        "updatedAt": at,
+        **extra,
+    }
 
 
-async def push(relay: RunningRelay, body: dict[str, Any] | bytes, secret: str = SECRET,
-               ts: int | None = None) -> httpx.Response:
+async def push(
+    relay: RunningRelay, body: dict[str, Any] | bytes, secret: str = SECRET, ts: int | None = None
+) -> httpx.Response:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     ts = ts or int(time.time())
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(ts),
-               "webhook-signature": sign(secret, "msg_1", ts, raw), "content-type": "application/json"}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(secret, "msg_1", ts, raw),
+        "content-type": "application/json",
+    }
     return await relay.client.post(f"{relay.url}/hooks/recoup", content=raw, headers=headers)
 
 
 @pytest.fixture
 async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
-    async with recording_sink() as (slack, slack_url), recording_sink() as (hook, hook_url), \
-            smtp_server() as (mails, smtp_port):
+    async with (
+        recording_sink() as (slack, slack_url),
+        recording_sink() as (hook, hook_url),
+        smtp_server() as (mails, smtp_port),
+    ):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(slack_url, hook_url, smtp_port))
         async with running_relay(config, tmp_path / "relay.db") as relay:
@@ -73,9 +87,15 @@ async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
 async def test_completed_run_brings_the_video_link_everywhere(world) -> None:  # type: ignore[no-untyped-def]
     relay, slack, hook, mails = world
     assert (await push(relay, run("EXECUTING"))).status_code == 202
-    answer = await push(relay, run("COMPLETED", at="2026-11-25T12:02:00Z", finishedAt="2026-11-25T12:02:00Z",
-                                   output={"videoSourceUrl": VIDEO, "captionText": "out now",
-                                           "template": "artist-caption-bedroom"}))
+    answer = await push(
+        relay,
+        run(
+            "COMPLETED",
+            at="2026-11-25T12:02:00Z",
+            finishedAt="2026-11-25T12:02:00Z",
+            output={"videoSourceUrl": VIDEO, "captionText": "out now", "template": "artist-caption-bedroom"},
+        ),
+    )
     assert answer.json() == {"accepted": 1, "transitions": 1, "deliveries": 3}
 
     (s,) = await slack.wait_for(1)
@@ -100,8 +120,17 @@ async def test_completed_run_brings_the_video_link_everywhere(world) -> None:  #
 @pytest.mark.parametrize("status", ["FAILED", "CRASHED"])
 async def test_failure_brings_the_error(world, status: str) -> None:  # type: ignore[no-untyped-def]
     relay, slack, hook, mails = world
-    await push(relay, run(status, error={"message": "ffmpeg exited with code 1", "name": "RenderError",
-                                         "stackTrace": "at render (render.ts:10)"}))
+    await push(
+        relay,
+        run(
+            status,
+            error={
+                "message": "ffmpeg exited with code 1",
+                "name": "RenderError",
+                "stackTrace": "at render (render.ts:10)",
+            },
+        ),
+    )
     (s,) = await slack.wait_for(1)
     assert "RenderError: ffmpeg exited with code 1" in s.json()["text"]
     (h,) = await hook.wait_for(1)
@@ -128,14 +157,25 @@ async def test_same_update_twice_notifies_once_and_out_of_order_not_at_all(world
     ("body", "secret", "ts", "status", "error"),
     [
         (b'{"id": "run_1", "status": ', SECRET, None, 400, "malformed JSON"),
-        (json.dumps(run("COMPLETED")).encode(), "whsec_" + base64.b64encode(b"wrong").decode(), None, 401, "signature"),
+        (
+            json.dumps(run("COMPLETED")).encode(),
+            "whsec_" + base64.b64encode(b"wrong").decode(),
+            None,
+            401,
+            "signature",
+        ),
         (json.dumps(run("COMPLETED")).encode(), SECRET, 1_000_000, 401, "tolerance"),
         (json.dumps({"hello": "world"}).encode(), SECRET, None, 422, "id"),
         (b"x" * (65 * 1024), SECRET, None, 413, "larger than"),
     ],
 )
 async def test_bad_input_is_rejected_and_changes_nothing(
-    world, body: bytes, secret: str, ts: int | None, status: int, error: str  # type: ignore[no-untyped-def]
+    world,
+    body: bytes,
+    secret: str,
+    ts: int | None,
+    status: int,
+    error: str,  # type: ignore[no-untyped-def]
 ) -> None:
     relay, slack, *_ = world
     answer = await push(relay, body, secret=secret, ts=ts)
@@ -171,8 +211,10 @@ async def test_receiver_down_for_good_is_dead_lettered_then_replayed(world) -> N
     dead = (await relay.admin("deliveries?status=dead"))["deliveries"]
     assert [d["id"] for d in dead] == [crm] and "http_503" in dead[0]["last_error"]
     hook.always_fail = None
-    replay = await relay.client.post(f"{relay.url}/admin/deliveries/{crm}/replay",
-                                     headers={"authorization": "Bearer admin-token-for-tests"})
+    replay = await relay.client.post(
+        f"{relay.url}/admin/deliveries/{crm}/replay",
+        headers={"authorization": "Bearer admin-token-for-tests"},
+    )
     assert replay.status_code == 202
     (h,) = await hook.wait_for(1)
     assert h.json()["run"]["error"]["message"] == "bad input"
@@ -191,8 +233,11 @@ async def test_admin_api_needs_the_token(world) -> None:  # type: ignore[no-unty
 
 def _text(mail: Any) -> str:
     if mail.is_multipart():
-        return "\n".join(part.get_payload(decode=True).decode() for part in mail.walk()
-                         if part.get_content_maintype() == "text")
+        return "\n".join(
+            part.get_payload(decode=True).decode()
+            for part in mail.walk()
+            if part.get_content_maintype() == "text"
+        )
     return str(mail.get_payload(decode=True).decode())
 
 

@@ -70,7 +70,9 @@ class RecordingSink:
 
 
 @asynccontextmanager
-async def recording_sink(port: int = 0, sink: RecordingSink | None = None) -> AsyncIterator[tuple[RecordingSink, str]]:
+async def recording_sink(
+    port: int = 0, sink: RecordingSink | None = None
+) -> AsyncIterator[tuple[RecordingSink, str]]:
     sink = sink or RecordingSink()
     async with serve(sink.app(), port=port) as url:
         yield sink, url

@@ -25,9 +25,16 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 def delivery(transition_id: str, key: str = "k1", at: datetime = T0) -> Delivery:
     return Delivery(
-        id=f"d-{key}", transition_id=transition_id, rule="r", channel="c", idempotency_key=key,
+        id=f"d-{key}",
+        transition_id=transition_id,
+        rule="r",
+        channel="c",
+        idempotency_key=key,
         message=Message("title", "body", "success", "https://x", (("a", "b"),)),
-        payload={"v": 1}, status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=at,
+        payload={"v": 1},
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=at,
         created_at=at,
     )
 
@@ -100,7 +107,11 @@ async def test_claim_complete_and_schedule(store: Store) -> None:
     assert await store.attempts("d-a") == [attempt]
     a = await store.delivery("d-a")
     assert a is not None and (a.status, a.attempts, a.rounds, a.last_error) == (
-        DeliveryStatus.PENDING, 1, 1, "http_503")
+        DeliveryStatus.PENDING,
+        1,
+        1,
+        "http_503",
+    )
     assert await store.next_due() == later
     assert await store.claim(T0, 10, lease=30) == []
     assert [d.id for d in await store.claim(later, 10, lease=30)] == ["d-a"]

@@ -34,25 +34,37 @@ def test_env_substitution_and_secret_registration(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("HOOK", "https://hooks.slack.com/services/XYZ/abc/secretpart")
     ruleset = load_ruleset(write(tmp_path, "channels:\n  s: ${HOOK}\n"))
     assert ruleset.channels["s"].kind == "slack"
-    assert secrets.redact("posting to https://hooks.slack.com/services/XYZ/abc/secretpart") == "posting to ***"
+    assert (
+        secrets.redact("posting to https://hooks.slack.com/services/XYZ/abc/secretpart") == "posting to ***"
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("sources:\n  a:\n    kind: nope\n", "rules.yaml:3: source 'a': kind must be one of"),
-        ("channels:\n  c: {kind: console}\nrules:\n  - name: r\n    notify: [missing]\n",
-         "rules.yaml:5: rule 'r': unknown channel 'missing'"),
-        ("channels:\n  c: {kind: console}\nrules:\n  - name: r\n    match: {phase: done}\n"
-         "    notify: [c]\n", "rules.yaml:5: rule 'r': match: phase: unknown phase 'done'"),
+        (
+            "channels:\n  c: {kind: console}\nrules:\n  - name: r\n    notify: [missing]\n",
+            "rules.yaml:5: rule 'r': unknown channel 'missing'",
+        ),
+        (
+            "channels:\n  c: {kind: console}\nrules:\n  - name: r\n    match: {phase: done}\n"
+            "    notify: [c]\n",
+            "rules.yaml:5: rule 'r': match: phase: unknown phase 'done'",
+        ),
         ("rules:\n  - name: r\n    notify: []\n", "rules.yaml:3: rule 'r': notify must list"),
-        ("channels:\n  c: {kind: console}\nrules:\n  - name: r\n    notify: [c]\n    colour: red\n",
-         "rules.yaml:6: rule 'r': unknown option 'colour'"),
+        (
+            "channels:\n  c: {kind: console}\nrules:\n  - name: r\n    notify: [c]\n    colour: red\n",
+            "rules.yaml:6: rule 'r': unknown option 'colour'",
+        ),
         ("channels:\n  c: ${NOT_SET_ANYWHERE}\n", "rules.yaml:2: environment variable NOT_SET_ANYWHERE"),
         ("channels: [\n", "rules.yaml:2: invalid YAML"),
         ("sources:\n  a: {poll_every: soon}\n", "rules.yaml:2: source 'a': poll_every: expected a duration"),
-        ("channels:\n  c: {kind: console}\nrules:\n  - name: r\n    notify: [c]\n"
-         "    template: {title: '{{ run.task '}\n", "rules.yaml:6: rule 'r' template: template line 1"),
+        (
+            "channels:\n  c: {kind: console}\nrules:\n  - name: r\n    notify: [c]\n"
+            "    template: {title: '{{ run.task '}\n",
+            "rules.yaml:6: rule 'r' template: template line 1",
+        ),
         ("channels:\n  c: {kind: console}\n  c: {kind: console}\n", "rules.yaml:3: duplicate key 'c'"),
     ],
 )

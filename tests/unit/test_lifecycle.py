@@ -3,11 +3,35 @@ import pytest
 from relay.lifecycle import TRIGGER_STATUSES, trigger_phase
 from relay.models import Phase
 
-TERMINAL = {"COMPLETED", "CANCELED", "FAILED", "CRASHED", "INTERRUPTED", "SYSTEM_FAILURE",
-            "EXPIRED", "TIMED_OUT"}
-SEEDED = {"PENDING_VERSION", "DELAYED", "WAITING_FOR_DEPLOY", "QUEUED", "EXECUTING",
-          "REATTEMPTING", "FROZEN", "COMPLETED", "CANCELED", "FAILED", "CRASHED", "INTERRUPTED",
-          "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT", "DEQUEUED", "WAITING"}
+TERMINAL = {
+    "COMPLETED",
+    "CANCELED",
+    "FAILED",
+    "CRASHED",
+    "INTERRUPTED",
+    "SYSTEM_FAILURE",
+    "EXPIRED",
+    "TIMED_OUT",
+}
+SEEDED = {
+    "PENDING_VERSION",
+    "DELAYED",
+    "WAITING_FOR_DEPLOY",
+    "QUEUED",
+    "EXECUTING",
+    "REATTEMPTING",
+    "FROZEN",
+    "COMPLETED",
+    "CANCELED",
+    "FAILED",
+    "CRASHED",
+    "INTERRUPTED",
+    "SYSTEM_FAILURE",
+    "EXPIRED",
+    "TIMED_OUT",
+    "DEQUEUED",
+    "WAITING",
+}
 
 
 @pytest.mark.parametrize("status", sorted(SEEDED))

@@ -7,8 +7,9 @@ from tests.builders import T0, snap
 
 def transition(to: str, frm: str | None = "EXECUTING", source: str = "recoup") -> Transition:
     run = snap(to)
-    return Transition("t1", source, run.run_id, Phase.RUNNING if frm else None, run.phase,
-                      frm, to, T0, Via.POLL)
+    return Transition(
+        "t1", source, run.run_id, Phase.RUNNING if frm else None, run.phase, frm, to, T0, Via.POLL
+    )
 
 
 def m(**conditions: object):  # type: ignore[no-untyped-def]
@@ -34,8 +35,12 @@ def test_from_phase_unknown_means_first_seen() -> None:
 
 
 def test_tags_test_runs_and_output_fields() -> None:
-    run = snap("COMPLETED", tags=("account:42", "vip"), is_test=False,
-               output={"template": "artist-caption-bedroom", "lipsync": True, "audio": {"songTitle": "X"}})
+    run = snap(
+        "COMPLETED",
+        tags=("account:42", "vip"),
+        is_test=False,
+        output={"template": "artist-caption-bedroom", "lipsync": True, "audio": {"songTitle": "X"}},
+    )
     t = transition("COMPLETED")
     assert m(tags=["account:*", "vip"], test=False).matches(t, run)
     assert not m(tags=["missing"]).matches(t, run)

@@ -6,9 +6,13 @@ from relay.payload import build_payload
 from relay.rules.templates import compile_template, render
 from tests.builders import T0, snap
 
-OUTPUT = {"videoSourceUrl": "https://v3.fal.media/files/abc/final.mp4", "imageUrl": "https://x/i.png",
-          "captionText": "new single out now", "template": "artist-caption-bedroom",
-          "audio": {"songTitle": "Midnight"}}
+OUTPUT = {
+    "videoSourceUrl": "https://v3.fal.media/files/abc/final.mp4",
+    "imageUrl": "https://x/i.png",
+    "captionText": "new single out now",
+    "template": "artist-caption-bedroom",
+    "audio": {"songTitle": "Midnight"},
+}
 
 
 def t_for(status: str) -> Transition:

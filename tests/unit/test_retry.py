@@ -38,7 +38,9 @@ def test_schedule_then_dead_letter() -> None:
 
 
 def test_retry_after_stretches_the_schedule() -> None:
-    later = outcome(Response(ok=False, http_status=429, retry_after=120), 0, DeliveryPolicy(schedule=(5,)), T0)
+    later = outcome(
+        Response(ok=False, http_status=429, retry_after=120), 0, DeliveryPolicy(schedule=(5,)), T0
+    )
     assert later.next_attempt_at == T0 + timedelta(seconds=120)
 
 

@@ -8,8 +8,11 @@ SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode
 
 
 def headers(body: bytes, ts: int = 1_000_000, secret: str = SECRET) -> dict[str, str]:
-    return {"webhook-id": "msg_1", "webhook-timestamp": str(ts),
-            "webhook-signature": sign(secret, "msg_1", ts, body)}
+    return {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(secret, "msg_1", ts, body),
+    }
 
 
 def test_known_vector_from_the_standard_webhooks_spec() -> None:
@@ -17,7 +20,8 @@ def test_known_vector_from_the_standard_webhooks_spec() -> None:
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = b'{"test": 2432232314}'
     assert sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == (
-        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
 
 
 def test_valid_signature_passes_and_any_of_several_may_match() -> None:

@@ -36,7 +36,11 @@ def test_forward_move_is_a_transition() -> None:
     t = diff(state("EXECUTING"), snap("COMPLETED", at=10), now=LATER, watching_since=T0)
     assert t is not None
     assert (t.from_phase, t.to_phase, t.from_status, t.to_status) == (
-        Phase.RUNNING, Phase.SUCCEEDED, "EXECUTING", "COMPLETED")
+        Phase.RUNNING,
+        Phase.SUCCEEDED,
+        "EXECUTING",
+        "COMPLETED",
+    )
 
 
 def test_duplicate_is_nothing() -> None:
