@@ -12,13 +12,27 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def snap(
-    status: str = "EXECUTING", *, run_id: str = "run_1", task: str = "create-content",
-    at: float = 0, source: str = "recoup", via: Via = Via.POLL, **extra: Any,
+    status: str = "EXECUTING",
+    *,
+    run_id: str = "run_1",
+    task: str = "create-content",
+    at: float = 0,
+    source: str = "recoup",
+    via: Via = Via.POLL,
+    **extra: Any,
 ) -> Snapshot:
     phase = trigger_phase(status)
     updated = T0 + timedelta(seconds=at)
     extra.setdefault("finished_at", updated if phase.terminal else None)
     if isinstance(extra.get("error"), str):
         extra["error"] = RunError(extra["error"], "Error")
-    return Snapshot(source=source, run_id=run_id, task=task, status=status, phase=phase,
-                    updated_at=updated, via=via, **extra)
+    return Snapshot(
+        source=source,
+        run_id=run_id,
+        task=task,
+        status=status,
+        phase=phase,
+        updated_at=updated,
+        via=via,
+        **extra,
+    )
