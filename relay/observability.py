@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from prometheus_client import Counter, Histogram
 
@@ -18,11 +19,18 @@ DELIVERIES = Counter("relay_deliveries_total", "Deliveries finished", ["channel"
 ATTEMPT_SECONDS = Histogram("relay_attempt_seconds", "Delivery attempt latency", ["channel"])
 
 
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def log_handler(stream: TextIO | None = None) -> logging.Handler:
+    """Every line the process logs passes this handler's redaction, libraries' lines too."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())
+    return handler
+
+
+def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_handler()]
     root.setLevel(level.upper())
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # request-per-line chatter from the HTTP stack; our own lines say what matters
+    for noisy in ("uvicorn.access", "httpx2", "httpcore2", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
