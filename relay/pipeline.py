@@ -16,7 +16,7 @@ from relay.dispatch import plan
 from relay.models import RunState, Snapshot
 from relay.rules.config import RuleSet
 from relay.store import Decision, Store
-from relay.transitions import diff, refreshes
+from relay.transitions import diff, refresh
 
 log = logging.getLogger("relay.pipeline")
 
@@ -35,10 +35,10 @@ class Pipeline:
         def decide(previous: RunState | None, watching_since: datetime) -> Decision:
             transition = diff(previous, snapshot, now=now, watching_since=watching_since)
             if transition is None:
-                return Decision(store_snapshot=refreshes(previous, snapshot))
+                return Decision(store=refresh(previous, snapshot))
             rules = [r for r in self.ruleset.rules if r.matcher.matches(transition, snapshot)]
             deliveries = plan(transition, snapshot, rules, self.ruleset.channels, now=now)
-            return Decision(True, transition, deliveries)
+            return Decision(snapshot, transition, deliveries)
 
         decision = await self.store.record(snapshot, decide, now)
         self._report(snapshot, decision)
@@ -48,7 +48,7 @@ class Pipeline:
 
     def _report(self, snapshot: Snapshot, decision: Decision) -> None:
         t = decision.transition
-        outcome = "transition" if t else ("refreshed" if decision.store_snapshot else "unchanged")
+        outcome = "transition" if t else ("refreshed" if decision.store else "unchanged")
         obs.SNAPSHOTS.labels(snapshot.source, snapshot.via.value, outcome).inc()
         if t is None:
             return

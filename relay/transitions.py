@@ -5,14 +5,16 @@ Rules of the game (DESIGN.md "Diff"):
   it already finished before the relay started watching its source (history, not news; a
   pushed update is always news);
 - terminal phases are absorbing: nothing after them is a transition;
-- an update older than the stored one (updatedAt) is stale and dropped;
+- an update older than the stored one (updatedAt) is stale and dropped, except a terminal
+  one after a non-terminal one: a run that ended cannot un-end, whatever the clocks say;
 - the same phase again (a duplicate, or a rename such as REATTEMPTING/EXECUTING) is no
-  transition, though the stored snapshot may still be refreshed (see `refreshes`).
+  transition, though the stored snapshot may still be refreshed (see `refresh`).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from relay.models import RunState, Snapshot, Transition, Via
@@ -28,25 +30,30 @@ def diff(
     if previous is None:
         return _transition(None, snapshot, now, backfill=_finished_before(snapshot, watching_since))
     old = previous.snapshot
-    if old.terminal or snapshot.updated_at < old.updated_at or snapshot.phase == old.phase:
+    if old.terminal or snapshot.phase == old.phase:
+        return None
+    if snapshot.updated_at < old.updated_at and not snapshot.terminal:
         return None
     return _transition(old, snapshot, now, backfill=False)
 
 
-def refreshes(previous: RunState | None, snapshot: Snapshot) -> bool:
-    """Should the stored snapshot be replaced although no transition happened?
+def refresh(previous: RunState | None, snapshot: Snapshot) -> Snapshot | None:
+    """The snapshot to store although no transition happened, or None to keep the old one.
 
-    Yes when it is newer or adds detail (output, error) to the same phase: e.g. the poller
-    later completes a run that a webhook announced, without a second notification.
+    A newer or richer snapshot of the same phase is kept, e.g. when the poller later brings
+    the output of a run a webhook announced (no second notification); detail already known
+    (output, error) is never wiped by a later snapshot that lacks it.
     """
     if previous is None:
-        return True
+        return snapshot
     old = previous.snapshot
     if snapshot.phase != old.phase:
-        return False
+        return None
     newer = snapshot.updated_at > old.updated_at
     richer = (snapshot.output and not old.output) or (snapshot.error and not old.error)
-    return bool(newer or richer)
+    if not (newer or richer):
+        return None
+    return replace(snapshot, output=snapshot.output or old.output, error=snapshot.error or old.error)
 
 
 def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:

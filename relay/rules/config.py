@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from relay import secrets
 from relay.durations import parse_duration
 from relay.errors import ConfigError
 from relay.rules.matching import Matcher, build_matcher
@@ -20,6 +21,7 @@ from relay.rules.yamlfile import Mapping, load_yaml
 SOURCE_KINDS = ("recoup",)
 CHANNEL_KINDS = ("console", "slack", "webhook", "apprise")
 FIRST_SEEN = ("recent", "always", "never")
+MIN_POLL_EVERY = 0.05  # rejects 0, which would be a hot loop against the platform
 T = TypeVar("T")
 
 
@@ -138,8 +140,21 @@ def load_ruleset(path: Path | str) -> RuleSet:
     section = _section(top, "channels")
     channels = {n: _channel(n, v, file, section.line_of(n)) for n, v in section.items()}
     rules = _rules(top, channels, sources, file)
+    _register_secrets(sources, channels)
     delivery = _delivery(top.data.get("delivery"), file)
     return RuleSet(file, sources, channels, rules, delivery)
+
+
+def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, ChannelConfig]) -> None:
+    """Keys, secrets and channel URLs (a Slack webhook URL is a credential) are masked in
+    logs and answers even when written into the file literally instead of as ${ENV}."""
+    for s in sources.values():
+        secrets.register(s.api_key)
+        secrets.register(s.webhook_secret)
+    for c in channels.values():
+        secrets.register(c.secret)
+        if c.kind != "console":
+            secrets.register(c.url)
 
 
 def _section(top: _Reader, key: str) -> Mapping:
@@ -158,13 +173,16 @@ def _source(name: str, data: object, file: str) -> SourceConfig:
     limit = r.get("limit", int, 100)
     if not 1 <= limit <= 100:
         raise r.fail("limit", "limit must be between 1 and 100 (the API's range)")
+    poll_every = r.convert("poll_every", parse_duration, 30.0)
+    if poll_every < MIN_POLL_EVERY:
+        raise r.fail("poll_every", f"poll_every must be at least {MIN_POLL_EVERY:g}s")
     return SourceConfig(
         name=name,
         kind=kind,
         base_url=r.get("base_url", str, DEFAULT_BASE_URLS[kind]).rstrip("/"),
         api_key=r.get("api_key", str, ""),
         account_id=r.get("account_id", str, "") or None,
-        poll_every=r.convert("poll_every", parse_duration, 30.0),
+        poll_every=poll_every,
         limit=limit,
         webhook_secret=r.get("webhook_secret", str, ""),
         run_url=r.get("run_url", str, "") or None,

@@ -36,6 +36,7 @@ from relay.rules.config import SourceConfig
 from relay.secrets import redact
 from relay.store.base import Store
 
+MIN_WAIT = 1.0  # seconds: the shortest pause between two cycles, whatever the API says
 log = logging.getLogger("relay.sources.recoup")
 
 T = TypeVar("T")
@@ -67,24 +68,34 @@ def parse_run(obj: object, *, source: str, via: Via, run_url: str | None = None)
     status = _required_text(obj, "status", where)
     task = _required_text(obj, "taskIdentifier", where)
     times = {key: _timestamp(obj, key, where) for key in _TIMESTAMPS}
-    updated = next((times[k] for k in ("updatedAt", "finishedAt", "startedAt", "createdAt")
-                    if times[k] is not None), None)
+    updated = next(
+        (times[k] for k in ("updatedAt", "finishedAt", "startedAt", "createdAt") if times[k] is not None),
+        None,
+    )
     if updated is None:
         raise SourceError(f"{where}: no timestamp (updatedAt, finishedAt, startedAt, createdAt)")
     return Snapshot(
-        source=source, run_id=run_id, task=task, status=status, phase=trigger_phase(status),
-        updated_at=updated, via=via, created_at=times["createdAt"],
-        started_at=times["startedAt"], finished_at=times["finishedAt"],
-        tags=_tags(obj.get("tags")), is_test=obj.get("isTest") is True,
-        metadata=_object(obj.get("metadata")) or {}, output=_object(obj.get("output")),
-        error=_error(obj.get("error")), duration_ms=_whole_number(obj.get("durationMs")),
+        source=source,
+        run_id=run_id,
+        task=task,
+        status=status,
+        phase=trigger_phase(status),
+        updated_at=updated,
+        via=via,
+        created_at=times["createdAt"],
+        started_at=times["startedAt"],
+        finished_at=times["finishedAt"],
+        tags=_tags(obj.get("tags")),
+        is_test=obj.get("isTest") is True,
+        metadata=_object(obj.get("metadata")) or {},
+        output=_object(obj.get("output")),
+        error=_error(obj.get("error")),
+        duration_ms=_whole_number(obj.get("durationMs")),
         url=run_url.replace("{run_id}", quote(run_id, safe="")) if run_url else None,
     )
 
 
-def parse_webhook_body(
-    body: object, *, source: str, run_url: str | None = None
-) -> list[Snapshot]:
+def parse_webhook_body(body: object, *, source: str, run_url: str | None = None) -> list[Snapshot]:
     """A pushed body: one run object, or the list response shape `{"runs": [...]}`.
 
     All or nothing: one malformed run rejects the body, so a bad request changes nothing.
@@ -96,7 +107,7 @@ def parse_webhook_body(
         return [_parse_indexed(item, i, source, run_url) for i, item in enumerate(runs)]
     if isinstance(body, dict):
         return [parse_run(body, source=source, via=Via.WEBHOOK, run_url=run_url)]
-    raise SourceError(f"body must be a run object or {{\"runs\": [...]}}, got {_type_name(body)}")
+    raise SourceError(f'body must be a run object or {{"runs": [...]}}, got {_type_name(body)}')
 
 
 def _parse_indexed(item: object, index: int, source: str, run_url: str | None) -> Snapshot:
@@ -239,18 +250,23 @@ class RecoupClient:
         try:
             body = response.json()
         except ValueError:
-            raise SourceError(f"{what}: invalid JSON (HTTP {response.status_code}): "
-                              f"{self._excerpt(response)}") from None
+            raise SourceError(
+                f"{what}: invalid JSON (HTTP {response.status_code}): {self._excerpt(response)}"
+            ) from None
         runs = body.get("runs") if isinstance(body, dict) else None
         if not isinstance(runs, list):
-            raise SourceError(f"{what}: no runs list in the body (HTTP {response.status_code}): "
-                              f"{self._excerpt(response)}")
+            raise SourceError(
+                f"{what}: no runs list in the body (HTTP {response.status_code}): {self._excerpt(response)}"
+            )
         return runs
 
     async def _send(self, params: dict[str, str]) -> httpx2.Response:
         try:
             request = self._http.build_request(
-                "GET", self._url, params=params, timeout=self._timeout,
+                "GET",
+                self._url,
+                params=params,
+                timeout=self._timeout,
                 headers={"x-api-key": self._api_key, "accept": "application/json"},
             )
             # a default Authorization on a shared client would turn every call into a 401
@@ -265,16 +281,15 @@ class RecoupClient:
         status = response.status_code
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock.now())
-            raise RateLimited(f"{what}: rate limited (HTTP 429), retry after {retry_after:g}s",
-                              retry_after)
+            raise RateLimited(f"{what}: rate limited (HTTP 429), retry after {retry_after:g}s", retry_after)
         if not 200 <= status < 300:
             raise SourceError(f"{what}: HTTP {status}: {self._excerpt(response)}")
 
     def _excerpt(self, response: httpx2.Response) -> str:
-        text = " ".join(response.text[: EXCERPT_CHARS * 20].split())
+        text = response.text
         if self._api_key:  # before cutting, so no prefix of the key survives at the edge
             text = text.replace(self._api_key, "***")
-        text = redact(text)
+        text = redact(" ".join(text[: EXCERPT_CHARS * 20].split()))
         return (text[:EXCERPT_CHARS] + "...") if len(text) > EXCERPT_CHARS else text or "(empty)"
 
 
@@ -297,8 +312,9 @@ class RecoupPoller:
     never seen that finished after this poller's first successful list. A run never seen
     that finished before that moment is history (the relay was not watching): it is recorded
     from the list alone, without output or error, so a start with a full window costs one
-    request, not `limit + 1`. The moment lives in memory, so after a restart runs that
-    finished while the relay was down count as history too.
+    request, not `limit + 1`. The moment lives in memory (the Store API does not expose the
+    source's watching_since), so after a restart a run never seen that started and finished
+    while the relay was down counts as history too: recorded without output or error.
     """
 
     def __init__(
@@ -372,13 +388,10 @@ class RecoupPoller:
                 snapshots.append(self._parse(item))
             except SourceError as exc:
                 report.invalid += 1
-                log.warning("poll_item_invalid source=%s index=%d reason=%s",
-                            self._config.name, index, exc)
+                log.warning("poll_item_invalid source=%s index=%d reason=%s", self._config.name, index, exc)
         return snapshots
 
-    async def _handle_listed(
-        self, snapshot: Snapshot, state: RunState | None, report: PollReport
-    ) -> None:
+    async def _handle_listed(self, snapshot: Snapshot, state: RunState | None, report: PollReport) -> None:
         if state is not None and state.snapshot.terminal:
             return  # terminal is absorbing: nothing later can be a transition
         if snapshot.terminal and self._wants_detail(snapshot, state):
@@ -399,8 +412,13 @@ class RecoupPoller:
             return listed
         report.fetched_by_id += 1
         if not detailed.terminal:  # the endpoints disagree for a moment: trust the later news
-            log.info("poll_fetch_behind source=%s run=%s list=%s by_id=%s",
-                     self._config.name, listed.run_id, listed.status, detailed.status)
+            log.info(
+                "poll_fetch_behind source=%s run=%s list=%s by_id=%s",
+                self._config.name,
+                listed.run_id,
+                listed.status,
+                detailed.status,
+            )
             return listed
         return detailed
 
@@ -420,8 +438,7 @@ class RecoupPoller:
         missing = [s for s in states if s.snapshot.run_id not in listed_ids]
         active_ids = {s.snapshot.run_id for s in missing}
         self._rechecked_in = {k: v for k, v in self._rechecked_in.items() if k in active_ids}
-        missing.sort(key=lambda s: (self._rechecked_in.get(s.snapshot.run_id, 0),
-                                    s.snapshot.updated_at))
+        missing.sort(key=lambda s: (self._rechecked_in.get(s.snapshot.run_id, 0), s.snapshot.updated_at))
         return missing[: self._max_rechecks]
 
     async def _fetch(self, run_id: str, action: str) -> Snapshot | None:
@@ -454,21 +471,34 @@ class RecoupPoller:
             report = await _unless_stopped(self.poll_once(), stop)
         except RateLimited as exc:
             log.warning("poll_rate_limited source=%s retry_after=%gs", name, exc.retry_after)
-            return exc.retry_after, failures
+            # a zero or missing pause must not turn into a tight loop against the API
+            return max(exc.retry_after, MIN_WAIT), failures
         except SourceError as exc:
             delay = self._backoff(failures + 1)
             log.warning("poll_failed source=%s reason=%s retry_in=%gs", name, exc, delay)
             return delay, failures + 1
         except Exception as exc:  # a bug must not end polling: log it loudly and go on
             delay = self._backoff(failures + 1)
-            log.error("poll_failed source=%s reason=unexpected %s: %s retry_in=%gs",
-                      name, type(exc).__name__, exc, delay, exc_info=True)
+            log.error(
+                "poll_failed source=%s reason=unexpected %s: %s retry_in=%gs",
+                name,
+                type(exc).__name__,
+                exc,
+                delay,
+                exc_info=True,
+            )
             return delay, failures + 1
         if report is None:
             return None, failures
-        log.info("poll_completed source=%s listed=%d fetched_by_id=%d rechecked=%d invalid=%d"
-                 " ingested=%d", name, report.listed, report.fetched_by_id, report.rechecked,
-                 report.invalid, report.ingested)
+        log.debug(
+            "poll_completed source=%s listed=%d fetched_by_id=%d rechecked=%d invalid=%d ingested=%d",
+            name,
+            report.listed,
+            report.fetched_by_id,
+            report.rechecked,
+            report.invalid,
+            report.ingested,
+        )
         return self._config.poll_every, 0
 
     def _backoff(self, failures: int) -> float:

@@ -14,7 +14,7 @@ from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Snapshot, 
 class Decision:
     """What one snapshot does to the store, decided inside the store's transaction."""
 
-    store_snapshot: bool = False
+    store: Snapshot | None = None  # the run's new stored state, if it changes
     transition: Transition | None = None
     deliveries: list[Delivery] = field(default_factory=list)
 

@@ -27,8 +27,8 @@ class MemoryStore:
             key = (snapshot.source, snapshot.run_id)
             previous = self._runs.get(key)
             decision = decide(previous, self._sources.setdefault(snapshot.source, now))
-            if decision.store_snapshot:
-                self._runs[key] = RunState(snapshot, previous.first_seen_at if previous else now)
+            if decision.store:
+                self._runs[key] = RunState(decision.store, previous.first_seen_at if previous else now)
             if decision.transition:
                 self._transitions.append(decision.transition)
             for d in decision.deliveries:

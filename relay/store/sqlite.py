@@ -68,21 +68,21 @@ class SqliteStore:
             ).fetchone()
             previous = _state(row) if row else None
             decision = decide(previous, self._watching_since(snapshot.source, now))
-            if decision.store_snapshot:
+            if stored := decision.store:
                 first_seen = row[1] if row else epoch(now)
                 c.execute(
                     "INSERT OR REPLACE INTO runs (source, run_id, task, status, phase, terminal,"
                     " updated_at, first_seen_at, snapshot) VALUES (?,?,?,?,?,?,?,?,?)",
                     (
-                        snapshot.source,
-                        snapshot.run_id,
-                        snapshot.task,
-                        snapshot.status,
-                        snapshot.phase.value,
-                        int(snapshot.terminal),
-                        epoch(snapshot.updated_at),
+                        stored.source,
+                        stored.run_id,
+                        stored.task,
+                        stored.status,
+                        stored.phase.value,
+                        int(stored.terminal),
+                        epoch(stored.updated_at),
                         first_seen,
-                        snapshot_to_json(snapshot),
+                        snapshot_to_json(stored),
                     ),
                 )
             if decision.transition:
@@ -262,8 +262,8 @@ class SqliteStore:
     # -- helpers --------------------------------------------------------------------------
 
     def _all(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._tx() as c:
-            return c.execute(sql, args).fetchall()
+        # autocommit: one statement is its own transaction; reads take no write lock
+        return self._conn.execute(sql, args).fetchall()
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._conn)

@@ -44,7 +44,7 @@ async def ingest(store: Store, s: Snapshot, keys: tuple[str, ...] = ("k1",)) -> 
         t = diff(previous, s, now=T0, watching_since=since)
         if t is None:
             return Decision()
-        return Decision(True, t, [delivery(t.id, k) for k in keys])
+        return Decision(s, t, [delivery(t.id, k) for k in keys])
 
     return await store.record(s, decide, T0)
 

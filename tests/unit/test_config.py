@@ -66,6 +66,7 @@ def test_env_substitution_and_secret_registration(tmp_path: Path, monkeypatch: p
             "rules.yaml:6: rule 'r' template: template line 1",
         ),
         ("channels:\n  c: {kind: console}\n  c: {kind: console}\n", "rules.yaml:3: duplicate key 'c'"),
+        ("sources:\n  a:\n    poll_every: 0s\n", "rules.yaml:3: source 'a': poll_every must be at least"),
     ],
 )
 def test_invalid_files_name_the_line(tmp_path: Path, text: str, expected: str) -> None:

@@ -46,8 +46,14 @@ DOCUMENTED: dict[str, Any] = {
         "captionText": "late night, bedroom tapes",
         "template": "artist-caption-bedroom",
         "lipsync": True,
-        "audio": {"songTitle": "Nova", "songFilename": "nova.mp3", "startSeconds": 12,
-                  "durationSeconds": 8, "clipLyrics": "la la", "clipMood": "dreamy"},
+        "audio": {
+            "songTitle": "Nova",
+            "songFilename": "nova.mp3",
+            "startSeconds": 12,
+            "durationSeconds": 8,
+            "clipLyrics": "la la",
+            "clipMood": "dreamy",
+        },
     },
     "error": None,
     "attempts": [],
@@ -78,22 +84,33 @@ def at(text: str) -> datetime:
 def test_documented_run() -> None:
     s = parse(DOCUMENTED)
     assert (s.source, s.run_id, s.task, s.status, s.phase) == (
-        "recoup", "run_cm1abc", "create-content", "COMPLETED", Phase.SUCCEEDED)
-    assert s.terminal and s.via is Via.POLL and s.is_test
+        "recoup",
+        "run_cm1abc",
+        "create-content",
+        "COMPLETED",
+        Phase.SUCCEEDED,
+    )
+    assert (s.terminal, s.via, s.is_test) == (True, Via.POLL, True)
     assert s.created_at == at("2023-11-07T05:31:56")
     assert s.started_at == at("2023-11-07T05:32:00")
     assert s.finished_at == s.updated_at == at("2023-11-07T05:41:56")
     assert s.tags == ("account:2f1c", "artist:nova")
     assert s.metadata == {"currentStep": "render"}
-    assert s.output is not None and s.output["audio"]["songTitle"] == "Nova"
-    assert s.error is None and s.duration_ms == 123 and s.url is None
+    assert s.output == DOCUMENTED["output"]
+    assert (s.error, s.duration_ms, s.url) == (None, 123, None)
 
 
 def test_timestamps_are_aware_utc() -> None:
-    s = parse(run(createdAt="2023-11-07T07:31:56.123+02:00", updatedAt="2023-11-07T05:41:56.5Z",
-                  startedAt="2023-11-07T05:32:00"))  # no offset: read as UTC, not local time
+    s = parse(
+        run(
+            createdAt="2023-11-07T07:31:56.123+02:00",
+            updatedAt="2023-11-07T05:41:56.5Z",
+            startedAt="2023-11-07T05:32:00",
+        )
+    )  # no offset: read as UTC, not local time
     for value in (s.created_at, s.updated_at, s.started_at):
-        assert value is not None and value.utcoffset() == timedelta(0)
+        assert value is not None
+        assert value.utcoffset() == timedelta(0)
     assert s.created_at == at("2023-11-07T05:31:56.123")
     assert s.updated_at == at("2023-11-07T05:41:56.500")
     assert s.started_at == at("2023-11-07T05:32:00")
@@ -103,16 +120,25 @@ def test_timestamps_are_aware_utc() -> None:
     ("status", "phase"),
     [
         # legacy names (the list)
-        ("PENDING_VERSION", Phase.PENDING), ("WAITING_FOR_DEPLOY", Phase.PENDING),
-        ("DELAYED", Phase.PENDING), ("QUEUED", Phase.QUEUED), ("EXECUTING", Phase.RUNNING),
-        ("REATTEMPTING", Phase.RUNNING), ("FROZEN", Phase.WAITING),
+        ("PENDING_VERSION", Phase.PENDING),
+        ("WAITING_FOR_DEPLOY", Phase.PENDING),
+        ("DELAYED", Phase.PENDING),
+        ("QUEUED", Phase.QUEUED),
+        ("EXECUTING", Phase.RUNNING),
+        ("REATTEMPTING", Phase.RUNNING),
+        ("FROZEN", Phase.WAITING),
         ("INTERRUPTED", Phase.FAILED),
         # new names (?runId=)
-        ("DEQUEUED", Phase.RUNNING), ("WAITING", Phase.WAITING),
+        ("DEQUEUED", Phase.RUNNING),
+        ("WAITING", Phase.WAITING),
         # both
-        ("COMPLETED", Phase.SUCCEEDED), ("FAILED", Phase.FAILED), ("CANCELED", Phase.CANCELED),
-        ("CRASHED", Phase.CRASHED), ("SYSTEM_FAILURE", Phase.SYSTEM_ERROR),
-        ("EXPIRED", Phase.EXPIRED), ("TIMED_OUT", Phase.TIMED_OUT),
+        ("COMPLETED", Phase.SUCCEEDED),
+        ("FAILED", Phase.FAILED),
+        ("CANCELED", Phase.CANCELED),
+        ("CRASHED", Phase.CRASHED),
+        ("SYSTEM_FAILURE", Phase.SYSTEM_ERROR),
+        ("EXPIRED", Phase.EXPIRED),
+        ("TIMED_OUT", Phase.TIMED_OUT),
     ],
 )
 def test_both_vocabularies(status: str, phase: Phase) -> None:
@@ -126,12 +152,20 @@ def test_unknown_status_is_kept() -> None:
 
 
 def test_a_running_list_item_with_nulls() -> None:
-    item = run(status="EXECUTING", finishedAt=None, metadata=None, durationMs=0,
-               tags=None, output=..., error=..., payload=..., attempts=...)
+    item = run(
+        status="EXECUTING",
+        finishedAt=None,
+        metadata=None,
+        durationMs=0,
+        tags=None,
+        output=...,
+        error=...,
+        payload=...,
+        attempts=...,
+    )
     s = parse(item)
-    assert s.phase is Phase.RUNNING and s.finished_at is None
-    assert s.metadata == {} and s.tags == () and s.output is None and s.error is None
-    assert s.duration_ms == 0
+    assert (s.phase, s.finished_at, s.duration_ms) == (Phase.RUNNING, None, 0)
+    assert (s.metadata, s.tags, s.output, s.error) == ({}, (), None, None)
 
 
 def test_not_started_run_has_no_started_at() -> None:
@@ -168,13 +202,14 @@ def test_output_that_is_not_an_object_is_dropped(output: object) -> None:
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        ({"message": "ffmpeg exited with 1", "name": "Error", "stackTrace": "at render()"},
-         RunError("ffmpeg exited with 1", "Error", "at render()")),
+        (
+            {"message": "ffmpeg exited with 1", "name": "Error", "stackTrace": "at render()"},
+            RunError("ffmpeg exited with 1", "Error", "at render()"),
+        ),
         ({"message": "out of memory"}, RunError("out of memory")),
         ("Run timed out", RunError("Run timed out")),
         ({"raw": "kill -9", "type": "STRING_ERROR"}, RunError("kill -9")),
-        ({"code": "TASK_PROCESS_OOM_KILLED", "type": "INTERNAL_ERROR"},
-         RunError("TASK_PROCESS_OOM_KILLED")),
+        ({"code": "TASK_PROCESS_OOM_KILLED", "type": "INTERNAL_ERROR"}, RunError("TASK_PROCESS_OOM_KILLED")),
         ({}, None),
         ("", None),
         (None, None),
@@ -211,12 +246,15 @@ def test_numbers_that_are_not_numbers() -> None:
         (run(status=None), "run 'run_cm1abc': status is missing"),
         (run(status=3), "run 'run_cm1abc': status must be a non-empty string, got 3"),
         (run(taskIdentifier=...), "run 'run_cm1abc': taskIdentifier is missing"),
-        (run(createdAt="yesterday"),
-         "run 'run_cm1abc': createdAt is not an ISO 8601 datetime: 'yesterday'"),
-        (run(finishedAt=1699335116),
-         "run 'run_cm1abc': finishedAt must be an ISO 8601 string, got 1699335116"),
-        (run(createdAt=..., updatedAt=..., startedAt=..., finishedAt=...),
-         "run 'run_cm1abc': no timestamp (updatedAt, finishedAt, startedAt, createdAt)"),
+        (run(createdAt="yesterday"), "run 'run_cm1abc': createdAt is not an ISO 8601 datetime: 'yesterday'"),
+        (
+            run(finishedAt=1699335116),
+            "run 'run_cm1abc': finishedAt must be an ISO 8601 string, got 1699335116",
+        ),
+        (
+            run(createdAt=..., updatedAt=..., startedAt=..., finishedAt=...),
+            "run 'run_cm1abc': no timestamp (updatedAt, finishedAt, startedAt, createdAt)",
+        ),
     ],
 )
 def test_malformed_runs_say_what_is_wrong(obj: object, message: str) -> None:
@@ -242,7 +280,9 @@ def test_webhook_list_shape() -> None:
     body = {"status": "success", "runs": [run(id="run_a"), run(id="run_b", status="FROZEN")]}
     snapshots = parse_webhook_body(body, source="recoup")
     assert [(s.run_id, s.phase, s.via) for s in snapshots] == [
-        ("run_a", Phase.SUCCEEDED, Via.WEBHOOK), ("run_b", Phase.WAITING, Via.WEBHOOK)]
+        ("run_a", Phase.SUCCEEDED, Via.WEBHOOK),
+        ("run_b", Phase.WAITING, Via.WEBHOOK),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -270,11 +310,18 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [
-        ("7", 7.0), (" 120 ", 120.0), ("1.5", 1.5), ("0", 0.0),
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("1.5", 1.5),
+        ("0", 0.0),
         ("Thu, 01 Jan 2026 12:00:45 GMT", 45.0),
         ("Thu, 01 Jan 2026 11:00:00 GMT", 0.0),  # already past: retry now
-        (None, DEFAULT_RETRY_AFTER), ("", DEFAULT_RETRY_AFTER), ("soon", DEFAULT_RETRY_AFTER),
-        ("-5", DEFAULT_RETRY_AFTER), ("inf", DEFAULT_RETRY_AFTER), ("nan", DEFAULT_RETRY_AFTER),
+        (None, DEFAULT_RETRY_AFTER),
+        ("", DEFAULT_RETRY_AFTER),
+        ("soon", DEFAULT_RETRY_AFTER),
+        ("-5", DEFAULT_RETRY_AFTER),
+        ("inf", DEFAULT_RETRY_AFTER),
+        ("nan", DEFAULT_RETRY_AFTER),
     ],
 )
 def test_retry_after(value: str | None, seconds: float) -> None:

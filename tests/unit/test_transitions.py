@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from relay.models import Phase, RunState, Via
-from relay.transitions import diff, refreshes
+from relay.transitions import diff, refresh
 from tests.builders import T0, snap
 
 LATER = T0 + timedelta(hours=1)
@@ -62,10 +62,24 @@ def test_rename_between_vocabularies_is_nothing() -> None:
     assert diff(state("INTERRUPTED", 10), snap("FAILED", at=20), now=LATER, watching_since=T0) is None
 
 
+def test_a_terminal_update_is_never_stale_after_a_running_one() -> None:
+    # two paths with different clocks must not lose a real completion
+    t = diff(state("EXECUTING", 30), snap("COMPLETED", at=20), now=LATER, watching_since=T0)
+    assert t is not None and t.to_phase == Phase.SUCCEEDED
+
+
 def test_richer_snapshot_of_same_phase_refreshes_without_transition() -> None:
     old = state("FAILED", 10)
     richer = snap("FAILED", at=10, error="boom")
     assert diff(old, richer, now=LATER, watching_since=T0) is None
-    assert refreshes(old, richer)
-    assert not refreshes(state("FAILED", 10, error="boom"), snap("FAILED", at=10, error="boom"))
-    assert not refreshes(old, snap("EXECUTING", at=30))
+    assert refresh(old, richer) == richer
+    assert refresh(state("FAILED", 10, error="boom"), snap("FAILED", at=10, error="boom")) is None
+    assert refresh(old, snap("EXECUTING", at=30)) is None
+
+
+def test_a_later_snapshot_without_detail_keeps_the_known_output_and_error() -> None:
+    known = state("COMPLETED", 10, output={"videoSourceUrl": "https://v/1.mp4"})
+    bare = snap("COMPLETED", at=20)
+    refreshed = refresh(known, bare)
+    assert refreshed is not None and refreshed.output == {"videoSourceUrl": "https://v/1.mp4"}
+    assert refreshed.updated_at == bare.updated_at

@@ -1,0 +1,394 @@
+"""A fake Recoup API: a real HTTP server on 127.0.0.1 speaking the documented shapes.
+
+    async with FakeRecoupApi(api_key="recoup_sk_test") as fake:
+        fake.put_run("run_1", status="EXECUTING", tags=["account:acc-1"])
+        ...  # point a client at fake.base_url (".../api")
+        fake.set_status("run_1", "COMPLETED", output={"videoSourceUrl": "https://..."})
+
+GET /api/tasks/runs behaves as Recoup's handler does (PLATFORMS.md 3.2-3.4):
+- list (no runId): legacy status names, no output/error/payload, newest first by createdAt,
+  at most `limit` (1..100, default 20), `account_id` keeps runs tagged `account:<id>`. Only
+  runs that have started are listed: the task tags itself when it starts, so a run that was
+  queued, delayed or canceled before starting never appears.
+- by id (?runId=): one run with output and error, in the new vocabulary (REATTEMPTING ->
+  EXECUTING, FROZEN -> WAITING, INTERRUPTED -> FAILED, WAITING_FOR_DEPLOY -> PENDING_VERSION);
+  404 {"status": "error", "error": "Task run not found"}.
+- auth: exactly one of x-api-key or Authorization (Bearer) carrying the key, else 401, as
+  Recoup's validateAuthContext does (both at once is a 401 even with the right key).
+
+Every request is recorded (`fake.requests`) before anything else happens. Faults are queued
+with `fail_next`, `rate_limit_next`, `respond_next` and `delay_next`; each applies to one
+request (optionally only list or only by-id requests), in the order queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.fakes.servers import serve
+
+When = Literal["any", "list", "by_id"]
+
+TO_NEW_VOCABULARY = {
+    "REATTEMPTING": "EXECUTING",
+    "FROZEN": "WAITING",
+    "INTERRUPTED": "FAILED",
+    "WAITING_FOR_DEPLOY": "PENDING_VERSION",
+}
+NOT_STARTED = frozenset({"QUEUED", "DELAYED", "PENDING_VERSION", "WAITING_FOR_DEPLOY"})
+TERMINAL = frozenset(
+    {"COMPLETED", "FAILED", "INTERRUPTED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"}
+)
+_UNSET: Any = object()
+
+
+def iso(value: datetime | None) -> str | None:
+    """The way the Trigger.dev SDK serializes dates: milliseconds and a Z."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class FakeRun:
+    id: str
+    task: str
+    status: str  # stored in the legacy vocabulary, as the list shows it
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    is_test: bool = False
+    hidden: bool = False  # out of the listed window (still found by id)
+    seq: int = 0
+
+    def to_json(self, *, by_id: bool) -> dict[str, Any]:
+        item = self._common()
+        if not by_id:
+            return item
+        item["status"] = TO_NEW_VOCABULARY.get(self.status, self.status)
+        item.update(payload={"accountId": "acc"}, attemptCount=1, schedule=None, relatedRuns={})
+        if self.output is not None:
+            item["output"] = self.output
+        if self.error is not None:
+            item["error"] = self.error
+        return item
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "taskIdentifier": self.task,
+            "status": self.status,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "idempotencyKey": None,
+            "version": "20260101.1",
+            "isTest": self.is_test,
+            "startedAt": iso(self.started_at),
+            "finishedAt": iso(self.finished_at),
+            "delayedUntil": None,
+            "ttl": None,
+            "expiredAt": None,
+            "tags": list(self.tags),
+            "metadata": dict(self.metadata),
+            "costInCents": 1.5,
+            "baseCostInCents": 0.5,
+            "durationMs": self._duration_ms(),
+            "depth": 0,
+            "batchId": None,
+            "env": {"id": "env_1", "name": "production", "user": None},
+            **self._helpers(),
+        }
+
+    def _helpers(self) -> dict[str, bool]:
+        """The SDK's boolean helpers, present on list items too."""
+        done = self.status in TERMINAL
+        return {
+            "isQueued": self.status in NOT_STARTED,
+            "isExecuting": self.started_at is not None and not done,
+            "isCompleted": done,
+            "isSuccess": self.status == "COMPLETED",
+            "isFailed": done and self.status not in ("COMPLETED", "CANCELED"),
+            "isCancelled": self.status == "CANCELED",
+        }
+
+    def _duration_ms(self) -> int:
+        if self.started_at is None:
+            return 0
+        end = self.finished_at or self.updated_at
+        return int((end - self.started_at).total_seconds() * 1000)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+
+    @property
+    def by_id(self) -> bool:
+        return "runId" in self.query
+
+
+@dataclass
+class _Fault:
+    when: When
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # answer late, then as normal (unless status/body are set)
+    respond: bool = True
+
+
+class FakeRecoupApi:
+    def __init__(
+        self,
+        api_key: str = "recoup_sk_test_0123456789",
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.runs: dict[str, FakeRun] = {}
+        self.raw_items: list[object] = []  # listed first, as they are (malformed items)
+        self.requests: list[RecordedRequest] = []
+        self._faults: list[_Fault] = []
+        self._now = now or (lambda: datetime.now(UTC))
+        self._last = datetime.min.replace(tzinfo=UTC)
+        self._seq = itertools.count(1)
+        self._url: str | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._closing = asyncio.Event()
+        self.app = Starlette(routes=[Route("/api/tasks/runs", self._endpoint, methods=["GET"])])
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """What a source's `base_url` is set to: the API root, e.g. http://127.0.0.1:PORT/api."""
+        if self._url is None:
+            raise RuntimeError("the fake Recoup API is not started")
+        return f"{self._url}/api"
+
+    async def start(self) -> str:
+        self._closing.clear()
+        self._url = await self._stack.enter_async_context(serve(self.app))
+        return self.base_url
+
+    async def stop(self) -> None:
+        self._closing.set()  # cut short any delayed answer so shutdown is quick
+        await self._stack.aclose()
+        self._url = None
+
+    async def __aenter__(self) -> FakeRecoupApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    # -- driving runs ------------------------------------------------------------------------
+
+    def put_run(
+        self,
+        run_id: str,
+        *,
+        task: str = "create-content",
+        status: str = "EXECUTING",
+        tags: list[str] | tuple[str, ...] = (),
+        metadata: dict[str, Any] | None = None,
+        output: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        created_at: datetime | None = None,
+        finished_at: datetime | None = None,
+        is_test: bool = False,
+    ) -> FakeRun:
+        """Add (or replace) a run. Timestamps follow from the status unless given."""
+        now = self._tick()
+        created = created_at or now
+        started = None if status in NOT_STARTED else created
+        finished = (finished_at or now) if status in TERMINAL else None
+        run = FakeRun(
+            id=run_id,
+            task=task,
+            status=status,
+            created_at=created,
+            updated_at=finished or max(created, now),
+            started_at=started,
+            finished_at=finished,
+            tags=list(tags),
+            metadata=dict(metadata or {}),
+            output=output,
+            error=error,
+            is_test=is_test,
+            seq=next(self._seq),
+        )
+        self.runs[run_id] = run
+        return run
+
+    def set_status(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        output: dict[str, Any] | None = _UNSET,
+        error: dict[str, Any] | None = _UNSET,
+        metadata: dict[str, Any] | None = None,
+    ) -> FakeRun:
+        """Move a run on; bumps updatedAt (and sets startedAt/finishedAt when they apply)."""
+        run = self.runs[run_id]
+        now = self._tick()
+        run.status, run.updated_at = status, now
+        if status not in NOT_STARTED and run.started_at is None:
+            run.started_at = now
+        if status in TERMINAL and run.finished_at is None:
+            run.finished_at = now
+        if output is not _UNSET:
+            run.output = output
+        if error is not _UNSET:
+            run.error = error
+        if metadata is not None:
+            run.metadata = dict(metadata)
+        return run
+
+    def hide_from_list(self, run_id: str) -> None:
+        """The run falls out of the listed window (newer runs pushed it out, or 7 days)."""
+        self.runs[run_id].hidden = True
+
+    def forget(self, run_id: str) -> None:
+        """Gone everywhere: the list omits it and by-id answers 404."""
+        del self.runs[run_id]
+
+    def add_raw_item(self, item: object) -> None:
+        """An item listed exactly as given (first), e.g. a run object missing its status."""
+        self.raw_items.append(item)
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def fail_next(
+        self, n: int = 1, status: int = 500, *, body: str | None = None, when: When = "any"
+    ) -> None:
+        text = body if body is not None else json.dumps({"status": "error", "error": "Internal"})
+        for _ in range(n):
+            self._faults.append(_Fault(when, status, text.encode()))
+
+    def rate_limit_next(self, retry_after: float | str | None = 1, *, when: When = "any") -> None:
+        headers = {} if retry_after is None else {"retry-after": str(retry_after)}
+        body = json.dumps({"status": "error", "error": "Too many requests"}).encode()
+        self._faults.append(_Fault(when, 429, body, headers))
+
+    def respond_next(
+        self, status: int, body: str | bytes, *, when: When = "any", headers: dict[str, str] | None = None
+    ) -> None:
+        """Any answer at all, e.g. `respond_next(200, "<html>")` for a body that is not JSON."""
+        raw = body.encode() if isinstance(body, str) else body
+        self._faults.append(_Fault(when, status, raw, dict(headers or {})))
+
+    def delay_next(self, seconds: float, *, when: When = "any") -> None:
+        """Answer the next request late (then normally): for client timeouts."""
+        self._faults.append(_Fault(when, delay=seconds, respond=False))
+
+    # -- reading what happened ---------------------------------------------------------------
+
+    def list_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if not r.by_id]
+
+    def by_id_requests(self, run_id: str | None = None) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.by_id and (run_id is None or r.query["runId"] == run_id)]
+
+    # -- the endpoint --------------------------------------------------------------------------
+
+    async def _endpoint(self, request: Request) -> Response:
+        self.requests.append(
+            RecordedRequest(
+                request.method,
+                request.url.path,
+                dict(request.query_params),
+                {k.lower(): v for k, v in request.headers.items()},
+            )
+        )
+        by_id = "runId" in request.query_params
+        fault = self._take_fault(by_id)
+        if fault is not None:
+            await self._wait(fault.delay)
+            if fault.respond:
+                return Response(fault.body, fault.status, fault.headers, "application/json")
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        if by_id:
+            return self._get_one(request.query_params["runId"])
+        return self._list(request)
+
+    def _take_fault(self, by_id: bool) -> _Fault | None:
+        kind = "by_id" if by_id else "list"
+        for index, fault in enumerate(self._faults):
+            if fault.when in ("any", kind):
+                return self._faults.pop(index)
+        return None
+
+    async def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), seconds)
+
+    def _check_auth(self, request: Request) -> Response | None:
+        key, bearer = request.headers.get("x-api-key"), request.headers.get("authorization")
+        if key is not None and bearer is not None:
+            return _error(401, "Exactly one of x-api-key or Authorization must be provided")
+        if key is None and bearer is None:
+            return _error(401, "Missing API key")
+        credential = key if key is not None else (bearer or "").removeprefix("Bearer ")
+        if credential != self.api_key:
+            return _error(401, "Invalid API key")
+        return None
+
+    def _get_one(self, run_id: str) -> Response:
+        run = self.runs.get(run_id)
+        if run is None:
+            return _error(404, "Task run not found")
+        return JSONResponse({"status": "success", "runs": [run.to_json(by_id=True)]})
+
+    def _list(self, request: Request) -> Response:
+        try:
+            limit = int(request.query_params.get("limit", "20"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return _error(400, "limit must be an integer between 1 and 100")
+        account = request.query_params.get("account_id")
+        runs = [
+            r
+            for r in self.runs.values()
+            if not r.hidden
+            and r.started_at is not None
+            and (account is None or f"account:{account}" in r.tags)
+        ]
+        runs.sort(key=lambda r: (r.created_at, r.seq), reverse=True)
+        items = [*self.raw_items, *(r.to_json(by_id=False) for r in runs)][:limit]
+        return JSONResponse({"status": "success", "runs": items})
+
+    def _tick(self) -> datetime:
+        """Now, but strictly later than the last mutation: every change bumps updatedAt."""
+        self._last = max(self._now(), self._last + timedelta(milliseconds=1))
+        return self._last
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"status": "error", "error": message}, status_code=status)
