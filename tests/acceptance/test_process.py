@@ -131,3 +131,37 @@ async def _wait_all_sent(url: str) -> None:
                 return
             await asyncio.sleep(0.02)
     raise AssertionError("the delivery was never recorded as sent")
+
+
+async def test_poll_once_stores_what_changed(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.fakes.recoup_api import FakeRecoupApi
+
+    async with FakeRecoupApi(api_key="recoup_sk_cli_0123456789") as recoup:
+        recoup.put_run("run_a", status="EXECUTING")
+        config = tmp_path / "rules.yaml"
+        config.write_text(f"""
+sources: {{recoup: {{kind: recoup, base_url: "{recoup.base_url}", api_key: "${{KEY}}"}}}}
+channels: {{console: {{kind: console}}}}
+rules: [{{name: r, match: {{phase: terminal}}, notify: [console]}}]
+""")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "relay.cli",
+            "poll-once",
+            "--config",
+            str(config),
+            "--database",
+            f"sqlite:///{tmp_path / 'relay.db'}",
+            cwd=ROOT,
+            env={**os.environ, "KEY": "recoup_sk_cli_0123456789"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "recoup: listed 1, fetched by id 0, re-checked 0, invalid 0, ingested 1" in out.decode()
+    assert "recoup_sk_cli_0123456789" not in out.decode() + err.decode()
