@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import AsyncIterator
+from email.message import Message as EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,9 @@ import pytest
 
 from relay.signing import sign, verify
 from tests.acceptance.harness import RunningRelay, running_relay
-from tests.fakes.sinks import recording_sink, smtp_server
+from tests.fakes.sinks import RecordingSink, recording_sink, smtp_server
 
+World = tuple[RunningRelay, RecordingSink, RecordingSink, list[EmailMessage]]
 SECRET = "whsec_" + base64.b64encode(b"ingest-secret-0123456789").decode()
 OUT_SECRET = "whsec_" + base64.b64encode(b"outbound-secret-987654").decode()
 VIDEO = "https://v3.fal.media/files/demo/final.mp4"
@@ -72,7 +75,7 @@ async def push(
 
 
 @pytest.fixture
-async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with (
         recording_sink() as (slack, slack_url),
         recording_sink() as (hook, hook_url),
@@ -84,7 +87,7 @@ async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
             yield relay, slack, hook, mails
 
 
-async def test_completed_run_brings_the_video_link_everywhere(world) -> None:  # type: ignore[no-untyped-def]
+async def test_completed_run_brings_the_video_link_everywhere(world: World) -> None:
     relay, slack, hook, mails = world
     assert (await push(relay, run("EXECUTING"))).status_code == 202
     answer = await push(
@@ -118,7 +121,7 @@ async def test_completed_run_brings_the_video_link_everywhere(world) -> None:  #
 
 
 @pytest.mark.parametrize("status", ["FAILED", "CRASHED"])
-async def test_failure_brings_the_error(world, status: str) -> None:  # type: ignore[no-untyped-def]
+async def test_failure_brings_the_error(world: World, status: str) -> None:
     relay, slack, hook, mails = world
     await push(
         relay,
@@ -139,7 +142,7 @@ async def test_failure_brings_the_error(world, status: str) -> None:  # type: ig
     assert "ffmpeg exited with code 1" in _text(mails[0])
 
 
-async def test_same_update_twice_notifies_once_and_out_of_order_not_at_all(world) -> None:  # type: ignore[no-untyped-def]
+async def test_same_update_twice_notifies_once_and_out_of_order_not_at_all(world: World) -> None:
     relay, slack, hook, mails = world
     done = run("COMPLETED", at="2026-11-25T12:02:00Z", output={"videoSourceUrl": VIDEO})
     first, second = await push(relay, done), await push(relay, done)
@@ -170,12 +173,12 @@ async def test_same_update_twice_notifies_once_and_out_of_order_not_at_all(world
     ],
 )
 async def test_bad_input_is_rejected_and_changes_nothing(
-    world,
+    world: World,
     body: bytes,
     secret: str,
     ts: int | None,
     status: int,
-    error: str,  # type: ignore[no-untyped-def]
+    error: str,
 ) -> None:
     relay, slack, *_ = world
     answer = await push(relay, body, secret=secret, ts=ts)
@@ -186,7 +189,7 @@ async def test_bad_input_is_rejected_and_changes_nothing(
     assert unknown.status_code == 404
 
 
-async def test_receiver_down_then_up_gets_its_message(world) -> None:  # type: ignore[no-untyped-def]
+async def test_receiver_down_then_up_gets_its_message(world: World) -> None:
     relay, slack, hook, mails = world
     hook.failures = [503, 503, 503]  # round 1 (2 tries) fails, round 2 fails once, then ok
     await push(relay, run("CRASHED", error={"message": "OOM"}))
@@ -202,7 +205,7 @@ async def test_receiver_down_then_up_gets_its_message(world) -> None:  # type: i
     assert h.headers["webhook-id"] == crm["id"]
 
 
-async def test_receiver_down_for_good_is_dead_lettered_then_replayed(world) -> None:  # type: ignore[no-untyped-def]
+async def test_receiver_down_for_good_is_dead_lettered_then_replayed(world: World) -> None:
     relay, slack, hook, mails = world
     hook.always_fail = 503
     await push(relay, run("FAILED", error={"message": "bad input"}))
@@ -221,7 +224,7 @@ async def test_receiver_down_for_good_is_dead_lettered_then_replayed(world) -> N
     await _wait_status(relay, crm, "sent")
 
 
-async def test_admin_api_needs_the_token(world) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_api_needs_the_token(world: World) -> None:
     relay, *_ = world
     assert (await relay.client.get(f"{relay.url}/admin/runs")).status_code == 401
     assert (await relay.client.get(f"{relay.url}/healthz")).json() == {"status": "ok"}
