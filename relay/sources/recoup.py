@@ -309,12 +309,11 @@ class RecoupPoller:
     """Polls one Recoup source and hands snapshots to `ingest` (Pipeline.ingest).
 
     Which terminal runs are fetched by id: those the store holds as non-terminal, and those
-    never seen that finished after this poller's first successful list. A run never seen
-    that finished before that moment is history (the relay was not watching): it is recorded
-    from the list alone, without output or error, so a start with a full window costs one
-    request, not `limit + 1`. The moment lives in memory (the Store API does not expose the
-    source's watching_since), so after a restart a run never seen that started and finished
-    while the relay was down counts as history too: recorded without output or error.
+    never seen that finished after the relay started watching the source (the store's
+    `watching_since`, which survives restarts: a run that started and finished while the
+    relay was down is news, and gets its output). A run never seen that finished before that
+    moment is history: it is recorded from the list alone, without output or error, so a
+    first start with a full window costs one request, not `limit + 1`.
     """
 
     def __init__(
@@ -329,13 +328,9 @@ class RecoupPoller:
     ) -> None:
         self._config, self._client, self._store = config, client, store
         self._ingest, self._clock, self._max_rechecks = ingest, clock, max_rechecks
-        self._first_poll_at: datetime | None = None
+        self._watching_since: datetime | None = None
         self._cycle = 0
         self._rechecked_in: dict[str, int] = {}  # run id -> cycle of its last re-check
-
-    @property
-    def first_poll_at(self) -> datetime | None:
-        return self._first_poll_at
 
     async def poll_once(self) -> PollReport:
         """One cycle. Raises RateLimited or SourceError when the list request fails."""
@@ -368,10 +363,9 @@ class RecoupPoller:
 
     async def _poll(self) -> PollReport:
         report = PollReport()
-        started = self._clock.now()
+        if self._watching_since is None:
+            self._watching_since = await self._store.watching_since(self._config.name, self._clock.now())
         items = await self._client.list_runs(self._config.limit, self._config.account_id)
-        if self._first_poll_at is None:
-            self._first_poll_at = started
         self._cycle += 1
         report.listed = len(items)
         listed = self._parse_listed(items, report)
@@ -399,9 +393,9 @@ class RecoupPoller:
         await self._ingest_one(snapshot, report)
 
     def _wants_detail(self, snapshot: Snapshot, state: RunState | None) -> bool:
-        if state is not None or self._first_poll_at is None:
+        if state is not None or self._watching_since is None:
             return True
-        return (snapshot.finished_at or snapshot.updated_at) >= self._first_poll_at
+        return (snapshot.finished_at or snapshot.updated_at) >= self._watching_since
 
     async def _with_detail(self, listed: Snapshot, report: PollReport) -> Snapshot:
         """The by-id snapshot (output, error); the listed one if that fetch fails, so the

@@ -39,6 +39,9 @@ class Store(Protocol):
 
     async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]: ...
 
+    async def watching_since(self, source: str, now: datetime) -> datetime:
+        """When the relay first met this source (set to `now` the first time it is asked)."""
+
     async def active_runs(self, source: str) -> list[RunState]:
         """Runs of a source whose last known phase is not terminal."""
 

@@ -37,6 +37,9 @@ class MemoryStore:
                     self._deliveries[d.id] = d
             return decision
 
+    async def watching_since(self, source: str, now: datetime) -> datetime:
+        return self._sources.setdefault(source, now)
+
     async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]:
         return {i: s for i in run_ids if (s := self._runs.get((source, i)))}
 

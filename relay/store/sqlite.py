@@ -95,6 +95,13 @@ class SqliteStore:
             raise
         return decision
 
+    async def watching_since(self, source: str, now: datetime) -> datetime:
+        def query() -> datetime:
+            with self._tx():
+                return self._watching_since(source, now)
+
+        return await self._run(query)
+
     def _watching_since(self, source: str, now: datetime) -> datetime:
         c = self._conn
         c.execute("INSERT OR IGNORE INTO sources (name, watching_since) VALUES (?, ?)", (source, epoch(now)))

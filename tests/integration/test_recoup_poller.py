@@ -199,6 +199,17 @@ async def test_runs_finished_before_the_first_poll_are_not_fetched(env: Env) -> 
     assert (await env.stored("quick")).output == OUTPUT
 
 
+async def test_a_run_that_ran_while_the_relay_was_down_is_news_after_a_restart(env: Env) -> None:
+    await env.poller.poll_once()  # the relay starts watching
+    env.fake.put_run("during_downtime", status="COMPLETED", output=OUTPUT)
+    restarted = env.new_poller()  # a new process: nothing in memory, the same store
+    report = await restarted.poll_once()
+    assert report.fetched_by_id == 1
+    assert (await env.stored("during_downtime")).output == OUTPUT
+    (t,) = [t for t in await env.store.transitions() if t.run_id == "during_downtime"]
+    assert not t.backfill  # so `first_seen: recent` rules announce it, with the video
+
+
 # -- re-checks by id -----------------------------------------------------------------------------
 
 

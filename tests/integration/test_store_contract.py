@@ -77,6 +77,9 @@ async def test_watching_since_is_fixed_at_first_contact(store: Store) -> None:
     await store.record(snap("EXECUTING"), decide, T0)
     await store.record(snap("EXECUTING"), decide, T0 + timedelta(hours=1))
     assert seen == [T0, T0]
+    assert await store.watching_since("recoup", T0 + timedelta(hours=2)) == T0
+    later = T0 + timedelta(hours=3)
+    assert await store.watching_since("other", later) == later
 
 
 async def test_duplicate_idempotency_key_is_written_once(store: Store) -> None:
