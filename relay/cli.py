@@ -109,11 +109,7 @@ def _poll_once(args: argparse.Namespace, settings: Settings) -> int:
                 print("no source has polling enabled (set an api_key)", file=sys.stderr)
                 return 1
             for name, poller in relay.pollers.items():
-                r = await poller.poll_once()
-                print(
-                    f"{name}: listed {r.listed}, fetched by id {r.fetched_by_id}, re-checked"
-                    f" {r.rechecked}, invalid {r.invalid}, ingested {r.ingested}"
-                )
+                print(f"{name}: {(await poller.poll_once()).summary()}")
             return 0
         finally:
             await relay.stop()

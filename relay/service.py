@@ -18,9 +18,10 @@ from relay.channels.registry import open_channel
 from relay.clock import Clock, SystemClock
 from relay.delivery.worker import DeliveryWorker
 from relay.pipeline import Pipeline
-from relay.rules.config import RuleSet, SourceConfig, load_ruleset
+from relay.rules.config import RuleSet, load_ruleset
 from relay.settings import Settings
-from relay.sources.recoup import RecoupClient, RecoupPoller
+from relay.sources.base import Poller
+from relay.sources.registry import kind_of
 from relay.store import Store, open_store
 
 log = logging.getLogger("relay")
@@ -34,7 +35,7 @@ class Relay:
     pipeline: Pipeline
     clock: Clock
     channels: dict[str, Channel] = field(default_factory=dict)
-    pollers: dict[str, RecoupPoller] = field(default_factory=dict)
+    pollers: dict[str, Poller] = field(default_factory=dict)
     _http: list[httpx.AsyncClient] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -77,22 +78,22 @@ class Relay:
 
     def _open_pollers(self) -> None:
         for name, config in self.ruleset.sources.items():
-            if not config.polling:
+            open_poller = kind_of(config.kind).open_poller
+            if not config.enabled:
+                log.warning("source_disabled source=%s reason=enabled: false", name)
+            elif open_poller is None:
+                log.info("source_push_only source=%s kind=%s", name, config.kind)
+            elif not config.polling:
                 log.warning(
                     "source_polling_disabled source=%s reason=no api_key set;"
                     " webhook ingest at /hooks/%s still works",
                     name,
                     name,
                 )
-                continue
-            self.pollers[name] = self._poller(config)
-
-    def _poller(self, config: SourceConfig) -> RecoupPoller:
-        client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
-        self._http.append(client)
-        return RecoupPoller(
-            config, RecoupClient.for_source(config, client), self.store, self.pipeline.ingest, self.clock
-        )
+            else:
+                client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
+                self._http.append(client)
+                self.pollers[name] = open_poller(config, client, self.store, self.pipeline.ingest, self.clock)
 
     async def replay(self, delivery_id: str) -> bool:
         replayed = await self.store.replay(delivery_id, self.clock.now())

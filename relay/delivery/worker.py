@@ -29,6 +29,8 @@ log = logging.getLogger("relay.delivery")
 IDLE_WAIT = 1.0  # seconds between checks for due retries when nothing wakes us
 MAX_QUICK_WAIT = 10.0  # a longer Retry-After goes to the durable schedule instead
 SHUTDOWN_GRACE = 5.0
+SEND_GRACE = 5.0  # beyond the HTTP timeout, for a channel (apprise) that keeps its own time
+LEASE_MARGIN = 10.0
 
 
 class DeliveryWorker:
@@ -42,7 +44,10 @@ class DeliveryWorker:
     ) -> None:
         self.store, self.channels, self.policy, self.clock = store, channels, policy, clock
         self.wakeup = wakeup
-        self.lease = policy.timeout * policy.quick_tries + MAX_QUICK_WAIT * policy.quick_tries + 30
+        # long enough for the slowest possible round (every try timing out, every pause at its
+        # cap): a delivery whose worker died is claimed again once this has passed
+        tries = policy.quick_tries
+        self.lease = (policy.timeout + SEND_GRACE) * tries + MAX_QUICK_WAIT * (tries - 1) + LEASE_MARGIN
         self._inflight: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -120,7 +125,7 @@ class DeliveryWorker:
     async def _attempt(self, channel: Channel, delivery: Delivery, attempts: list[Attempt]) -> Response:
         started, t0 = self.clock.now(), time.perf_counter()
         try:
-            response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout + 5)
+            response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout + SEND_GRACE)
         except TimeoutError:
             response = Response(ok=False, error="timeout")
         except Exception as exc:  # a channel bug must not kill the worker

@@ -7,6 +7,7 @@ commented example `rules.yaml` at the repository root for every option.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,20 @@ from relay.rules.matching import Matcher, build_matcher
 from relay.rules.templates import RuleTemplate, compile_template
 from relay.rules.yamlfile import Mapping, load_yaml
 
-SOURCE_KINDS = ("recoup",)
+# per kind: the default base URL and the options only that kind accepts
+SOURCE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "recoup": ("https://api.recoupable.com/api", ("account_id",)),
+}
+COMMON_SOURCE_OPTIONS = (
+    "kind",
+    "enabled",
+    "base_url",
+    "api_key",
+    "poll_every",
+    "limit",
+    "webhook_secret",
+    "run_url",
+)
 CHANNEL_KINDS = ("console", "slack", "webhook", "apprise")
 FIRST_SEEN = ("recent", "always", "never")
 MIN_POLL_EVERY = 0.05  # rejects 0, which would be a hot loop against the platform
@@ -31,15 +45,16 @@ class SourceConfig:
     kind: str
     base_url: str
     api_key: str = ""
-    account_id: str | None = None
     poll_every: float = 30.0
     limit: int = 100
     webhook_secret: str = ""
     run_url: str | None = None  # e.g. "https://example.com/runs/{run_id}"
+    enabled: bool = True  # off: neither polled nor accepted by webhook
+    options: MappingABC[str, Any] = field(default_factory=dict)  # kind-specific, see SOURCE_KINDS
 
     @property
     def polling(self) -> bool:
-        return bool(self.api_key)
+        return self.enabled and bool(self.api_key)
 
 
 @dataclass(frozen=True)
@@ -83,9 +98,6 @@ class RuleSet:
     channels: dict[str, ChannelConfig]
     rules: tuple[Rule, ...]
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
-
-
-DEFAULT_BASE_URLS = {"recoup": "https://api.recoupable.com/api"}
 
 
 class _Reader:
@@ -168,8 +180,9 @@ def _section(top: _Reader, key: str) -> Mapping:
 
 def _source(name: str, data: object, file: str) -> SourceConfig:
     r = _Reader(data, file, f"source {name!r}")
-    r.only("kind", "base_url", "api_key", "account_id", "poll_every", "limit", "webhook_secret", "run_url")
-    kind = r.choice("kind", SOURCE_KINDS, "recoup")
+    kind = r.choice("kind", tuple(SOURCE_KINDS), "recoup")
+    default_url, kind_options = SOURCE_KINDS[kind]
+    r.only(*COMMON_SOURCE_OPTIONS, *kind_options)
     limit = r.get("limit", int, 100)
     if not 1 <= limit <= 100:
         raise r.fail("limit", "limit must be between 1 and 100 (the API's range)")
@@ -179,13 +192,14 @@ def _source(name: str, data: object, file: str) -> SourceConfig:
     return SourceConfig(
         name=name,
         kind=kind,
-        base_url=r.get("base_url", str, DEFAULT_BASE_URLS[kind]).rstrip("/"),
+        base_url=r.get("base_url", str, default_url).rstrip("/"),
         api_key=r.get("api_key", str, ""),
-        account_id=r.get("account_id", str, "") or None,
         poll_every=poll_every,
         limit=limit,
         webhook_secret=r.get("webhook_secret", str, ""),
         run_url=r.get("run_url", str, "") or None,
+        enabled=r.get("enabled", bool, True),
+        options={k: r.data[k] for k in kind_options if r.data.get(k) not in (None, "")},
     )
 
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -34,13 +33,13 @@ from relay.lifecycle import trigger_phase
 from relay.models import JSON, RunError, RunState, Snapshot, Via
 from relay.rules.config import SourceConfig
 from relay.secrets import redact
+from relay.sources.base import Ingest, PollReport, SourceKind
 from relay.store.base import Store
 
 MIN_WAIT = 1.0  # seconds: the shortest pause between two cycles, whatever the API says
 log = logging.getLogger("relay.sources.recoup")
 
 T = TypeVar("T")
-Ingest = Callable[[Snapshot], Awaitable[object]]
 
 RUNS_PATH = "/tasks/runs"
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 carries no usable Retry-After
@@ -296,15 +295,6 @@ class RecoupClient:
 # -- polling ---------------------------------------------------------------------------------
 
 
-@dataclass
-class PollReport:
-    listed: int = 0  # items in the list response, valid or not
-    fetched_by_id: int = 0  # listed runs that became terminal, completed by a by-id fetch
-    rechecked: int = 0  # active runs outside the listed window, fetched by id
-    invalid: int = 0  # listed items that were not usable run objects (logged, skipped)
-    ingested: int = 0  # snapshots handed to ingest
-
-
 class RecoupPoller:
     """Polls one Recoup source and hands snapshots to `ingest` (Pipeline.ingest).
 
@@ -365,7 +355,7 @@ class RecoupPoller:
         report = PollReport()
         if self._watching_since is None:
             self._watching_since = await self._store.watching_since(self._config.name, self._clock.now())
-        items = await self._client.list_runs(self._config.limit, self._config.account_id)
+        items = await self._client.list_runs(self._config.limit, self._config.options.get("account_id"))
         self._cycle += 1
         report.listed = len(items)
         listed = self._parse_listed(items, report)
@@ -521,3 +511,16 @@ async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> 
             pending.cancel()  # no-op for the one that finished
         await asyncio.gather(task, stopper, return_exceptions=True)
     return None if task.cancelled() else task.result()
+
+
+def _parse_webhook(body: object, config: SourceConfig) -> list[Snapshot]:
+    return parse_webhook_body(body, source=config.name, run_url=config.run_url)
+
+
+def _open_poller(
+    config: SourceConfig, http: httpx2.AsyncClient, store: Store, ingest: Ingest, clock: Clock
+) -> RecoupPoller:
+    return RecoupPoller(config, RecoupClient.for_source(config, http), store, ingest, clock)
+
+
+KIND = SourceKind("recoup", _parse_webhook, open_poller=_open_poller)

@@ -1,16 +1,16 @@
 """POST /hooks/{source}: run updates pushed to the relay.
 
-Checks run cheapest first and nothing is stored unless all pass: known source, body size,
-signature (Standard Webhooks, when the source has a webhook_secret; without one, only
-loopback clients are accepted), JSON, shape. Accepted means durably stored: the answer
-comes after the transaction that holds the transition and its deliveries has committed.
+Checks run cheapest first and nothing is stored unless all pass: known and enabled source,
+body size, signature (the source kind's scheme, Standard Webhooks by default, when the
+source has a webhook_secret; without one, only loopback clients are accepted), JSON, shape.
+Accepted means durably stored: the answer comes after the transaction that holds the
+transition and its deliveries has committed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import time
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,8 +20,8 @@ from relay.errors import IngestError, SourceError
 from relay.models import Snapshot
 from relay.rules.config import SourceConfig
 from relay.service import Relay
-from relay.signing import SignatureError, verify
-from relay.sources.recoup import parse_webhook_body
+from relay.signing import SignatureError
+from relay.sources.registry import kind_of
 from relay.web.responses import error
 
 
@@ -32,6 +32,8 @@ async def receive(request: Request) -> Response:
         source = relay.ruleset.sources.get(name)
         if source is None:
             raise IngestError(404, f"unknown source {name!r}")
+        if not source.enabled:
+            raise IngestError(403, f"source {name!r} is disabled")
         body = await _read_body(request, relay.settings.max_body_bytes)
         _authenticate(request, source, body)
         snapshots = _parse(body, source)
@@ -65,7 +67,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _authenticate(request: Request, source: SourceConfig, body: bytes) -> None:
     if source.webhook_secret:
         try:
-            verify(source.webhook_secret, dict(request.headers), body, now=time.time())
+            kind_of(source.kind).authenticate(source, request.headers, body)
         except SignatureError as exc:
             raise IngestError(401, f"signature rejected: {exc}") from exc
         return
@@ -90,6 +92,6 @@ def _parse(body: bytes, source: SourceConfig) -> list[Snapshot]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IngestError(400, f"malformed JSON: {exc}") from exc
     try:
-        return parse_webhook_body(data, source=source.name, run_url=source.run_url)
+        return kind_of(source.kind).parse_webhook(data, source)
     except SourceError as exc:
         raise IngestError(422, str(exc)) from exc

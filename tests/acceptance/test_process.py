@@ -68,13 +68,14 @@ delivery: {{schedule: [2s], quick_tries: 1}}
                 answer = await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
             assert answer.json()["deliveries"] == 1
             await _wait(lambda: sink.answered == 1)
+            await _wait_statuses(relay.url, ["pending"])  # the failed try is recorded
             relay.proc.send_signal(signal.SIGKILL)  # no chance to clean up
             relay.proc.wait(5)
         assert sink.received == []
         with relay_process(config, tmp_path / "relay.db") as relay:
             (got,) = await sink.wait_for(1)
             assert got.json()["run"]["id"] == "run_demo_1"
-            await _wait_all_sent(relay.url)  # recorded as sent: nothing will send it again
+            await _wait_statuses(relay.url, ["sent"])  # recorded as sent: nothing will send it again
         assert len(sink.received) == 1
 
 
@@ -120,17 +121,17 @@ async def _wait(condition, timeout: float = 10.0) -> None:  # type: ignore[no-un
         await asyncio.sleep(0.01)
 
 
-async def _wait_all_sent(url: str) -> None:
+async def _wait_statuses(url: str, statuses: list[str]) -> None:
     import asyncio
 
     auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
     async with httpx.AsyncClient() as client:
         for _ in range(500):
             answer = await client.get(f"{url}/admin/deliveries", headers=auth)
-            if [d["status"] for d in answer.json()["deliveries"]] == ["sent"]:
+            if [d["status"] for d in answer.json()["deliveries"]] == statuses:
                 return
             await asyncio.sleep(0.02)
-    raise AssertionError("the delivery was never recorded as sent")
+    raise AssertionError(f"deliveries never reached {statuses}")
 
 
 async def test_poll_once_stores_what_changed(tmp_path: Path) -> None:

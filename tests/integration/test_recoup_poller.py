@@ -330,7 +330,7 @@ async def test_limit_and_account_id_are_sent(env: Env) -> None:
         env.fake.put_run(f"mine_{n}", tags=["account:acc-1"])
     env.fake.put_run("theirs", tags=["account:acc-2"])
 
-    report = await env.new_poller(account_id="acc-1", limit=2).poll_once()
+    report = await env.new_poller(options={"account_id": "acc-1"}, limit=2).poll_once()
 
     assert report.listed == 2
     assert env.fake.list_requests()[-1].query == {"limit": "2", "account_id": "acc-1"}

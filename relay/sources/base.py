@@ -1,0 +1,63 @@
+"""What every source kind provides, and the report a poll cycle returns.
+
+A kind is data plus three functions: how to authenticate a pushed request, how to turn a
+pushed body into snapshots, and (when the platform can be polled) how to open a poller.
+Nothing downstream of `Pipeline.ingest` knows which kind or path brought a snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx2
+
+from relay.clock import Clock
+from relay.models import Snapshot
+from relay.rules.config import SourceConfig
+from relay.signing import verify
+from relay.store.base import Store
+
+Ingest = Callable[[Snapshot], Awaitable[object]]
+
+
+@dataclass
+class PollReport:
+    listed: int = 0  # items in list responses, valid or not
+    fetched_by_id: int = 0  # listed runs that became terminal, completed by a by-id fetch
+    rechecked: int = 0  # active runs outside the listed window, fetched by id
+    invalid: int = 0  # items that were not usable run objects (logged, skipped)
+    ingested: int = 0  # snapshots handed to ingest
+    requests: int = 0  # HTTP requests made to the platform this cycle
+
+    def summary(self) -> str:
+        return (
+            f"listed {self.listed}, fetched by id {self.fetched_by_id}, re-checked {self.rechecked},"
+            f" invalid {self.invalid}, ingested {self.ingested}"
+        )
+
+
+class Poller(Protocol):
+    async def poll_once(self) -> PollReport: ...
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+OpenPoller = Callable[[SourceConfig, httpx2.AsyncClient, Store, Ingest, Clock], Poller]
+
+
+def standard_webhooks(config: SourceConfig, headers: Mapping[str, str], body: bytes) -> None:
+    """The default: Standard Webhooks signature with the source's webhook_secret.
+    Raises relay.signing.SignatureError."""
+    verify(config.webhook_secret, dict(headers), body, now=time.time())
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    name: str
+    parse_webhook: Callable[[object, SourceConfig], list[Snapshot]]
+    authenticate: Callable[[SourceConfig, Mapping[str, str], bytes], None] = standard_webhooks
+    open_poller: OpenPoller | None = None
