@@ -85,6 +85,8 @@ def _verb(phase: Phase, status: str) -> str:
         Phase.CANCELED: "was canceled",
         Phase.TIMED_OUT: "timed out",
         Phase.EXPIRED: "expired",
+        Phase.SKIPPED: "was skipped",
+        Phase.MISSED: "missed its scheduled run",
     }
     return words.get(phase, f"is {status.lower()}")
 

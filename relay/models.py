@@ -29,6 +29,8 @@ class Phase(StrEnum):
     CRASHED = "crashed"
     EXPIRED = "expired"
     SYSTEM_ERROR = "system_error"
+    SKIPPED = "skipped"  # the platform decided not to run it (not a failure)
+    MISSED = "missed"  # a scheduled run that never started
 
     @property
     def terminal(self) -> bool:
@@ -49,9 +51,11 @@ TERMINAL_PHASES = frozenset(
         Phase.CRASHED,
         Phase.EXPIRED,
         Phase.SYSTEM_ERROR,
+        Phase.SKIPPED,
+        Phase.MISSED,
     }
 )
-PROBLEM_PHASES = TERMINAL_PHASES - {Phase.SUCCEEDED, Phase.CANCELED}
+PROBLEM_PHASES = TERMINAL_PHASES - {Phase.SUCCEEDED, Phase.CANCELED, Phase.SKIPPED}
 
 
 class Via(StrEnum):

@@ -53,3 +53,10 @@ def test_unknown_status_is_kept_as_unknown_not_an_error() -> None:
 def test_problem_phases() -> None:
     assert trigger_phase("CRASHED").problem and trigger_phase("SYSTEM_FAILURE").problem
     assert not trigger_phase("COMPLETED").problem and not trigger_phase("CANCELED").problem
+
+
+def test_every_source_kind_in_the_config_has_an_implementation() -> None:
+    from relay.rules.config import SOURCE_KINDS
+    from relay.sources.registry import KINDS
+
+    assert set(SOURCE_KINDS) == set(KINDS)
