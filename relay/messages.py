@@ -62,6 +62,9 @@ def default_message(transition: Transition, run: Snapshot) -> Message:
     phase = transition.to_phase
     title = f"{run.task} {_verb(phase, run.status)} ({run.source})"
     lines = [f"Run {run.run_id}: {transition.from_status or 'unknown'} → {run.status}"]
+    if transition.skipped:
+        unseen = ", ".join(p.value for p in transition.skipped)
+        lines[0] += f" (passed through {unseen} between two observations)"
     fields: list[tuple[str, str]] = []
     if phase == Phase.SUCCEEDED:
         lines += _success_lines(run, fields)

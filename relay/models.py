@@ -120,6 +120,9 @@ class Transition:
     via: Via
     # first seen already finished, and finished before the relay watched the source
     backfill: bool = False
+    # phases of the main line the run passed through unseen (e.g. queued -> succeeded
+    # between two polls skipped running)
+    skipped: tuple[Phase, ...] = ()
 
     @property
     def first_seen(self) -> bool:

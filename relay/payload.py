@@ -31,6 +31,7 @@ def build_payload(transition: Transition, run: Snapshot, message: Message, *, ru
             "from_status": transition.from_status,
             "to_status": transition.to_status,
             "first_seen": transition.first_seen,
+            "skipped": [p.value for p in transition.skipped],
             "via": transition.via.value,
         },
         "run": _run(run),

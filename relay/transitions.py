@@ -17,7 +17,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
-from relay.models import RunState, Snapshot, Transition, Via
+from relay.models import Phase, RunState, Snapshot, Transition, Via
 
 
 def diff(
@@ -56,6 +56,20 @@ def refresh(previous: RunState | None, snapshot: Snapshot) -> Snapshot | None:
     return replace(snapshot, output=snapshot.output or old.output, error=snapshot.error or old.error)
 
 
+# the main line of a run's life; waiting is a pause within running
+_RANK = {Phase.PENDING: 0, Phase.QUEUED: 1, Phase.RUNNING: 2, Phase.WAITING: 2}
+_MAIN_LINE = (Phase.PENDING, Phase.QUEUED, Phase.RUNNING)
+
+
+def skipped_between(old: Phase, new: Phase) -> tuple[Phase, ...]:
+    """Main-line phases between two observed ones that nobody saw (terminal ranks last)."""
+    start = _RANK.get(old)
+    end = 3 if new.terminal else _RANK.get(new)
+    if start is None or end is None:
+        return ()
+    return _MAIN_LINE[start + 1 : end]
+
+
 def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:
     if not snapshot.terminal or snapshot.via != Via.POLL:
         return False
@@ -75,4 +89,5 @@ def _transition(old: Snapshot | None, new: Snapshot, now: datetime, *, backfill:
         observed_at=now,
         via=new.via,
         backfill=backfill,
+        skipped=skipped_between(old.phase, new.phase) if old else (),
     )

@@ -110,7 +110,8 @@ class MemoryStore:
         return sorted(found, key=lambda s: s.snapshot.updated_at, reverse=True)[:limit]
 
     async def transitions(self, limit: int = 100) -> list[Transition]:
-        return sorted(self._transitions, key=lambda t: t.observed_at, reverse=True)[:limit]
+        # newest first; among equal times the one recorded last first, as SQL's rowid order
+        return sorted(reversed(self._transitions), key=lambda t: t.observed_at, reverse=True)[:limit]
 
     async def close(self) -> None:
         return None

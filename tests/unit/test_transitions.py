@@ -83,3 +83,16 @@ def test_a_later_snapshot_without_detail_keeps_the_known_output_and_error() -> N
     refreshed = refresh(known, bare)
     assert refreshed is not None and refreshed.output == {"videoSourceUrl": "https://v/1.mp4"}
     assert refreshed.updated_at == bare.updated_at
+
+
+def test_phases_nobody_saw_are_named() -> None:
+    t = diff(state("QUEUED"), snap("COMPLETED", at=10), now=LATER, watching_since=T0)
+    assert t is not None and t.skipped == (Phase.RUNNING,)
+    t = diff(state("DELAYED"), snap("FAILED", at=10), now=LATER, watching_since=T0)
+    assert t is not None and t.skipped == (Phase.QUEUED, Phase.RUNNING)
+    t = diff(state("EXECUTING"), snap("COMPLETED", at=10), now=LATER, watching_since=T0)
+    assert t is not None and t.skipped == ()
+    t = diff(state("FROZEN"), snap("COMPLETED", at=10), now=LATER, watching_since=T0)
+    assert t is not None and t.skipped == ()
+    first = diff(None, snap("COMPLETED"), now=LATER, watching_since=T0)
+    assert first is not None and first.skipped == ()
