@@ -15,6 +15,7 @@ from relay.clock import Clock
 from relay.dispatch import plan
 from relay.models import RunState, Snapshot
 from relay.rules.config import RuleSet
+from relay.sources import health
 from relay.store import Decision, Store
 from relay.transitions import diff, refresh
 
@@ -41,6 +42,7 @@ class Pipeline:
             return Decision(snapshot, transition, deliveries)
 
         decision = await self.store.record(snapshot, decide, now)
+        health.snapshot_seen(snapshot.source, now)
         self._report(snapshot, decision)
         if decision.deliveries:
             self.wakeup.set()

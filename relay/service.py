@@ -20,6 +20,7 @@ from relay.delivery.worker import DeliveryWorker
 from relay.pipeline import Pipeline
 from relay.rules.config import RuleSet, load_ruleset
 from relay.settings import Settings
+from relay.sources import health
 from relay.sources.base import Poller
 from relay.sources.registry import kind_of
 from relay.store import Store, open_store
@@ -103,8 +104,10 @@ class Relay:
         return replayed
 
     def source_status(self) -> dict[str, Any]:
+        now = self.clock.now()
         return {
-            name: {"kind": c.kind, "polling": name in self.pollers}
+            name: {"kind": c.kind, "enabled": c.enabled, "polling": name in self.pollers}
+            | health.health(name).as_json(now)
             for name, c in self.ruleset.sources.items()
         }
 

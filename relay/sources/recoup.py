@@ -33,6 +33,7 @@ from relay.lifecycle import trigger_phase
 from relay.models import JSON, RunError, RunState, Snapshot, Via
 from relay.rules.config import SourceConfig
 from relay.secrets import redact
+from relay.sources import health
 from relay.sources.base import Ingest, PollReport, SourceKind
 from relay.store.base import Store
 
@@ -326,11 +327,11 @@ class RecoupPoller:
         """One cycle. Raises RateLimited or SourceError when the list request fails."""
         try:
             report = await self._poll()
-        except RateLimited:
-            self._count("rate_limited")
+        except RateLimited as exc:
+            self._count("rate_limited", exc)
             raise
-        except Exception:
-            self._count("error")
+        except Exception as exc:
+            self._count("error", exc)
             raise
         self._count("ok")
         return report
@@ -488,8 +489,12 @@ class RecoupPoller:
     def _backoff(self, failures: int) -> float:
         return min(self._config.poll_every * 2.0 ** min(failures, 20), MAX_BACKOFF)
 
-    def _count(self, outcome: str) -> None:
+    def _count(self, outcome: str, error: Exception | None = None) -> None:
         obs.POLLS.labels(self._config.name, outcome).inc()
+        if error is None:
+            health.poll_succeeded(self._config.name, self._clock.now())
+        else:
+            health.poll_failed(self._config.name, self._clock.now(), f"{type(error).__name__}: {error}")
 
 
 async def _stopped_within(stop: asyncio.Event, timeout: float) -> bool:

@@ -40,6 +40,13 @@ async def runs(request: Request) -> Response:
     return JSONResponse({"runs": [_run(s) for s in found]})
 
 
+async def sources(request: Request) -> Response:
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    return JSONResponse({"sources": relay.source_status()})
+
+
 async def transitions(request: Request) -> Response:
     if denied := _authorized(request):
         return denied

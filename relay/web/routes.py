@@ -11,6 +11,7 @@ ROUTES = [
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/metrics", health.metrics, methods=["GET"]),
     Route("/hooks/{source}", webhooks.receive, methods=["POST"]),
+    Route("/admin/sources", admin.sources, methods=["GET"]),
     Route("/admin/runs", admin.runs, methods=["GET"]),
     Route("/admin/transitions", admin.transitions, methods=["GET"]),
     Route("/admin/deliveries", admin.deliveries, methods=["GET"]),

@@ -80,3 +80,24 @@ async def _until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-u
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+async def test_source_health_in_admin_api_and_metrics(story: Story) -> None:
+    await _until(lambda: len(story.recoup.list_requests()) >= 1)
+    healthy = (await story.relay.admin("sources"))["sources"]["recoup"]
+    assert healthy["polling"] and healthy["last_success_at"] and healthy["consecutive_failures"] == 0
+    assert healthy["lag_seconds"] is not None and healthy["lag_seconds"] < 5
+
+    story.recoup.fail_next(100, status=503)
+    await _until_failures(story, 2)
+    failing = (await story.relay.admin("sources"))["sources"]["recoup"]
+    assert "503" in failing["last_error"] and KEY not in failing["last_error"]
+    metrics = (await story.relay.client.get(f"{story.relay.url}/metrics")).text
+    assert 'relay_source_consecutive_failures{source="recoup"}' in metrics
+    assert 'relay_polls_total{outcome="error",source="recoup"}' in metrics
+
+
+async def _until_failures(story: Story, count: int) -> None:
+    async with asyncio.timeout(10):
+        while (await story.relay.admin("sources"))["sources"]["recoup"]["consecutive_failures"] < count:
+            await asyncio.sleep(0.05)
