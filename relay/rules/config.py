@@ -21,7 +21,7 @@ from relay.rules.yamlfile import Mapping, load_yaml
 
 # per kind: the default base URL and the options only that kind accepts
 SOURCE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "recoup": ("https://api.recoupable.com/api", ("account_id",)),
+    "recoup": ("https://api.recoupable.com/api", ("account_id", "schedules", "schedule_grace")),
 }
 COMMON_SOURCE_OPTIONS = (
     "kind",

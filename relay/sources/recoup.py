@@ -19,7 +19,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -28,12 +28,14 @@ import httpx2
 
 from relay import observability as obs
 from relay.clock import Clock, SystemClock
+from relay.durations import parse_duration
 from relay.errors import RateLimited, SourceError
 from relay.lifecycle import trigger_phase
 from relay.models import JSON, RunError, RunState, Snapshot, Via
 from relay.rules.config import SourceConfig
 from relay.secrets import redact
 from relay.sources import health
+from relay.sources import recoup_schedules as schedules
 from relay.sources.base import Ingest, PollReport, SourceKind
 from relay.store.base import Store
 
@@ -43,6 +45,7 @@ log = logging.getLogger("relay.sources.recoup")
 T = TypeVar("T")
 
 RUNS_PATH = "/tasks/runs"
+TASKS_PATH = "/tasks"
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 carries no usable Retry-After
 MAX_BACKOFF = 600.0  # seconds between polls while Recoup keeps failing
 MAX_RECHECKS = 50  # by-id re-checks per cycle: a large backlog must not hammer the API
@@ -218,7 +221,7 @@ class RecoupClient:
         clock: Clock | None = None,
     ) -> None:
         self._http, self._api_key, self._timeout = http, api_key, timeout
-        self._url = base_url.rstrip("/") + RUNS_PATH
+        self._base = base_url.rstrip("/")
         self._clock: Clock = clock or SystemClock()
 
     @classmethod
@@ -230,21 +233,26 @@ class RecoupClient:
         params = {"limit": str(limit)}
         if account_id:
             params["account_id"] = account_id
-        return self._runs(await self._send(params))
+        return self._items(await self._send(RUNS_PATH, params), "runs")
+
+    async def list_tasks(self, account_id: str | None = None) -> list[object]:
+        """GET {base_url}/tasks: scheduled tasks with `schedule`, `enabled`, `recent_runs`."""
+        params = {"account_id": account_id} if account_id else {}
+        return self._items(await self._send(TASKS_PATH, params), "tasks")
 
     async def get_run(self, run_id: str) -> JSON | None:
         """One run with output and error (new status names); None when Recoup answers 404."""
-        response = await self._send({"runId": run_id})
+        response = await self._send(RUNS_PATH, {"runId": run_id})
         if response.status_code == 404:
             return None
-        runs = self._runs(response)
+        runs = self._items(response, "runs")
         if not runs:
             return None
         if not isinstance(runs[0], dict):
             raise SourceError(f"GET ?runId={run_id}: runs[0] is {_type_name(runs[0])}, not a run")
         return runs[0]
 
-    def _runs(self, response: httpx2.Response) -> list[object]:
+    def _items(self, response: httpx2.Response, key: str) -> list[object]:
         what = "GET " + response.request.url.raw_path.decode("ascii", "replace")
         self._check_status(response, what)
         try:
@@ -253,18 +261,19 @@ class RecoupClient:
             raise SourceError(
                 f"{what}: invalid JSON (HTTP {response.status_code}): {self._excerpt(response)}"
             ) from None
-        runs = body.get("runs") if isinstance(body, dict) else None
-        if not isinstance(runs, list):
+        items = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(items, list):
             raise SourceError(
-                f"{what}: no runs list in the body (HTTP {response.status_code}): {self._excerpt(response)}"
+                f"{what}: no {key} list in the body (HTTP {response.status_code}): {self._excerpt(response)}"
             )
-        return runs
+        return items
 
-    async def _send(self, params: dict[str, str]) -> httpx2.Response:
+    async def _send(self, path: str, params: dict[str, str]) -> httpx2.Response:
+        url = self._base + path
         try:
             request = self._http.build_request(
                 "GET",
-                self._url,
+                url,
                 params=params,
                 timeout=self._timeout,
                 headers={"x-api-key": self._api_key, "accept": "application/json"},
@@ -275,7 +284,7 @@ class RecoupClient:
             return await self._http.send(request, auth=None, follow_redirects=False)
         except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
             detail = str(exc) or "no detail"
-            raise SourceError(f"GET {self._url} failed: {type(exc).__name__}: {detail}") from exc
+            raise SourceError(f"GET {url} failed: {type(exc).__name__}: {detail}") from exc
 
     def _check_status(self, response: httpx2.Response, what: str) -> None:
         status = response.status_code
@@ -364,7 +373,33 @@ class RecoupPoller:
         for snapshot in listed:
             await self._handle_listed(snapshot, known.get(snapshot.run_id), report)
         await self._recheck({s.run_id for s in listed}, report)
+        if self._config.options.get("schedules"):
+            await self._check_schedules(report)
         return report
+
+    async def _check_schedules(self, report: PollReport) -> None:
+        """Missed scheduled runs and tasks switched off (see recoup_schedules)."""
+        name, now = self._config.name, self._clock.now()
+        grace = timedelta(seconds=parse_duration(self._config.options.get("schedule_grace", "10m")))
+        since = self._watching_since or now
+        for item in await self._client.list_tasks(self._config.options.get("account_id")):
+            try:
+                task = schedules.parse_task(item)
+            except (SourceError, ValueError) as exc:
+                report.invalid += 1
+                log.warning("schedule_item_invalid source=%s reason=%s", name, exc)
+                continue
+            await self._ingest_one(schedules.task_state(task, source=name, now=now), report)
+            for missed in schedules.missed_runs(
+                task, source=name, now=now, watching_since=since, grace=grace
+            ):
+                log.info(
+                    "schedule_missed source=%s task=%s slot=%s",
+                    name,
+                    task.title,
+                    missed.metadata["scheduled_for"],
+                )
+                await self._ingest_one(missed, report)
 
     def _parse_listed(self, items: list[object], report: PollReport) -> list[Snapshot]:
         snapshots: list[Snapshot] = []

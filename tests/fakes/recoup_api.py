@@ -175,7 +175,13 @@ class FakeRecoupApi:
         self._url: str | None = None
         self._stack = contextlib.AsyncExitStack()
         self._closing = asyncio.Event()
-        self.app = Starlette(routes=[Route("/api/tasks/runs", self._endpoint, methods=["GET"])])
+        self.tasks: dict[str, dict[str, Any]] = {}  # GET /api/tasks, by task id
+        self.app = Starlette(
+            routes=[
+                Route("/api/tasks/runs", self._endpoint, methods=["GET"]),
+                Route("/api/tasks", self._tasks_endpoint, methods=["GET"]),
+            ]
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -335,6 +341,56 @@ class FakeRecoupApi:
         if by_id:
             return self._get_one(request.query_params["runId"])
         return self._list(request)
+
+    def put_task(
+        self,
+        task_id: str,
+        *,
+        title: str,
+        schedule: str,
+        enabled: bool | None = True,
+        timezone: str | None = None,
+        run_ids: tuple[str, ...] = (),
+        owner_email: str | None = None,
+    ) -> None:
+        """A scheduled task as GET /api/tasks lists it; its recent_runs are the last 5 of run_ids."""
+        self.tasks[task_id] = {
+            "id": task_id,
+            "title": title,
+            "prompt": "make a video",
+            "schedule": schedule,
+            "account_id": "acc-1",
+            "artist_account_id": "artist-1",
+            "enabled": enabled,
+            "trigger_schedule_id": f"sched_{task_id}",
+            "timezone": timezone,
+            "owner_email": owner_email,
+            "model": None,
+            "run_ids": run_ids,
+        }
+
+    async def _tasks_endpoint(self, request: Request) -> Response:
+        self.requests.append(
+            RecordedRequest(
+                request.method,
+                request.url.path,
+                dict(request.query_params),
+                {k.lower(): v for k, v in request.headers.items()},
+            )
+        )
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        tasks = []
+        for task in self.tasks.values():
+            runs = sorted(
+                (self.runs[i] for i in task["run_ids"] if i in self.runs),
+                key=lambda r: r.created_at,
+                reverse=True,
+            )[:5]
+            shown = {k: v for k, v in task.items() if k != "run_ids"}
+            tasks.append(shown | {"recent_runs": [r.to_json(by_id=False) for r in runs], "upcoming": []})
+        return Response(json.dumps({"status": "success", "tasks": tasks}), 200, media_type="application/json")
 
     def _take_fault(self, by_id: bool) -> _Fault | None:
         kind = "by_id" if by_id else "list"

@@ -1,0 +1,72 @@
+"""Missed scheduled runs and switched-off tasks, found by the Recoup poller over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from relay.clock import SystemClock
+from relay.pipeline import Pipeline
+from relay.rules.config import load_ruleset
+from relay.sources.recoup import RecoupClient, RecoupPoller
+from relay.store.sqlite import SqliteStore
+from tests.fakes.recoup_api import FakeRecoupApi
+
+KEY = "recoup_sk_sched_0123456789"
+
+
+@pytest.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[tuple[FakeRecoupApi, SqliteStore, RecoupPoller]]:
+    async with FakeRecoupApi(api_key=KEY) as fake, httpx2.AsyncClient(timeout=5) as http:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(f"""
+sources:
+  recoup: {{kind: recoup, base_url: "{fake.base_url}", api_key: "{KEY}", schedules: true,
+            schedule_grace: 1m}}
+channels: {{console: {{kind: console}}}}
+rules:
+  - {{name: missed, match: {{status: MISSED}}, notify: [console]}}
+  - {{name: switched-off, match: {{status: DISABLED, from_status: ENABLED}}, notify: [console]}}
+""")
+        ruleset = load_ruleset(rules)
+        store = await SqliteStore.open(str(tmp_path / "relay.db"))
+        # the relay has been watching for ten minutes
+        await store.watching_since("recoup", datetime.now(UTC) - timedelta(minutes=10))
+        config = ruleset.sources["recoup"]
+        pipeline = Pipeline(store, ruleset, SystemClock(), asyncio.Event())
+        poller = RecoupPoller(
+            config, RecoupClient.for_source(config, http), store, pipeline.ingest, SystemClock()
+        )
+        try:
+            yield fake, store, poller
+        finally:
+            await store.close()
+
+
+async def test_missed_slots_notify_once_and_a_switch_off_is_a_transition(
+    setup: tuple[FakeRecoupApi, SqliteStore, RecoupPoller],
+) -> None:
+    fake, store, poller = setup
+    fake.put_task("t-every-minute", title="Minute clip", schedule="* * * * *", owner_email="ops@label.com")
+    fake.put_task("t-yearly", title="Yearly recap", schedule="0 0 1 1 *")
+    await poller.poll_once()
+    missed = [t for t in await store.transitions(1000) if t.to_status == "MISSED"]
+    assert 8 <= len(missed) <= 10  # one per minute between watching-since and now - grace
+    assert all(t.run_id.startswith("missed:t-every-minute:") for t in missed)
+    deliveries = await store.deliveries(limit=1000)
+    assert {d.rule for d in deliveries} == {"missed"} and len(deliveries) == len(missed)
+    assert "Minute clip missed its scheduled run" in deliveries[0].message.title
+
+    await poller.poll_once()  # seen again: the same runs, nothing new
+    assert len(await store.deliveries(limit=1000)) == len(missed)
+
+    fake.put_task("t-yearly", title="Yearly recap", schedule="0 0 1 1 *", enabled=False)
+    await poller.poll_once()
+    off = [d for d in await store.deliveries(limit=1000) if d.rule == "switched-off"]
+    assert len(off) == 1 and "Yearly recap" in off[0].message.title
+    assert [r.path for r in fake.requests].count("/api/tasks") == 3
