@@ -55,7 +55,15 @@ def _safe_value(value: Any) -> Any:
 
 
 def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most `limit` characters, cut at a line or word end when one is near, marked with …"""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for boundary in ("\n", " "):
+        at = cut.rfind(boundary)
+        if at >= limit * 0.8:
+            return cut[:at].rstrip() + " …"
+    return cut + "…"
 
 
 def default_message(transition: Transition, run: Snapshot) -> Message:
@@ -74,9 +82,19 @@ def default_message(transition: Transition, run: Snapshot) -> Message:
     elif phase.problem:
         lines.append("No error details were reported.")
     if run.duration_ms:
-        fields.append(("Duration", f"{run.duration_ms / 1000:.1f}s"))
+        fields.append(("Duration", _duration(run.duration_ms)))
+    if run.cost_cents:
+        fields.append(("Cost", f"${run.cost_cents / 100:.2f}"))
     severity = "success" if phase == Phase.SUCCEEDED else "failure" if phase.problem else "info"
     return Message(title, "\n".join(lines), severity, run.url, tuple(fields))
+
+
+def _duration(ms: int) -> str:
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes}m {seconds:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 
 def _verb(phase: Phase, status: str) -> str:

@@ -90,6 +90,7 @@ class Snapshot:
     output: JSON | None = None
     error: RunError | None = None
     duration_ms: int | None = None
+    cost_cents: float | None = None
     url: str | None = None
 
     @property

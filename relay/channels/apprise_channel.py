@@ -17,7 +17,8 @@ from typing import Any
 import apprise
 
 from relay.channels.base import Response, excerpt
-from relay.models import Delivery
+from relay.channels.email_html import html_body
+from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
 from relay.secrets import redact
 
@@ -55,10 +56,23 @@ def build(url: str) -> Any:
     return instance
 
 
+def text_body(m: Message) -> str:
+    body = m.body + "".join(f"\n{k}: {v}" for k, v in m.fields)
+    return body + (f"\n{m.link}" if m.link else "")
+
+
+def prefers_html(instance: Any) -> bool:
+    """E-mail plugins send HTML (with a text alternative); chat plugins get plain text."""
+    # a plugin's notify_format is its format, or a tuple of those it takes, preferred first
+    formats = [getattr(plugin, "notify_format", None) for plugin in instance]
+    return all((f[0] if isinstance(f, tuple) else f) == apprise.NotifyFormat.HTML for f in formats)
+
+
 class AppriseChannel:
     def __init__(self, config: ChannelConfig) -> None:
         self.name = config.name
         self._apprise = build(config.url)
+        self._html = prefers_html(self._apprise)
 
     async def send(self, delivery: Delivery) -> Response:
         loop = asyncio.get_running_loop()
@@ -66,11 +80,12 @@ class AppriseChannel:
 
     def _send(self, delivery: Delivery) -> Response:
         m = delivery.message
-        body = m.body + "".join(f"\n{k}: {v}" for k, v in m.fields)
-        if m.link:
-            body += f"\n{m.link}"
+        if self._html:
+            body, body_format = html_body(m), apprise.NotifyFormat.HTML
+        else:
+            body, body_format = text_body(m), apprise.NotifyFormat.TEXT
         lines = _capture.collect()
-        ok = self._apprise.notify(title=m.title, body=body, body_format=apprise.NotifyFormat.TEXT)
+        ok = self._apprise.notify(title=m.title, body=body, body_format=body_format)
         if ok:
             return Response(ok=True)
         detail = redact(excerpt(" ".join(lines))) if lines else None

@@ -12,25 +12,28 @@ from typing import Any
 
 from relay.channels.base import Response
 from relay.channels.http import new_client, post
+from relay.messages import truncate
 from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
 
 ICONS = {"success": ":white_check_mark:", "failure": ":x:", "info": ":information_source:"}
 
 
+SECTION_LIMIT = 3000  # characters Slack accepts in one section's text
+
+
 def slack_payload(message: Message) -> dict[str, Any]:
     icon = ICONS.get(message.severity, "")
     header = f"{icon} *{_escape(message.title)}*".strip()
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{header}\n{_escape(message.body)}"}}
-    ]
+    body = "\n".join(_line(line) for line in message.body.splitlines())
+    text = truncate(f"{header}\n{body}", SECTION_LIMIT)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     if message.fields:
         blocks.append(
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": f"*{_escape(k)}*\n{_escape(v)}"}
-                    for k, v in message.fields[:10]
+                    {"type": "mrkdwn", "text": f"*{_escape(k)}*\n{_value(v)}"} for k, v in message.fields[:10]
                 ],
             }
         )
@@ -38,7 +41,20 @@ def slack_payload(message: Message) -> dict[str, Any]:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{message.link}|Open the run>"}]}
         )
-    return {"text": f"{message.title}\n{message.body}", "blocks": blocks}
+    return {"text": truncate(f"{message.title}\n{message.body}", SECTION_LIMIT), "blocks": blocks}
+
+
+def _line(line: str) -> str:
+    """Links clickable, errors in a code block, the rest escaped."""
+    if line.startswith("Video: "):
+        return f"*Video:* <{line[7:]}|{_escape(line[7:])}>"
+    if line.startswith("Error: "):
+        return f"```{_escape(line[7:])}```"
+    return _escape(line)
+
+
+def _value(value: str) -> str:
+    return f"<{value}|{_escape(value)}>" if value.startswith("https://") else _escape(value)
 
 
 def _escape(text: str) -> str:

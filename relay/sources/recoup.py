@@ -94,6 +94,7 @@ def parse_run(obj: object, *, source: str, via: Via, run_url: str | None = None)
         output=_object(obj.get("output")),
         error=_error(obj.get("error")),
         duration_ms=_whole_number(obj.get("durationMs")),
+        cost_cents=_cost(obj.get("costInCents")),
         url=run_url.replace("{run_id}", quote(run_id, safe="")) if run_url else None,
     )
 
@@ -149,6 +150,10 @@ def _tags(value: object) -> tuple[str, ...]:
 
 def _object(value: object) -> JSON | None:
     return value if isinstance(value, dict) else None
+
+
+def _cost(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _whole_number(value: object) -> int | None:

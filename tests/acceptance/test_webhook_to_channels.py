@@ -116,8 +116,17 @@ async def test_completed_run_brings_the_video_link_everywhere(world: World) -> N
 
     await _wait(lambda: len(mails) == 1)
     mail = mails[0]
-    assert "create-content completed" in mail["Subject"] and mail["To"] == "team@example.com"
-    assert VIDEO in _text(mail)
+    assert mail["Subject"] == "create-content completed (recoup)" and mail["To"] == "team@example.com"
+    assert mail.get_content_type() == "multipart/alternative"
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode()
+        for p in mail.walk()
+        if p.get_content_maintype() == "text"
+    }
+    assert set(parts) == {"text/plain", "text/html"}
+    for text in parts.values():  # the same facts in both
+        assert VIDEO in text and "out now" in text and "artist-caption-bedroom" in text
+    assert f'<a href="{VIDEO}">' in parts["text/html"]
 
 
 @pytest.mark.parametrize("status", ["FAILED", "CRASHED"])
