@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from relay.errors import ConfigError
 from relay.rules.config import RuleSet, load_ruleset
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=getattr(args, "port", None),
     )
     try:
-        return int(args.run(args, settings))
+        return int(args.handler(args, settings))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, run: object, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
-        p.set_defaults(run=run)
+        p.set_defaults(handler=run)
         p.add_argument("--config", help="rules file (default: $RELAY_CONFIG or rules.yaml)")
         p.add_argument("--database", help="database URL (default: $RELAY_DATABASE_URL or sqlite:///relay.db)")
         return p
@@ -49,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     deliveries = command("deliveries", _deliveries, "list recent deliveries")
     deliveries.add_argument("--dead", action="store_true", help="only dead letters")
     deliveries.add_argument("--limit", type=int, default=50)
+    preview = command("preview", _preview, "show what each channel of a rule would receive for a run")
+    preview.add_argument("rule", help="the rule's name")
+    given = preview.add_mutually_exclusive_group(required=True)
+    given.add_argument("--run", metavar="FILE", help="a run object as the platform returns it (JSON)")
+    given.add_argument("--run-id", help="a run recorded in the store")
+    preview.add_argument("--source", help="the source the run belongs to (default: the first one)")
     replay = command("replay", _replay, "send a dead (or sent) delivery again")
     replay.add_argument("id")
     return parser
@@ -134,6 +141,35 @@ def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
             )
         if not found:
             print("no deliveries", file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _preview(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from relay.preview import PreviewError, preview, run_for_preview
+    from relay.store import open_store
+
+    ruleset = load_ruleset(settings.config_path)
+
+    try:
+        body = json.loads(Path(args.run).read_text()) if args.run else None
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the run {args.run}: {exc}", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        store = await open_store(settings.database_url)
+        try:
+            snapshot = await run_for_preview(ruleset, store, args.source, body, args.run_id)
+            print(json.dumps(preview(ruleset, args.rule, snapshot), indent=2, ensure_ascii=False))
+        except PreviewError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await store.close()
         return 0
 
     return asyncio.run(run())

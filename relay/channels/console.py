@@ -5,7 +5,15 @@ from __future__ import annotations
 import sys
 
 from relay.channels.base import Response
-from relay.models import Delivery
+from relay.models import Delivery, Message
+
+
+def console_text(channel: str, m: Message) -> str:
+    lines = [f"[{channel}] {m.title}", *("  " + line for line in m.body.splitlines())]
+    lines += [f"  {k}: {v}" for k, v in m.fields]
+    if m.link:
+        lines.append(f"  {m.link}")
+    return "\n".join(lines)
 
 
 class ConsoleChannel:
@@ -13,12 +21,7 @@ class ConsoleChannel:
         self.name = name
 
     async def send(self, delivery: Delivery) -> Response:
-        m = delivery.message
-        lines = [f"[{self.name}] {m.title}", *("  " + line for line in m.body.splitlines())]
-        lines += [f"  {k}: {v}" for k, v in m.fields]
-        if m.link:
-            lines.append(f"  {m.link}")
-        print("\n".join(lines), file=sys.stdout, flush=True)
+        print(console_text(self.name, delivery.message), file=sys.stdout, flush=True)
         return Response(ok=True)
 
     async def close(self) -> None:

@@ -11,6 +11,8 @@ from starlette.responses import JSONResponse, Response
 
 from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Transition
 from relay.payload import iso
+from relay.preview import PreviewError, run_for_preview
+from relay.preview import preview as render_preview
 from relay.service import Relay
 from relay.web.responses import error
 
@@ -88,6 +90,26 @@ async def replay(request: Request) -> Response:
     if not await relay.replay(request.path_params["id"]):
         return error(404, "no dead or sent delivery with this id")
     return JSONResponse({"replayed": request.path_params["id"]}, status_code=202)
+
+
+async def preview(request: Request) -> Response:
+    """POST {"rule": ..., "source"?: ..., "run": {a platform run object}} or {"run_id": ...}."""
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    try:
+        body = await request.json()
+    except ValueError:
+        return error(400, "malformed JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("rule"), str):
+        return error(400, 'expected {"rule": NAME, "run": {...}} or {"rule": NAME, "run_id": ID}')
+    try:
+        run = await run_for_preview(
+            relay.ruleset, relay.store, body.get("source"), body.get("run"), body.get("run_id")
+        )
+        return JSONResponse(render_preview(relay.ruleset, body["rule"], run))
+    except PreviewError as exc:
+        return error(422, str(exc))
 
 
 def delivery_json(d: Delivery) -> dict[str, Any]:

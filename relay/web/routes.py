@@ -17,4 +17,5 @@ ROUTES = [
     Route("/admin/deliveries", admin.deliveries, methods=["GET"]),
     Route("/admin/deliveries/{id}", admin.delivery, methods=["GET"]),
     Route("/admin/deliveries/{id}/replay", admin.replay, methods=["POST"]),
+    Route("/admin/preview", admin.preview, methods=["POST"]),
 ]

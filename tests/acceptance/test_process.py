@@ -3,6 +3,7 @@ and `relay check` on a broken file."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -166,3 +167,42 @@ rules: [{{name: r, match: {{phase: terminal}}, notify: [console]}}]
     assert proc.returncode == 0, err.decode()
     assert "recoup: listed 1, fetched by id 0, re-checked 0, invalid 0, ingested 1" in out.decode()
     assert "recoup_sk_cli_0123456789" not in out.decode() + err.decode()
+
+
+def test_preview_shows_each_channel_and_sends_nothing(tmp_path: Path) -> None:
+    run = tmp_path / "run.json"
+    run.write_text(
+        json.dumps(
+            {
+                "id": "run_p",
+                "taskIdentifier": "create-content",
+                "status": "CRASHED",
+                "updatedAt": "2026-11-25T09:02:00Z",
+                "error": {"message": "Out of memory", "name": "OOMError"},
+            }
+        )
+    )
+    email = "mailto://127.0.0.1:9?from=relay@example.com&to=team@example.com&mode=insecure"
+    env = {**NO_CREDENTIALS, "RELAY_EMAIL_URL": email}
+    result = _relay(
+        "preview",
+        "failures",
+        "--run",
+        str(run),
+        "--config",
+        str(ROOT / "rules.yaml"),
+        "--database",
+        f"sqlite:///{tmp_path / 'p.db'}",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["matches"] is True and set(shown["channels"]) == {"console", "slack", "email"}
+    assert "Error: OOMError: Out of memory" in shown["channels"]["console"]["text"]
+    assert (
+        shown["channels"]["email"]["enabled"]
+        and "OOMError: Out of memory" in shown["channels"]["email"]["html"]
+    )
+    assert shown["channels"]["slack"]["enabled"] is False  # shown, though it has no URL yet
+    missing = _relay("preview", "nope", "--run", str(run), "--config", str(ROOT / "rules.yaml"), env=env)
+    assert missing.returncode == 1 and "no rule named 'nope'" in missing.stderr

@@ -3,6 +3,7 @@ webhook receivers, all real servers on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -118,11 +119,7 @@ async def test_completed_run_brings_the_video_link_everywhere(world: World) -> N
     mail = mails[0]
     assert mail["Subject"] == "create-content completed (recoup)" and mail["To"] == "team@example.com"
     assert mail.get_content_type() == "multipart/alternative"
-    parts = {
-        p.get_content_type(): p.get_payload(decode=True).decode()
-        for p in mail.walk()
-        if p.get_content_maintype() == "text"
-    }
+    parts = {p.get_content_type(): _decoded(p) for p in mail.walk() if p.get_content_maintype() == "text"}
     assert set(parts) == {"text/plain", "text/html"}
     for text in parts.values():  # the same facts in both
         assert VIDEO in text and "out now" in text and "artist-caption-bedroom" in text
@@ -243,6 +240,36 @@ async def test_admin_api_needs_the_token(world: World) -> None:
     assert "relay_snapshots_total" in metrics
 
 
+async def test_preview_through_the_admin_api(world: World) -> None:
+    relay, slack, hook, mails = world
+    await push(relay, run("EXECUTING"))
+    auth = {"authorization": "Bearer admin-token-for-tests"}
+    by_id = await relay.client.post(
+        f"{relay.url}/admin/preview", json={"rule": "failures", "run_id": "run_1"}, headers=auth
+    )
+    shown = by_id.json()
+    assert by_id.status_code == 200 and shown["matches"] is False  # running: not a failure
+    assert set(shown["channels"]) == {"slack", "crm", "mail"}
+    assert shown["channels"]["crm"]["payload"]["run"]["status"] == "EXECUTING"
+    pushed = await relay.client.post(
+        f"{relay.url}/admin/preview",
+        headers=auth,
+        json={"rule": "video-ready", "run": run("COMPLETED", output={"videoSourceUrl": VIDEO})},
+    )
+    assert VIDEO in json.dumps(pushed.json()["channels"]["slack"]["payload"])
+    unknown = await relay.client.post(
+        f"{relay.url}/admin/preview", headers=auth, json={"rule": "video-ready", "run_id": "nope"}
+    )
+    assert unknown.status_code == 422 and "no run 'nope'" in unknown.json()["error"]
+    assert (await relay.admin("deliveries"))["deliveries"] == []  # nothing was enqueued
+
+
+def _decoded(part: EmailMessage) -> str:
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
 def _text(mail: Any) -> str:
     if mail.is_multipart():
         return "\n".join(
@@ -254,7 +281,6 @@ def _text(mail: Any) -> str:
 
 
 async def _wait(condition: Any, timeout: float = 10.0) -> None:
-    import asyncio
 
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -263,7 +289,6 @@ async def _wait(condition: Any, timeout: float = 10.0) -> None:
 
 
 async def _wait_channel(relay: RunningRelay, channel: str) -> str:
-    import asyncio
 
     for _ in range(500):
         found = [d for d in (await relay.admin("deliveries"))["deliveries"] if d["channel"] == channel]
@@ -274,7 +299,6 @@ async def _wait_channel(relay: RunningRelay, channel: str) -> str:
 
 
 async def _wait_status(relay: RunningRelay, delivery_id: str, status: str) -> None:
-    import asyncio
 
     for _ in range(500):
         if (await relay.admin(f"deliveries/{delivery_id}"))["status"] == status:
@@ -285,7 +309,6 @@ async def _wait_status(relay: RunningRelay, delivery_id: str, status: str) -> No
 
 async def _settle(relay: RunningRelay) -> None:
     """Until nothing is pending or sending: then counts are final."""
-    import asyncio
 
     for _ in range(500):
         states = {d["status"] for d in (await relay.admin("deliveries"))["deliveries"]}
