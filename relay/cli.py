@@ -56,6 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     given.add_argument("--run", metavar="FILE", help="a run object as the platform returns it (JSON)")
     given.add_argument("--run-id", help="a run recorded in the store")
     preview.add_argument("--source", help="the source the run belongs to (default: the first one)")
+    silence = command("silence", _silence, "mute matching notifications for a while (add, list, expire)")
+    silence.add_argument("action", choices=("add", "list", "expire"))
+    silence.add_argument("id", nargs="?", help="the silence to expire")
+    silence.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="KEY=GLOB",
+        help="source, task, status, phase, rule or channel (repeatable)",
+    )
+    silence.add_argument("--for", dest="duration", default="1h", help="how long (default 1h)")
+    silence.add_argument("--comment", default="")
+    silence.add_argument("--all", action="store_true", help="list: ended silences too")
     replay = command("replay", _replay, "send a dead (or sent) delivery again")
     replay.add_argument("id")
     return parser
@@ -110,7 +123,7 @@ def _poll_once(args: argparse.Namespace, settings: Settings) -> int:
     from relay.service import Relay
 
     async def run() -> int:
-        relay = await Relay.start(replace(settings, workers=False, pollers=False))
+        relay = await Relay.start(replace(settings, workers=False, pollers=False, scheduler=False))
         try:
             if not relay.pollers:
                 print("no source has polling enabled (set an api_key)", file=sys.stderr)
@@ -168,6 +181,56 @@ def _preview(args: argparse.Namespace, settings: Settings) -> int:
         except PreviewError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        finally:
+            await store.close()
+        return 0
+
+    return asyncio.run(run())
+
+
+def _silence(args: argparse.Namespace, settings: Settings) -> int:
+    """Acts on the store: a running relay picks the change up within seconds."""
+    import getpass
+    import json
+    from datetime import timedelta
+
+    from relay.clock import SystemClock
+    from relay.durations import parse_duration
+    from relay.silences import new_silence, silence_json
+    from relay.store import open_store
+
+    now = SystemClock().now()
+    try:
+        matchers = dict(m.split("=", 1) for m in args.match)
+        created = (
+            new_silence(
+                matchers,
+                now,
+                now + timedelta(seconds=parse_duration(args.duration)),
+                args.comment,
+                getpass.getuser(),
+            )
+            if args.action == "add"
+            else None
+        )
+    except ValueError as exc:
+        print(f"error: {exc} (e.g. --match task=create-* --for 2h)", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        store = await open_store(settings.database_url)
+        try:
+            if created is not None:
+                await store.add_silence(created)
+                print(json.dumps(silence_json(created, now)))
+            elif args.action == "list":
+                for s in await store.silences(None if args.all else now):
+                    print(json.dumps(silence_json(s, now)))
+            elif not args.id or not await store.expire_silence(args.id, now):
+                print(f"no active silence with id {args.id}", file=sys.stderr)
+                return 1
+            else:
+                print(f"expired {args.id}")
         finally:
             await store.close()
         return 0

@@ -1,19 +1,39 @@
-"""Plan: a transition and the rules it matched -> deliveries. Pure.
+"""Plan: a transition and the rules it matched -> deliveries and digest items. Pure.
 
 The idempotency key names the run, the phase it reached, the rule and the channel: the same
-transition can never enqueue the same notification twice, even if it is observed twice.
+transition can never enqueue the same notification twice, even if it is observed twice. Noise
+control is decided here too, all of it through keys and times the store already enforces:
+
+- `once_per` replaces the run in the key by a key of the rule's choosing and a period
+  bucket: the store's unique key lets one through per bucket (fixed windows, e.g. per hour);
+- `group_window` gives deliveries of one rule and channel within a window one group key and
+  the window's end as due time: the worker sends the group as one message;
+- a silence turns a delivery into a recorded `silenced` one;
+- a `digest` rule files a digest item instead of a delivery.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
-from relay.models import Delivery, DeliveryStatus, Snapshot, Transition
-from relay.payload import build_payload
+from relay.digests import DigestItem, digest_message, item_for
+from relay.messages import duration_text
+from relay.models import Delivery, DeliveryStatus, Message, RunState, Snapshot, Transition
+from relay.payload import build_payload, iso
 from relay.rules.config import ChannelConfig, Rule
-from relay.rules.templates import render
+from relay.rules.templates import render, render_text
+from relay.silences import Silence, muted_by
+
+
+@dataclass(frozen=True)
+class Plan:
+    deliveries: list[Delivery] = field(default_factory=list)
+    digest_items: list[DigestItem] = field(default_factory=list)
 
 
 def wants(rule: Rule, transition: Transition) -> bool:
@@ -32,29 +52,151 @@ def plan(
     channels: Mapping[str, ChannelConfig],
     *,
     now: datetime,
-) -> list[Delivery]:
-    deliveries: list[Delivery] = []
+    silences: Sequence[Silence] = (),
+) -> Plan:
+    result = Plan()
     for rule in rules:
-        if not wants(rule, transition):
-            continue
-        message = render(rule.template, transition, run)
+        if rule.stuck_after is not None or not wants(rule, transition):
+            continue  # a stuck-run rule fires from the scheduler, never on a transition
         for name in rule.notify:
-            if not channels[name].enabled:
+            channel = channels[name]
+            if not channel.enabled:
                 continue
-            key = f"{run.source}:{run.run_id}:{transition.to_phase.value}:{rule.name}:{name}"
-            deliveries.append(
-                Delivery(
-                    id=uuid.uuid4().hex,
-                    transition_id=transition.id,
-                    rule=rule.name,
-                    channel=name,
-                    idempotency_key=key,
-                    message=message,
-                    payload=build_payload(transition, run, message, rule=rule.name, key=key),
-                    status=DeliveryStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
+            if rule.digest is not None:
+                result.digest_items.append(item_for(rule.name, name, rule.digest, transition, run))
+                continue
+            message = render(rule.template, transition, run, channel.kind)
+            delivery = _delivery(transition, run, rule, name, message, now)
+            if silence := muted_by(silences, _facts(run, rule, name), now):
+                delivery = replace(
+                    delivery, status=DeliveryStatus.SILENCED, last_error=f"silenced by {silence.id}"
                 )
+            result.deliveries.append(delivery)
+    return result
+
+
+def _delivery(
+    transition: Transition, run: Snapshot, rule: Rule, channel: str, message: Message, now: datetime
+) -> Delivery:
+    key = f"{run.source}:{run.run_id}:{transition.to_phase.value}:{rule.name}:{channel}"
+    if rule.once_per is not None:
+        bucket = math.floor(now.timestamp() / rule.once_per.period)
+        chosen = render_text(rule.once_per.key, transition, run) or run.run_id
+        key = f"once:{rule.name}:{channel}:{chosen}:{bucket}"
+    due, group = now, None
+    if rule.group_window:
+        window = math.floor(now.timestamp() / rule.group_window) + 1
+        due = datetime.fromtimestamp(window * rule.group_window, UTC)
+        group = f"{rule.name}:{channel}:{window}"
+    return Delivery(
+        id=uuid.uuid4().hex,
+        transition_id=transition.id,
+        rule=rule.name,
+        channel=channel,
+        idempotency_key=key,
+        message=message,
+        payload=build_payload(transition, run, message, rule=rule.name, key=key),
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=due,
+        created_at=now,
+        group_key=group,
+    )
+
+
+def _facts(run: Snapshot, rule: Rule, channel: str) -> dict[str, str]:
+    return {
+        "source": run.source,
+        "task": run.task,
+        "status": run.status,
+        "phase": run.phase.value,
+        "rule": rule.name,
+        "channel": channel,
+    }
+
+
+def plan_stuck(
+    state: RunState, rule: Rule, channels: Mapping[str, ChannelConfig], *, now: datetime
+) -> tuple[Transition, list[Delivery]] | None:
+    """A run in a matched phase for longer than the rule's stuck_after: a transition the relay
+    observes itself (same phase, status unchanged), notified once per run and rule."""
+    run, since = state.snapshot, state.phase_since or state.first_seen_at
+    if rule.stuck_after is None or run.terminal or (now - since).total_seconds() < rule.stuck_after:
+        return None
+    transition = Transition(
+        id=f"stuck:{run.source}:{run.run_id}:{rule.name}",
+        source=run.source,
+        run_id=run.run_id,
+        from_phase=run.phase,
+        to_phase=run.phase,
+        from_status=run.status,
+        to_status=run.status,
+        observed_at=now,
+        via=run.via,
+    )
+    if not rule.matcher.matches(transition, run):
+        return None
+    stuck_for = duration_text((now - since).total_seconds() * 1000)
+    deliveries = []
+    for name in rule.notify:
+        if not channels[name].enabled:
+            continue
+        message = render(rule.template, transition, run, channels[name].kind)
+        if rule.template is None:
+            message = replace(
+                message,
+                title=f"{run.task} stuck in {run.status} for {stuck_for} ({run.source})",
+                severity="failure",
             )
-    return deliveries
+        delivery = _delivery(transition, run, rule, name, message, now)
+        deliveries.append(
+            replace(delivery, idempotency_key=f"{run.source}:{run.run_id}:stuck:{rule.name}:{name}")
+        )
+    return transition, deliveries
+
+
+def digest_delivery(
+    rule: Rule, channel: str, end: datetime, items: list[DigestItem], now: datetime
+) -> Delivery | None:
+    """The one delivery of a digest window (None for an empty window unless send_empty)."""
+    spec = rule.digest
+    if spec is None or (not items and not spec.send_empty):
+        return None
+    message = digest_message(rule.name, spec, end, items)
+    key = f"digest:{rule.name}:{channel}:{end.isoformat()}"
+    payload = {
+        "type": "digest",
+        "version": "1",
+        "idempotency_key": key,
+        "rule": rule.name,
+        "window": {"start": iso(spec.window_start(end)), "end": iso(end), "tz": spec.tz},
+        "counts": dict(Counter(i.phase.value for i in items)),
+        "runs": [
+            {
+                "source": i.source,
+                "id": i.run_id,
+                "task": i.task,
+                "status": i.status,
+                "phase": i.phase.value,
+                "finished_at": iso(i.finished_at),
+                "duration_ms": i.duration_ms,
+                "outcome": i.outcome,
+                "url": i.link,
+            }
+            for i in items
+        ],
+        "message": {"title": message.title, "body": message.body, "link": None},
+    }
+    return Delivery(
+        id=uuid.uuid4().hex,
+        transition_id=None,
+        rule=rule.name,
+        channel=channel,
+        idempotency_key=key,
+        message=message,
+        payload=payload,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )

@@ -82,14 +82,14 @@ def default_message(transition: Transition, run: Snapshot) -> Message:
     elif phase.problem:
         lines.append("No error details were reported.")
     if run.duration_ms:
-        fields.append(("Duration", _duration(run.duration_ms)))
+        fields.append(("Duration", duration_text(run.duration_ms)))
     if run.cost_cents:
         fields.append(("Cost", f"${run.cost_cents / 100:.2f}"))
     severity = "success" if phase == Phase.SUCCEEDED else "failure" if phase.problem else "info"
     return Message(title, "\n".join(lines), severity, run.url, tuple(fields))
 
 
-def _duration(ms: int) -> str:
+def duration_text(ms: float) -> str:
     seconds = ms / 1000
     if seconds < 60:
         return f"{seconds:.1f}s"
@@ -132,3 +132,14 @@ def _success_lines(run: Snapshot, fields: list[tuple[str, str]]) -> list[str]:
     if isinstance(image := output.get("imageUrl"), str) and image.startswith("https://"):
         fields.append(("Image", image))
     return lines
+
+
+def rows_text(rows: tuple[tuple[str, ...], ...]) -> str:
+    """A table as aligned plain-text columns (the last column is not padded)."""
+    if not rows:
+        return ""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(r, widths, strict=False)), r[-1]]).rstrip()
+        for r in rows
+    )

@@ -104,6 +104,7 @@ class RunState:
 
     snapshot: Snapshot
     first_seen_at: datetime
+    phase_since: datetime | None = None  # when the run was first seen in its current phase
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ class Transition:
     # phases of the main line the run passed through unseen (e.g. queued -> succeeded
     # between two polls skipped running)
     skipped: tuple[Phase, ...] = ()
+    # a success after the task's last finished run was a problem (failed, crashed, ...)
+    recovered: bool = False
 
     @property
     def first_seen(self) -> bool:
@@ -139,6 +142,7 @@ class Message:
     severity: str = "info"  # info | success | failure
     link: str | None = None
     fields: tuple[tuple[str, str], ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()  # a table (digests): a header row, then one per run
 
 
 class DeliveryStatus(StrEnum):
@@ -146,12 +150,13 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    SILENCED = "silenced"  # matched while a silence was active: recorded, never sent
 
 
 @dataclass(frozen=True)
 class Delivery:
     id: str
-    transition_id: str
+    transition_id: str | None  # None: not caused by one transition (a digest)
     rule: str
     channel: str
     idempotency_key: str
@@ -163,6 +168,7 @@ class Delivery:
     created_at: datetime
     rounds: int = 0  # claims that ended in failure: the index into the retry schedule
     last_error: str | None = None
+    group_key: str | None = None  # deliveries sharing one are sent as one message
 
 
 @dataclass(frozen=True)

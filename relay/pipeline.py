@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
 from relay import observability as obs
 from relay.clock import Clock
 from relay.dispatch import plan
 from relay.models import RunState, Snapshot
 from relay.rules.config import RuleSet
+from relay.rules.index import index_for
+from relay.silences import Silence
 from relay.sources import health
 from relay.store import Decision, Store
+from relay.store.base import Context
 from relay.transitions import diff, refresh
 
 log = logging.getLogger("relay.pipeline")
@@ -29,17 +31,26 @@ class Pipeline:
     clock: Clock
     # set whenever deliveries were enqueued, so idle workers wake at once
     wakeup: asyncio.Event
+    # the silences in force, refreshed from the store (see Relay); read inside decide
+    silences: list[Silence] = field(default_factory=list)
 
     async def ingest(self, snapshot: Snapshot) -> Decision:
         now = self.clock.now()
+        silences = self.silences
 
-        def decide(previous: RunState | None, watching_since: datetime) -> Decision:
-            transition = diff(previous, snapshot, now=now, watching_since=watching_since)
+        def decide(previous: RunState | None, context: Context) -> Decision:
+            transition = diff(
+                previous,
+                snapshot,
+                now=now,
+                watching_since=context.watching_since,
+                task_last=context.task_last,
+            )
             if transition is None:
                 return Decision(store=refresh(previous, snapshot))
-            rules = [r for r in self.ruleset.rules if r.matcher.matches(transition, snapshot)]
-            deliveries = plan(transition, snapshot, rules, self.ruleset.channels, now=now)
-            return Decision(snapshot, transition, deliveries)
+            rules = index_for(self.ruleset).matching(transition, snapshot)
+            planned = plan(transition, snapshot, rules, self.ruleset.channels, now=now, silences=silences)
+            return Decision(snapshot, transition, planned.deliveries, planned.digest_items)
 
         decision = await self.store.record(snapshot, decide, now)
         health.snapshot_seen(snapshot.source, now)

@@ -42,8 +42,9 @@ def preview(ruleset: RuleSet, rule_name: str, run: Snapshot) -> dict[str, Any]:
     channels = {
         name: replace(ruleset.channels[name], url=ruleset.channels[name].url or "-") for name in rule.notify
     }
-    shown = replace(rule, first_seen="always")
-    deliveries = plan(transition, run, [shown], channels, now=transition.observed_at)
+    # the message as sent at once: digests, groups and once-per keys are not simulated
+    shown = replace(rule, first_seen="always", digest=None, group_window=None, once_per=None)
+    deliveries = plan(transition, run, [shown], channels, now=transition.observed_at).deliveries
     return {
         "rule": rule.name,
         "matches": rule.matcher.matches(transition, run),

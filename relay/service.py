@@ -7,7 +7,9 @@ pollers stop, then the worker finishes or releases what it claimed, then the sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +21,17 @@ from relay.clock import Clock, SystemClock
 from relay.delivery.worker import DeliveryWorker
 from relay.pipeline import Pipeline
 from relay.rules.config import RuleSet, load_ruleset
+from relay.scheduler import Scheduler
 from relay.settings import Settings
+from relay.silences import Silence
 from relay.sources import health
 from relay.sources.base import Poller
 from relay.sources.registry import kind_of
 from relay.store import Store, open_store
 
 log = logging.getLogger("relay")
+
+SILENCE_REFRESH = 5.0  # seconds
 
 
 @dataclass
@@ -49,12 +55,17 @@ class Relay:
         relay = cls(settings, ruleset, store, Pipeline(store, ruleset, clock, asyncio.Event()), clock)
         relay._open_channels()
         relay._open_pollers()
+        relay.pipeline.silences = await store.silences(clock.now())
+        relay._spawn(relay._refresh_silences(), "silences")
         if settings.workers:
             worker = DeliveryWorker(store, relay.channels, ruleset.delivery, clock, relay.pipeline.wakeup)
             relay._tasks.append(asyncio.create_task(worker.run(relay._stop), name="worker"))
         if settings.pollers:
             for name, poller in relay.pollers.items():
                 relay._tasks.append(asyncio.create_task(poller.run(relay._stop), name=f"poll-{name}"))
+        if settings.scheduler:
+            scheduler = Scheduler(store, ruleset, clock, relay.pipeline.wakeup)
+            relay._spawn(scheduler.run(relay._stop, settings.scheduler_every), "scheduler")
         log.info(
             "relay_started config=%s database=%s sources=%d channels=%d rules=%d",
             settings.config_path,
@@ -95,6 +106,31 @@ class Relay:
                 client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
                 self._http.append(client)
                 self.pollers[name] = open_poller(config, client, self.store, self.pipeline.ingest, self.clock)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+    async def _refresh_silences(self) -> None:
+        """Silences can change from another process (the CLI, another replica): re-read them."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), SILENCE_REFRESH)
+            with contextlib.suppress(Exception):
+                self.pipeline.silences = await self.store.silences(self.clock.now())
+
+    async def add_silence(self, silence: Silence) -> None:
+        await self.store.add_silence(silence)
+        self.pipeline.silences = await self.store.silences(self.clock.now())
+        log.info(
+            "silence_added id=%s matchers=%s until=%s", silence.id, dict(silence.matchers), silence.ends_at
+        )
+
+    async def expire_silence(self, silence_id: str) -> bool:
+        expired = await self.store.expire_silence(silence_id, self.clock.now())
+        self.pipeline.silences = await self.store.silences(self.clock.now())
+        if expired:
+            log.info("silence_expired id=%s", silence_id)
+        return expired
 
     async def replay(self, delivery_id: str) -> bool:
         replayed = await self.store.replay(delivery_id, self.clock.now())

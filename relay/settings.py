@@ -17,6 +17,8 @@ class Settings:
     log_level: str = "INFO"
     workers: bool = True  # deliver from this process (off: ingest and poll only)
     pollers: bool = True
+    scheduler: bool = True  # digests and stuck runs
+    scheduler_every: float = 5.0  # seconds between scheduler passes
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

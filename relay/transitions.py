@@ -26,15 +26,19 @@ def diff(
     *,
     now: datetime,
     watching_since: datetime,
+    task_last: Phase | None = None,
 ) -> Transition | None:
+    """`task_last`: the phase of the task's last finished run before this one, if known."""
+    recovered = snapshot.phase == Phase.SUCCEEDED and task_last is not None and task_last.problem
     if previous is None:
-        return _transition(None, snapshot, now, backfill=_finished_before(snapshot, watching_since))
+        backfill = _finished_before(snapshot, watching_since)
+        return replace(_transition(None, snapshot, now, backfill=backfill), recovered=recovered)
     old = previous.snapshot
     if old.terminal or snapshot.phase == old.phase:
         return None
     if snapshot.updated_at < old.updated_at and not snapshot.terminal:
         return None
-    return _transition(old, snapshot, now, backfill=False)
+    return replace(_transition(old, snapshot, now, backfill=False), recovered=recovered)
 
 
 def refresh(previous: RunState | None, snapshot: Snapshot) -> Snapshot | None:

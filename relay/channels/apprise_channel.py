@@ -18,6 +18,7 @@ import apprise
 
 from relay.channels.base import Response, excerpt
 from relay.channels.email_html import html_body
+from relay.messages import rows_text
 from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
 from relay.secrets import redact
@@ -58,7 +59,8 @@ def build(url: str) -> Any:
 
 def text_body(m: Message) -> str:
     body = m.body + "".join(f"\n{k}: {v}" for k, v in m.fields)
-    return body + (f"\n{m.link}" if m.link else "")
+    body += f"\n{m.link}" if m.link else ""
+    return body + (f"\n\n{rows_text(m.rows)}" if m.rows else "")
 
 
 def prefers_html(instance: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from relay.channels.base import Response
+from relay.messages import rows_text
 from relay.models import Delivery, Message
 
 
@@ -13,6 +14,7 @@ def console_text(channel: str, m: Message) -> str:
     lines += [f"  {k}: {v}" for k, v in m.fields]
     if m.link:
         lines.append(f"  {m.link}")
+    lines += ["  " + line for line in rows_text(m.rows).splitlines()]
     return "\n".join(lines)
 
 

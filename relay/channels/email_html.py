@@ -23,6 +23,14 @@ _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
 <td>{% if value.startswith("https://") %}<a href="{{ value }}">{{ value }}</a>
 {%- else %}{{ value }}{% endif %}</td></tr>
 {% endfor %}</table>{% endif %}
+{% if m.rows %}<table style="border-collapse: collapse; margin-top: 12px">
+<tr>{% for h in m.rows[0] %}
+<th style="text-align: left; padding: 4px 10px 4px 0; border-bottom: 1px solid #d0d7de">{{ h }}</th>
+{%- endfor %}</tr>
+{% for row in m.rows[1:] %}<tr>{% for cell in row %}<td style="padding: 3px 10px 3px 0; vertical-align: top">
+{%- if cell.startswith("https://") %}<a href="{{ cell }}">video</a>{% else %}{{ cell }}{% endif %}</td>
+{%- endfor %}</tr>
+{% endfor %}</table>{% endif %}
 {% if m.link %}<p style="margin-top: 16px"><a href="{{ m.link }}">Open the run</a></p>{% endif %}
 </body></html>"""
 )

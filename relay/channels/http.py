@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import email.utils
 import time
+import urllib.parse
+import urllib.request
 from datetime import UTC
 
 import aiohttp
@@ -28,6 +30,7 @@ class Client:
     def __init__(self, timeout: float) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str | None] = {}
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -36,9 +39,19 @@ class Client:
                 timeout=self._timeout,
                 headers={"user-agent": "run-relay"},
                 cookie_jar=aiohttp.DummyCookieJar(),  # receivers' cookies are never sent back
-                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY, as httpx honoured them
+                # not trust_env: it reads ~/.netrc and the proxy variables on every request
+                # (3-4x slower here); the proxy variables are honoured by `proxy_for` instead
             )
         return self._session
+
+    def proxy_for(self, url: str) -> str | None:
+        """HTTP(S)_PROXY / NO_PROXY from the environment, read once per destination."""
+        if url not in self._proxies:
+            proxies = urllib.request.getproxies()
+            parts = urllib.parse.urlsplit(url)
+            bypass = urllib.request.proxy_bypass(parts.hostname or "")
+            self._proxies[url] = None if bypass else proxies.get(parts.scheme)
+        return self._proxies[url]
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -52,7 +65,10 @@ def new_client(timeout: float) -> Client:
 
 async def post(client: Client, url: str, content: bytes, headers: dict[str, str]) -> Response:
     try:
-        async with client.session().post(url, data=content, headers=headers, allow_redirects=False) as answer:
+        session, proxy = client.session(), client.proxy_for(url)
+        async with session.post(
+            url, data=content, headers=headers, allow_redirects=False, proxy=proxy
+        ) as answer:
             text = (await answer.content.read(MAX_READ)).decode("utf-8", "replace")
             status, wait = answer.status, answer.headers.get("retry-after")
     except (aiohttp.ClientError, TimeoutError) as exc:

@@ -37,6 +37,9 @@ def slack_payload(message: Message) -> dict[str, Any]:
                 ],
             }
         )
+    if message.rows:
+        table = "\n".join(_row(row) for row in message.rows[1:])
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(table, SECTION_LIMIT)}})
     if message.link:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{message.link}|Open the run>"}]}
@@ -51,6 +54,12 @@ def _line(line: str) -> str:
     if line.startswith("Error: "):
         return f"```{_escape(line[7:])}```"
     return _escape(line)
+
+
+def _row(row: tuple[str, ...]) -> str:
+    """A digest row as one bullet line: Slack has no tables."""
+    task, *rest = row
+    return f"• *{_escape(task)}* " + " · ".join(_value(cell) for cell in rest if cell)
 
 
 def _value(value: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
@@ -20,6 +21,7 @@ from relay import observability as obs
 from relay.channels.base import Channel, Response
 from relay.clock import Clock
 from relay.delivery import retry
+from relay.delivery.grouping import merge
 from relay.models import Attempt, Delivery, DeliveryStatus
 from relay.rules.config import DeliveryPolicy
 from relay.store import Outcome, Store
@@ -56,8 +58,10 @@ class DeliveryWorker:
                 self.wakeup.clear()
                 free = self.policy.concurrency - len(self._inflight)
                 claimed = await self.store.claim(self.clock.now(), free, self.lease) if free else []
-                for delivery in claimed:
-                    self._inflight[delivery.id] = asyncio.create_task(self._deliver_safely(delivery))
+                for members in _by_group(claimed):
+                    task = asyncio.create_task(self._deliver_safely(members))
+                    for member in members:
+                        self._inflight[member.id] = task
                 if len(claimed) < free or not free:
                     await self._idle(stop)
         finally:
@@ -75,7 +79,7 @@ class DeliveryWorker:
 
     async def _drain(self) -> None:
         """On shutdown: let sends in flight finish briefly, then give the rest back."""
-        tasks = list(self._inflight.values())
+        tasks = list(set(self._inflight.values()))
         ids = list(self._inflight)
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
@@ -85,31 +89,39 @@ class DeliveryWorker:
         if ids:
             await self.store.release(ids)
 
-    async def _deliver_safely(self, delivery: Delivery) -> None:
+    async def _deliver_safely(self, members: list[Delivery]) -> None:
         """A bug here must not strand a claimed delivery until its lease runs out."""
         try:
-            await self._deliver(delivery)
-            self._inflight.pop(delivery.id, None)
+            await self._deliver(members)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._inflight.pop(delivery.id, None)
-            log.exception("delivery_crashed id=%s channel=%s", delivery.id, delivery.channel)
+            log.exception("delivery_crashed id=%s channel=%s", members[0].id, members[0].channel)
             crash = Response(ok=False, error=type(exc).__name__)
-            outcome = retry.outcome(crash, delivery.rounds, self.policy, self.clock.now())
-            await self.store.complete(delivery.id, [], outcome)
+            for d in members:
+                await self.store.complete(
+                    d.id, [], retry.outcome(crash, d.rounds, self.policy, self.clock.now())
+                )
+        finally:
+            for d in members:
+                self._inflight.pop(d.id, None)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, members: list[Delivery]) -> None:
+        """Members share a group (or are one delivery): one message, one outcome for all."""
+        delivery = merge(members)
         channel = self.channels.get(delivery.channel)
         if channel is None:
             error = f"channel {delivery.channel!r} is no longer configured or is disabled"
-            await self.store.complete(delivery.id, [], Outcome(DeliveryStatus.DEAD, error=error))
+            for d in members:
+                await self.store.complete(d.id, [], Outcome(DeliveryStatus.DEAD, error=error))
             log.warning("delivery_dead id=%s reason=%s", delivery.id, error)
             return
         attempts: list[Attempt] = []
         response = await self._try_quickly(channel, delivery, attempts)
         outcome = retry.outcome(response, delivery.rounds, self.policy, self.clock.now())
-        await self.store.complete(delivery.id, attempts, outcome)
+        for d in members:
+            own = [replace(a, delivery_id=d.id, n=d.attempts + i + 1) for i, a in enumerate(attempts)]
+            await self.store.complete(d.id, own, outcome)
         self._report(delivery, outcome)
 
     async def _try_quickly(self, channel: Channel, delivery: Delivery, attempts: list[Attempt]) -> Response:
@@ -194,3 +206,18 @@ class _LongRetryAfter(stop_base):
 
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else "-"
+
+
+def _by_group(claimed: list[Delivery]) -> list[list[Delivery]]:
+    """Claimed deliveries as send units: a group's members together, the rest alone."""
+    groups: dict[str, list[Delivery]] = {}
+    units: list[list[Delivery]] = []
+    for d in claimed:
+        if d.group_key is None:
+            units.append([d])
+        elif d.group_key in groups:
+            groups[d.group_key].append(d)
+        else:
+            groups[d.group_key] = [d]
+            units.append(groups[d.group_key])
+    return units

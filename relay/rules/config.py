@@ -11,8 +11,12 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
 
 from relay import secrets
+from relay.digests import DigestSpec
 from relay.durations import parse_duration
 from relay.errors import ConfigError
 from relay.rules.matching import Matcher, build_matcher
@@ -78,6 +82,16 @@ class Rule:
     notify: tuple[str, ...]
     first_seen: str = "recent"
     template: RuleTemplate | None = None
+    digest: DigestSpec | None = None  # collect, and send one message per schedule
+    group_window: float | None = None  # seconds: a burst of matches becomes one message
+    once_per: OncePer | None = None  # notify once per key per period
+    stuck_after: float | None = None  # seconds a run may stay in a matched, non-terminal phase
+
+
+@dataclass(frozen=True)
+class OncePer:
+    key: RuleTemplate  # rendered with the run's fields, e.g. "{{ run.task }}"
+    period: float
 
 
 @dataclass(frozen=True)
@@ -247,7 +261,17 @@ def _rule(
     r = _Reader(data, file, f"rule #{index + 1}")
     name = r.get("name", str, f"rule-{index + 1}")
     r.where = f"rule {name!r}"
-    r.only("name", "match", "notify", "first_seen", "template")
+    r.only(
+        "name",
+        "match",
+        "notify",
+        "first_seen",
+        "template",
+        "digest",
+        "group_window",
+        "once_per",
+        "stuck_after",
+    )
     notify = r.get("notify", list, [])
     if not notify:
         raise r.fail("notify", "notify must list at least one channel")
@@ -259,17 +283,68 @@ def _rule(
         matcher = build_matcher(match_data, known_sources=set(sources))
     except ValueError as exc:
         raise ConfigError(f"rule {name!r}: match: {exc}", file, r.data.line_of("match")) from exc
-    template = None
-    if r.data.get("template") is not None:
-        t = _Reader(r.data["template"], file, f"rule {name!r} template")
-        t.only("title", "body")
-        try:
-            template = compile_template(t.get("title", str, ""), t.get("body", str, ""))
-        except ValueError as exc:
-            raise t.fail(None, str(exc)) from exc
+    template = _template(r.data.get("template"), file, f"rule {name!r} template", per_kind=True)
     return Rule(
-        name, matcher, tuple(str(c) for c in notify), r.choice("first_seen", FIRST_SEEN, "recent"), template
+        name,
+        matcher,
+        tuple(str(c) for c in notify),
+        r.choice("first_seen", FIRST_SEEN, "recent"),
+        template,
+        digest=_digest(r),
+        group_window=r.convert("group_window", parse_duration, None),
+        once_per=_once_per(r, file),
+        stuck_after=r.convert("stuck_after", parse_duration, None),
     )
+
+
+TEMPLATE_KINDS = (*CHANNEL_KINDS, "email")  # email: an alias of apprise
+
+
+def _template(data: object, file: str, where: str, *, per_kind: bool) -> RuleTemplate | None:
+    if data is None:
+        return None
+    t = _Reader(data, file, where)
+    t.only("title", "body", *(TEMPLATE_KINDS if per_kind else ()))
+    kinds = {}
+    for kind in TEMPLATE_KINDS if per_kind else ():
+        if (sub := _template(t.data.get(kind), file, f"{where} {kind}", per_kind=False)) is not None:
+            kinds["apprise" if kind == "email" else kind] = sub
+    try:
+        return compile_template(t.get("title", str, ""), t.get("body", str, ""), kinds)
+    except ValueError as exc:
+        raise t.fail(None, str(exc)) from exc
+
+
+def _digest(r: _Reader) -> DigestSpec | None:
+    data = r.data.get("digest")
+    if data is None:
+        return None
+    d = _Reader(data, r.file, f"{r.where} digest")
+    d.only("cron", "tz", "send_empty")
+    cron, tz = d.get("cron", str, ""), d.get("tz", str, "UTC")
+    if not croniter.is_valid(cron):
+        raise d.fail("cron", f"cron must be a cron expression like '0 9 * * *', got {cron!r}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise d.fail("tz", f"unknown time zone {tz!r} (e.g. Europe/Berlin, UTC)") from exc
+    return DigestSpec(cron, tz, d.get("send_empty", bool, False))
+
+
+def _once_per(r: _Reader, file: str) -> OncePer | None:
+    data = r.data.get("once_per")
+    if data is None:
+        return None
+    o = _Reader(data, file, f"{r.where} once_per")
+    o.only("key", "period")
+    period = o.convert("period", parse_duration, 0.0)
+    if period <= 0:
+        raise o.fail("period", "period must be a duration such as 1h")
+    try:
+        key = compile_template(o.get("key", str, "{{ run.task }}"), "")
+    except ValueError as exc:
+        raise o.fail("key", str(exc)) from exc
+    return OncePer(key, period)
 
 
 def _delivery(data: object, file: str) -> DeliveryPolicy:

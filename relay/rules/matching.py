@@ -19,7 +19,18 @@ PHASE_GROUPS: dict[str, frozenset[Phase]] = {
     "problem": PROBLEM_PHASES,
     "active": frozenset(Phase) - TERMINAL_PHASES - {Phase.UNKNOWN},
 }
-KEYS = ("source", "task", "status", "from_status", "phase", "from_phase", "tags", "test", "output")
+KEYS = (
+    "source",
+    "task",
+    "status",
+    "from_status",
+    "phase",
+    "from_phase",
+    "tags",
+    "test",
+    "output",
+    "recovered",
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class Matcher:
     tags: tuple[str, ...] = ()  # all must be present (globs)
     test: bool | None = None
     output: tuple[tuple[str, str], ...] = ()  # dotted field -> glob ("*": present)
+    recovered: bool | None = None  # a success after the task's last run was a problem
 
     def matches(self, transition: Transition, run: Snapshot) -> bool:
         return (
@@ -45,6 +57,7 @@ class Matcher:
             and all(any(fnmatchcase(t, g) for t in run.tags) for g in self.tags)
             and (self.test is None or self.test == run.is_test)
             and all(_output_matches(run.output, f, g) for f, g in self.output)
+            and (self.recovered is None or self.recovered == transition.recovered)
         )
 
 
@@ -71,9 +84,11 @@ def build_matcher(data: dict[str, Any], *, known_sources: set[str]) -> Matcher:
     sources = _strings(data, "source")
     if sources is not None and not sources <= known_sources:
         raise ValueError(f"unknown source {sorted(sources - known_sources)[0]!r}")
-    test = data.get("test")
+    test, recovered = data.get("test"), data.get("recovered")
     if test is not None and not isinstance(test, bool):
         raise ValueError("test must be true or false")
+    if recovered is not None and not isinstance(recovered, bool):
+        raise ValueError("recovered must be true or false")
     output = data.get("output") or {}
     if not isinstance(output, dict):
         raise ValueError("output must map field names to values, e.g. {template: 'artist-*'}")
@@ -87,6 +102,7 @@ def build_matcher(data: dict[str, Any], *, known_sources: set[str]) -> Matcher:
         tags=tuple(sorted(_strings(data, "tags") or ())),
         test=test,
         output=tuple((str(k), _scalar_text(v)) for k, v in output.items()),
+        recovered=recovered,
     )
 
 

@@ -6,7 +6,8 @@ Templates see `run` (the run's fields, with `data:` URLs already replaced), `tra
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import jinja2
@@ -22,21 +23,44 @@ _ENV = SandboxedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefine
 class RuleTemplate:
     title: jinja2.Template | None
     body: jinja2.Template | None
+    # overrides for one channel kind (slack, webhook, apprise, console), over this one
+    kinds: Mapping[str, RuleTemplate] = field(default_factory=dict)
+
+    def for_kind(self, kind: str | None) -> RuleTemplate:
+        specific = self.kinds.get(kind or "")
+        if specific is None:
+            return self
+        return RuleTemplate(specific.title or self.title, specific.body or self.body)
 
 
-def compile_template(title: str, body: str) -> RuleTemplate:
+def compile_template(title: str, body: str, kinds: Mapping[str, RuleTemplate] | None = None) -> RuleTemplate:
     try:
         return RuleTemplate(
-            _ENV.from_string(title) if title else None, _ENV.from_string(body) if body else None
+            _ENV.from_string(title) if title else None, _ENV.from_string(body) if body else None, kinds or {}
         )
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"template line {exc.lineno}: {exc.message}") from exc
 
 
-def render(template: RuleTemplate | None, transition: Transition, run: Snapshot) -> Message:
+def render_text(template: RuleTemplate, transition: Transition, run: Snapshot) -> str:
+    """A one-line template (e.g. a once_per key) rendered for a run; "" when it fails."""
+    try:
+        return (
+            template.title.render(_context(transition, run, default_message(transition, run))).strip()
+            if (template.title)
+            else ""
+        )
+    except jinja2.TemplateError:
+        return ""
+
+
+def render(
+    template: RuleTemplate | None, transition: Transition, run: Snapshot, kind: str | None = None
+) -> Message:
     message = default_message(transition, run)
     if template is None:
         return message
+    template = template.for_kind(kind)
     context = _context(transition, run, message)
     try:
         title = template.title.render(context).strip() if template.title else ""

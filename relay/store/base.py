@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Snapshot, Transition
+from relay.digests import DigestItem
+from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Snapshot, Transition
+from relay.silences import Silence
 
 
 @dataclass(frozen=True)
@@ -17,10 +19,21 @@ class Decision:
     store: Snapshot | None = None  # the run's new stored state, if it changes
     transition: Transition | None = None
     deliveries: list[Delivery] = field(default_factory=list)
+    digest_items: list[DigestItem] = field(default_factory=list)
 
 
-# (previous state or None, when the relay started watching the source) -> Decision
-Decide = Callable[[RunState | None, datetime], Decision]
+@dataclass(frozen=True)
+class Context:
+    """What the store knows beyond the run itself, read in the same transaction."""
+
+    watching_since: datetime  # when the relay first met the run's source
+    task_last: Phase | None = None  # the phase of the task's last finished run
+
+
+# (previous state or None, context) -> Decision
+Decide = Callable[[RunState | None, Context], Decision]
+# the digest items of one window -> the delivery that sends them (None: nothing to send)
+BuildDigest = Callable[[list[DigestItem]], Delivery | None]
 
 
 @dataclass(frozen=True)
@@ -46,7 +59,8 @@ class Store(Protocol):
         """Runs of a source whose last known phase is not terminal."""
 
     async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
-        """Due pending deliveries, and sending ones whose lease ran out (a crashed worker)."""
+        """Due pending deliveries, and sending ones whose lease ran out (a crashed worker),
+        plus every pending member of a group one of them belongs to."""
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None: ...
 
@@ -67,5 +81,30 @@ class Store(Protocol):
     async def runs(self, source: str | None = None, limit: int = 100) -> list[RunState]: ...
 
     async def transitions(self, limit: int = 100) -> list[Transition]: ...
+
+    async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
+        """A transition the relay itself observed (a run stuck too long): written with its
+        deliveries unless already there (same ids and keys). Returns deliveries written."""
+
+    # -- silences -------------------------------------------------------------------------
+
+    async def add_silence(self, silence: Silence) -> None: ...
+
+    async def silences(self, now: datetime | None = None) -> list[Silence]:
+        """All silences, or with `now` only those not yet ended."""
+
+    async def expire_silence(self, silence_id: str, now: datetime) -> bool:
+        """End a silence now. False if unknown or already ended."""
+
+    # -- digests --------------------------------------------------------------------------
+
+    async def due_digests(self, now: datetime) -> list[tuple[str, str, datetime]]:
+        """(rule, channel, window end) of windows that ended with items not yet sent."""
+
+    async def take_digest(
+        self, rule: str, channel: str, window_end: datetime, build: BuildDigest
+    ) -> Delivery | None:
+        """In one transaction: the window's unsent items -> `build` -> its delivery written
+        (unless its key exists) and the items marked sent."""
 
     async def close(self) -> None: ...

@@ -7,8 +7,10 @@ import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Snapshot, Transition
-from relay.store.base import Decide, Decision, Outcome
+from relay.digests import DigestItem
+from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Snapshot, Transition
+from relay.silences import Silence
+from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome
 
 
 class MemoryStore:
@@ -20,22 +22,82 @@ class MemoryStore:
         self._keys: set[str] = set()
         self._leases: dict[str, datetime] = {}
         self._attempts: dict[str, list[Attempt]] = {}
+        self._task_last: dict[tuple[str, str], Phase] = {}
+        self._silences: dict[str, Silence] = {}
+        self._digest_items: list[tuple[DigestItem, bool]] = []  # (item, sent)
         self._lock = asyncio.Lock()
 
     async def record(self, snapshot: Snapshot, decide: Decide, now: datetime) -> Decision:
         async with self._lock:
             key = (snapshot.source, snapshot.run_id)
             previous = self._runs.get(key)
-            decision = decide(previous, self._sources.setdefault(snapshot.source, now))
-            if decision.store:
-                self._runs[key] = RunState(decision.store, previous.first_seen_at if previous else now)
+            context = Context(
+                self._sources.setdefault(snapshot.source, now),
+                self._task_last.get((snapshot.source, snapshot.task)),
+            )
+            decision = decide(previous, context)
+            if stored := decision.store:
+                self._runs[key] = _next_state(previous, stored, now)
+                if stored.terminal:
+                    self._task_last[(stored.source, stored.task)] = stored.phase
             if decision.transition:
                 self._transitions.append(decision.transition)
-            for d in decision.deliveries:
-                if d.idempotency_key not in self._keys:
-                    self._keys.add(d.idempotency_key)
-                    self._deliveries[d.id] = d
+            self._add_deliveries(decision.deliveries)
+            self._digest_items += [(item, False) for item in decision.digest_items]
             return decision
+
+    def _add_deliveries(self, deliveries: list[Delivery]) -> int:
+        added = 0
+        for d in deliveries:
+            if d.idempotency_key not in self._keys:
+                self._keys.add(d.idempotency_key)
+                self._deliveries[d.id] = d
+                added += 1
+        return added
+
+    async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
+        async with self._lock:
+            if all(t.id != transition.id for t in self._transitions):
+                self._transitions.append(transition)
+            return self._add_deliveries(deliveries)
+
+    async def add_silence(self, silence: Silence) -> None:
+        self._silences[silence.id] = silence
+
+    async def silences(self, now: datetime | None = None) -> list[Silence]:
+        found = [s for s in self._silences.values() if now is None or s.ends_at > now]
+        return sorted(found, key=lambda s: (s.starts_at, s.id))
+
+    async def expire_silence(self, silence_id: str, now: datetime) -> bool:
+        silence = self._silences.get(silence_id)
+        if silence is None or silence.ends_at <= now:
+            return False
+        self._silences[silence_id] = replace(silence, ends_at=now)
+        return True
+
+    async def due_digests(self, now: datetime) -> list[tuple[str, str, datetime]]:
+        due = {
+            (i.rule, i.channel, i.window_end)
+            for i, sent in self._digest_items
+            if not sent and i.window_end <= now
+        }
+        return sorted(due, key=lambda d: (d[2], d[0], d[1]))
+
+    async def take_digest(
+        self, rule: str, channel: str, window_end: datetime, build: BuildDigest
+    ) -> Delivery | None:
+        async with self._lock:
+            mine = [
+                n
+                for n, (i, sent) in enumerate(self._digest_items)
+                if not sent and (i.rule, i.channel, i.window_end) == (rule, channel, window_end)
+            ]
+            delivery = build([self._digest_items[n][0] for n in mine])
+            if delivery is not None and not self._add_deliveries([delivery]):
+                delivery = None  # this window was sent already
+            for n in mine:
+                self._digest_items[n] = (self._digest_items[n][0], True)
+            return delivery
 
     async def watching_since(self, source: str, now: datetime) -> datetime:
         return self._sources.setdefault(source, now)
@@ -52,6 +114,12 @@ class MemoryStore:
                 (d for d in self._deliveries.values() if self._claimable(d, now)),
                 key=lambda d: d.next_attempt_at,
             )[:limit]
+            groups = {d.group_key for d in due if d.group_key}
+            due += [
+                d
+                for d in self._deliveries.values()
+                if d.group_key in groups and d.status == DeliveryStatus.PENDING and d not in due
+            ]
             for d in due:
                 self._deliveries[d.id] = replace(d, status=DeliveryStatus.SENDING)
                 self._leases[d.id] = now + timedelta(seconds=lease)
@@ -115,3 +183,10 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+
+def _next_state(previous: RunState | None, stored: Snapshot, now: datetime) -> RunState:
+    if previous is None:
+        return RunState(stored, now, now)
+    same_phase = previous.snapshot.phase == stored.phase
+    return RunState(stored, previous.first_seen_at, previous.phase_since if same_phase else now)

@@ -33,4 +33,37 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (delivery_id, n)
     )
     """,
+    # 2: main-line phases a transition skipped, comma-separated
+    "ALTER TABLE transitions ADD COLUMN skipped TEXT NOT NULL DEFAULT ''",
+    # 3: noise control and digests. The outbox may hold deliveries no single transition
+    # caused (digests): rebuilt with a nullable transition_id, and a group key.
+    """
+    CREATE TABLE deliveries_v3 (
+        id TEXT PRIMARY KEY, transition_id TEXT, rule TEXT NOT NULL, channel TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE, message TEXT NOT NULL, payload TEXT NOT NULL,
+        status TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at REAL NOT NULL,
+        created_at REAL NOT NULL, rounds INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+        lease_until REAL, group_key TEXT
+    );
+    INSERT INTO deliveries_v3 SELECT id, transition_id, rule, channel, idempotency_key, message,
+        payload, status, attempts, next_attempt_at, created_at, rounds, last_error, lease_until, NULL
+        FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_v3 RENAME TO deliveries;
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+    CREATE INDEX deliveries_group ON deliveries (group_key) WHERE group_key IS NOT NULL;
+    ALTER TABLE runs ADD COLUMN phase_since REAL;
+    CREATE TABLE task_outcomes (
+        source TEXT NOT NULL, task TEXT NOT NULL, phase TEXT NOT NULL, PRIMARY KEY (source, task)
+    );
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at REAL NOT NULL, ends_at REAL NOT NULL,
+        comment TEXT NOT NULL, created_by TEXT NOT NULL
+    );
+    CREATE TABLE digest_items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, channel TEXT NOT NULL,
+        window_end REAL NOT NULL, item TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX digest_items_due ON digest_items (sent, window_end)
+    """,
 ]

@@ -3,11 +3,18 @@
 All SQL runs on one dedicated thread (sqlite3 connections are not shared across threads),
 so callers on the event loop never block on disk. synchronous=FULL: a 2xx means the
 snapshot, its transition and its deliveries survive a power loss.
+
+Group commit: writes (record, claim, complete, release, replay, watching_since) queue up and
+run as one transaction per batch, the batch being whatever queued while the previous one
+committed (at most MAX_BATCH), so one fsync covers many callers and an idle store adds no
+wait. Each write runs inside its own SAVEPOINT: one that fails is rolled back alone and only
+its caller sees the error. Every caller is answered after its batch has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +22,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Transition, Via
-from relay.store.base import Decide, Decision, Outcome
+from relay.silences import Silence
+from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome
 from relay.store.codec import (
+    digest_item_from_json,
+    digest_item_to_json,
     dumps,
     epoch,
     from_epoch,
@@ -28,16 +38,25 @@ from relay.store.codec import (
 from relay.store.migrations import MIGRATIONS
 
 T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], Any]
+MAX_BATCH = 128  # writes per transaction: bounds how long one batch holds the thread
 
 _DELIVERY_COLUMNS = (
     "id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,"
-    " next_attempt_at, created_at, rounds, last_error"
+    " next_attempt_at, created_at, rounds, last_error, group_key"
 )
+_STATE_COLUMNS = "snapshot, first_seen_at, phase_since"
 
 
 class SqliteStore:
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         self._conn, self._executor = conn, executor
+        self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.commits = 0  # transactions committed by the write queue (batches)
+        # a source's watching_since never changes once committed: read it once
+        self._since: dict[str, datetime] = {}
+        self._since_new: dict[str, datetime] = {}  # read in the batch being written
 
     @classmethod
     async def open(cls, path: str) -> SqliteStore:
@@ -50,63 +69,211 @@ class SqliteStore:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
         await self._run(self._conn.close)
         self._executor.shutdown(wait=True)
+
+    # -- group commit ---------------------------------------------------------------------
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` in the next batch's transaction; its result once that committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.append((fn, future))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    results = await self._run(self._commit, [fn for fn, _ in batch])
+                except asyncio.CancelledError:  # the loop is going away: so are the callers
+                    for _, future in batch + self._queue:
+                        future.cancel()
+                    raise
+                except BaseException as exc:  # the transaction failed: every caller hears it
+                    results = [(False, exc)] * len(batch)
+                for (_, future), (ok, value) in zip(batch, results, strict=True):
+                    if future.done():  # the caller was cancelled; the write happened all the same
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flusher = None
+
+    def _commit(self, writes: list[Write]) -> list[tuple[bool, Any]]:
+        c = self._conn
+        results: list[tuple[bool, Any]] = []
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            for fn in writes:
+                c.execute("SAVEPOINT write")
+                seen = set(self._since_new)
+                try:
+                    results.append((True, fn(c)))
+                except Exception as exc:
+                    if not c.in_transaction:  # SQLite rolled the whole batch back (I/O, full)
+                        raise
+                    c.execute("ROLLBACK TO write")
+                    for source in set(self._since_new) - seen:
+                        del self._since_new[source]
+                    results.append((False, exc))
+                c.execute("RELEASE write")
+            c.execute("COMMIT")
+            self._since.update(self._since_new)
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        finally:
+            self._since_new.clear()
+        self.commits += 1
+        return results
 
     # -- ingest ---------------------------------------------------------------------------
 
     async def record(self, snapshot: Any, decide: Decide, now: datetime) -> Decision:
-        return await self._run(self._record, snapshot, decide, now)
+        return await self._write(lambda c: self._record(c, snapshot, decide, now))
 
-    def _record(self, snapshot: Any, decide: Decide, now: datetime) -> Decision:
-        c = self._conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            row = c.execute(
-                "SELECT snapshot, first_seen_at FROM runs WHERE source=? AND run_id=?",
-                (snapshot.source, snapshot.run_id),
-            ).fetchone()
-            previous = _state(row) if row else None
-            decision = decide(previous, self._watching_since(snapshot.source, now))
-            if stored := decision.store:
-                first_seen = row[1] if row else epoch(now)
+    def _record(self, c: sqlite3.Connection, snapshot: Any, decide: Decide, now: datetime) -> Decision:
+        row = c.execute(
+            f"SELECT {_STATE_COLUMNS} FROM runs WHERE source=? AND run_id=?",
+            (snapshot.source, snapshot.run_id),
+        ).fetchone()
+        previous = _state(row) if row else None
+        last = c.execute(
+            "SELECT phase FROM task_outcomes WHERE source=? AND task=?", (snapshot.source, snapshot.task)
+        ).fetchone()
+        context = Context(self._watching_since(c, snapshot.source, now), Phase(last[0]) if last else None)
+        decision = decide(previous, context)
+        if stored := decision.store:
+            first_seen = row[1] if row else epoch(now)
+            same_phase = previous is not None and previous.snapshot.phase == stored.phase
+            phase_since = (row[2] or row[1]) if row and same_phase else epoch(now)
+            c.execute(
+                "INSERT OR REPLACE INTO runs (source, run_id, task, status, phase, terminal,"
+                " updated_at, first_seen_at, snapshot, phase_since) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    stored.source,
+                    stored.run_id,
+                    stored.task,
+                    stored.status,
+                    stored.phase.value,
+                    int(stored.terminal),
+                    epoch(stored.updated_at),
+                    first_seen,
+                    snapshot_to_json(stored),
+                    phase_since,
+                ),
+            )
+            if stored.terminal:
                 c.execute(
-                    "INSERT OR REPLACE INTO runs (source, run_id, task, status, phase, terminal,"
-                    " updated_at, first_seen_at, snapshot) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (
-                        stored.source,
-                        stored.run_id,
-                        stored.task,
-                        stored.status,
-                        stored.phase.value,
-                        int(stored.terminal),
-                        epoch(stored.updated_at),
-                        first_seen,
-                        snapshot_to_json(stored),
-                    ),
+                    "INSERT OR REPLACE INTO task_outcomes (source, task, phase) VALUES (?,?,?)",
+                    (stored.source, stored.task, stored.phase.value),
                 )
-            if decision.transition:
-                _insert_transition(c, decision.transition)
-            for d in decision.deliveries:
-                _insert_delivery(c, d)
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+        if decision.transition:
+            _insert_transition(c, decision.transition)
+        for d in decision.deliveries:
+            _insert_delivery(c, d)
+        c.executemany(
+            "INSERT INTO digest_items (rule, channel, window_end, item) VALUES (?,?,?,?)",
+            [(i.rule, i.channel, epoch(i.window_end), digest_item_to_json(i)) for i in decision.digest_items],
+        )
         return decision
 
+    async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
+        def write(c: sqlite3.Connection) -> int:
+            if not c.execute("SELECT 1 FROM transitions WHERE id=?", (transition.id,)).fetchone():
+                _insert_transition(c, transition)
+            return sum(_insert_delivery(c, d) for d in deliveries)
+
+        return await self._write(write)
+
+    # -- silences -------------------------------------------------------------------------
+
+    async def add_silence(self, silence: Silence) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_by)"
+                " VALUES (?,?,?,?,?,?)",
+                (
+                    silence.id,
+                    dumps(dict(silence.matchers)),
+                    epoch(silence.starts_at),
+                    epoch(silence.ends_at),
+                    silence.comment,
+                    silence.created_by,
+                ),
+            )
+        )
+
+    async def silences(self, now: datetime | None = None) -> list[Silence]:
+        where, args = ("WHERE ends_at > ?", (epoch(now),)) if now else ("", ())
+        rows = await self._run(
+            self._all,
+            f"SELECT id, matchers, starts_at, ends_at, comment, created_by FROM silences {where}"
+            " ORDER BY starts_at, id",
+            args,
+        )
+        return [
+            Silence(
+                r[0], tuple(sorted(json.loads(r[1]).items())), from_epoch(r[2]), from_epoch(r[3]), r[4], r[5]
+            )
+            for r in rows
+        ]
+
+    async def expire_silence(self, silence_id: str, now: datetime) -> bool:
+        def write(c: sqlite3.Connection) -> bool:
+            sql = "UPDATE silences SET ends_at=? WHERE id=? AND ends_at > ?"
+            return c.execute(sql, (epoch(now), silence_id, epoch(now))).rowcount == 1
+
+        return await self._write(write)
+
+    # -- digests --------------------------------------------------------------------------
+
+    async def due_digests(self, now: datetime) -> list[tuple[str, str, datetime]]:
+        rows = await self._run(
+            self._all,
+            "SELECT DISTINCT rule, channel, window_end FROM digest_items WHERE sent=0 AND window_end<=?"
+            " ORDER BY window_end, rule, channel",
+            (epoch(now),),
+        )
+        return [(r[0], r[1], from_epoch(r[2])) for r in rows]
+
+    async def take_digest(
+        self, rule: str, channel: str, window_end: datetime, build: BuildDigest
+    ) -> Delivery | None:
+        def write(c: sqlite3.Connection) -> Delivery | None:
+            rows = c.execute(
+                "SELECT id, item FROM digest_items WHERE sent=0 AND rule=? AND channel=? AND window_end=?"
+                " ORDER BY id",
+                (rule, channel, epoch(window_end)),
+            ).fetchall()
+            delivery = build([digest_item_from_json(r[1]) for r in rows])
+            if delivery is not None and not _insert_delivery(c, delivery):
+                delivery = None  # this window was sent already
+            c.executemany("UPDATE digest_items SET sent=1 WHERE id=?", [(r[0],) for r in rows])
+            return delivery
+
+        return await self._write(write)
+
     async def watching_since(self, source: str, now: datetime) -> datetime:
-        def query() -> datetime:
-            with self._tx():
-                return self._watching_since(source, now)
+        return await self._write(lambda c: self._watching_since(c, source, now))
 
-        return await self._run(query)
-
-    def _watching_since(self, source: str, now: datetime) -> datetime:
-        c = self._conn
-        c.execute("INSERT OR IGNORE INTO sources (name, watching_since) VALUES (?, ?)", (source, epoch(now)))
-        row = c.execute("SELECT watching_since FROM sources WHERE name=?", (source,)).fetchone()
-        return from_epoch(row[0])
+    def _watching_since(self, c: sqlite3.Connection, source: str, now: datetime) -> datetime:
+        known = self._since.get(source)
+        if known is None:
+            sql = "INSERT OR IGNORE INTO sources (name, watching_since) VALUES (?, ?)"
+            c.execute(sql, (source, epoch(now)))
+            row = c.execute("SELECT watching_since FROM sources WHERE name=?", (source,)).fetchone()
+            known = self._since_new[source] = from_epoch(row[0])
+        return known
 
     async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]:
         def query() -> dict[str, RunState]:
@@ -115,7 +282,7 @@ class SqliteStore:
                 chunk = run_ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for row in self._conn.execute(
-                    f"SELECT snapshot, first_seen_at FROM runs WHERE source=? AND run_id IN ({marks})",
+                    f"SELECT {_STATE_COLUMNS} FROM runs WHERE source=? AND run_id IN ({marks})",
                     (source, *chunk),
                 ):
                     state = _state(row)
@@ -126,7 +293,7 @@ class SqliteStore:
 
     async def active_runs(self, source: str) -> list[RunState]:
         rows = await self._run(
-            self._all, "SELECT snapshot, first_seen_at FROM runs WHERE source=? AND terminal=0", (source,)
+            self._all, f"SELECT {_STATE_COLUMNS} FROM runs WHERE source=? AND terminal=0", (source,)
         )
         return [_state(r) for r in rows]
 
@@ -134,77 +301,41 @@ class SqliteStore:
 
     async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
         t = epoch(now)
-        rows = await self._run(
-            self._all,
-            (
-                f"UPDATE deliveries SET status='sending', lease_until=? WHERE id IN ("
-                " SELECT id FROM deliveries WHERE (status='pending' AND next_attempt_at<=?)"
-                "  OR (status='sending' AND lease_until<=?) ORDER BY next_attempt_at LIMIT ?)"
-                f" RETURNING {_DELIVERY_COLUMNS}"
-            ),
-            (t + lease, t, t, limit),
+        sql = (
+            # a group is one send: claiming one member claims the others with it
+            "WITH picked AS (SELECT id, group_key FROM deliveries"
+            "  WHERE (status='pending' AND next_attempt_at<=?) OR (status='sending' AND lease_until<=?)"
+            "  ORDER BY next_attempt_at LIMIT ?)"
+            " UPDATE deliveries SET status='sending', lease_until=? WHERE id IN (SELECT id FROM picked)"
+            "  OR (status='pending' AND group_key IN"
+            "      (SELECT group_key FROM picked WHERE group_key IS NOT NULL))"
+            f" RETURNING {_DELIVERY_COLUMNS}"
         )
+        rows = await self._write(lambda c: c.execute(sql, (t, t, limit, t + lease)).fetchall())
         return sorted((_delivery(r) for r in rows), key=lambda d: d.next_attempt_at)
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
-        await self._run(self._complete, delivery_id, attempts, outcome)
-
-    def _complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
-        with self._tx() as c:
-            c.executemany(
-                "INSERT OR REPLACE INTO attempts (delivery_id, n, started_at, latency_ms, ok,"
-                " http_status, reason, excerpt) VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        a.delivery_id,
-                        a.n,
-                        epoch(a.started_at),
-                        a.latency_ms,
-                        int(a.ok),
-                        a.http_status,
-                        a.reason,
-                        a.excerpt,
-                    )
-                    for a in attempts
-                ],
-            )
-            failed = outcome.status != DeliveryStatus.SENT
-            c.execute(
-                "UPDATE deliveries SET status=?, attempts=attempts+?, rounds=rounds+?,"
-                " next_attempt_at=COALESCE(?, next_attempt_at), last_error=?, lease_until=NULL"
-                " WHERE id=?",
-                (
-                    outcome.status.value,
-                    len(attempts),
-                    int(failed),
-                    epoch(outcome.next_attempt_at) if outcome.next_attempt_at else None,
-                    outcome.error,
-                    delivery_id,
-                ),
-            )
+        await self._write(lambda c: _complete(c, delivery_id, attempts, outcome))
 
     async def release(self, delivery_ids: list[str]) -> None:
-        def update() -> None:
-            with self._tx() as c:
-                c.executemany(
-                    "UPDATE deliveries SET status='pending', lease_until=NULL"
-                    " WHERE id=? AND status='sending'",
-                    [(i,) for i in delivery_ids],
-                )
+        def update(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "UPDATE deliveries SET status='pending', lease_until=NULL WHERE id=? AND status='sending'",
+                [(i,) for i in delivery_ids],
+            )
 
-        await self._run(update)
+        await self._write(update)
 
     async def replay(self, delivery_id: str, now: datetime) -> bool:
-        def update() -> bool:
-            with self._tx() as c:
-                cur = c.execute(
-                    "UPDATE deliveries SET status='pending', rounds=0, next_attempt_at=?,"
-                    " lease_until=NULL WHERE id=? AND status IN ('dead', 'sent')",
-                    (epoch(now), delivery_id),
-                )
-                return cur.rowcount == 1
+        def update(c: sqlite3.Connection) -> bool:
+            cur = c.execute(
+                "UPDATE deliveries SET status='pending', rounds=0, next_attempt_at=?,"
+                " lease_until=NULL WHERE id=? AND status IN ('dead', 'sent')",
+                (epoch(now), delivery_id),
+            )
+            return cur.rowcount == 1
 
-        return await self._run(update)
+        return await self._write(update)
 
     async def next_due(self) -> datetime | None:
         rows = await self._run(
@@ -251,7 +382,7 @@ class SqliteStore:
         args: tuple[Any, ...] = (source, limit) if source else (limit,)
         rows = await self._run(
             self._all,
-            f"SELECT snapshot, first_seen_at FROM runs {where} ORDER BY updated_at DESC LIMIT ?",
+            f"SELECT {_STATE_COLUMNS} FROM runs {where} ORDER BY updated_at DESC LIMIT ?",
             args,
         )
         return [_state(r) for r in rows]
@@ -260,8 +391,8 @@ class SqliteStore:
         rows = await self._run(
             self._all,
             "SELECT id, source, run_id, from_phase, to_phase,"
-            " from_status, to_status, observed_at, via, backfill"
-            " FROM transitions ORDER BY observed_at DESC LIMIT ?",
+            " from_status, to_status, observed_at, via, backfill, skipped"
+            " FROM transitions ORDER BY observed_at DESC, rowid DESC LIMIT ?",
             (limit,),
         )
         return [_transition(r) for r in rows]
@@ -272,41 +403,61 @@ class SqliteStore:
         # autocommit: one statement is its own transaction; reads take no write lock
         return self._conn.execute(sql, args).fetchall()
 
-    def _tx(self) -> _Transaction:
-        return _Transaction(self._conn)
-
-
-class _Transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, kind: object, *_: object) -> None:
-        self.conn.execute("ROLLBACK" if kind else "COMMIT")
-
 
 def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    # foreign keys off while migrating: a table rebuild drops and renames tables others refer to
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         conn.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    conn.execute("PRAGMA foreign_keys=ON")
     return conn
 
 
+def _complete(c: sqlite3.Connection, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
+    c.executemany(
+        "INSERT OR REPLACE INTO attempts (delivery_id, n, started_at, latency_ms, ok,"
+        " http_status, reason, excerpt) VALUES (?,?,?,?,?,?,?,?)",
+        [
+            (
+                a.delivery_id,
+                a.n,
+                epoch(a.started_at),
+                a.latency_ms,
+                int(a.ok),
+                a.http_status,
+                a.reason,
+                a.excerpt,
+            )
+            for a in attempts
+        ],
+    )
+    failed = outcome.status != DeliveryStatus.SENT
+    c.execute(
+        "UPDATE deliveries SET status=?, attempts=attempts+?, rounds=rounds+?,"
+        " next_attempt_at=COALESCE(?, next_attempt_at), last_error=?, lease_until=NULL"
+        " WHERE id=?",
+        (
+            outcome.status.value,
+            len(attempts),
+            int(failed),
+            epoch(outcome.next_attempt_at) if outcome.next_attempt_at else None,
+            outcome.error,
+            delivery_id,
+        ),
+    )
+
+
 def _state(row: tuple[Any, ...]) -> RunState:
-    return RunState(snapshot_from_json(row[0]), from_epoch(row[1]))
+    return RunState(snapshot_from_json(row[0]), from_epoch(row[1]), from_epoch(row[2] or row[1]))
 
 
 def _insert_transition(c: sqlite3.Connection, t: Transition) -> None:
     c.execute(
         "INSERT INTO transitions (id, source, run_id, from_phase, to_phase, from_status,"
-        " to_status, observed_at, via, backfill) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        " to_status, observed_at, via, backfill, skipped) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
             t.id,
             t.source,
@@ -318,13 +469,15 @@ def _insert_transition(c: sqlite3.Connection, t: Transition) -> None:
             epoch(t.observed_at),
             t.via.value,
             int(t.backfill),
+            ",".join(p.value for p in t.skipped),
         ),
     )
 
 
-def _insert_delivery(c: sqlite3.Connection, d: Delivery) -> None:
-    c.execute(
-        f"INSERT OR IGNORE INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+def _insert_delivery(c: sqlite3.Connection, d: Delivery) -> int:
+    """1 when written, 0 when a delivery with its idempotency key exists already."""
+    return c.execute(
+        f"INSERT OR IGNORE INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             d.id,
             d.transition_id,
@@ -339,8 +492,9 @@ def _insert_delivery(c: sqlite3.Connection, d: Delivery) -> None:
             epoch(d.created_at),
             d.rounds,
             d.last_error,
+            d.group_key,
         ),
-    )
+    ).rowcount
 
 
 def _delivery(r: tuple[Any, ...]) -> Delivery:
@@ -360,6 +514,7 @@ def _delivery(r: tuple[Any, ...]) -> Delivery:
         created_at=from_epoch(r[10]),
         rounds=r[11],
         last_error=r[12],
+        group_key=r[13],
     )
 
 
@@ -375,4 +530,5 @@ def _transition(r: tuple[Any, ...]) -> Transition:
         observed_at=from_epoch(r[7]),
         via=Via(r[8]),
         backfill=bool(r[9]),
+        skipped=tuple(Phase(p) for p in r[10].split(",") if p),
     )

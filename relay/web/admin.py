@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from relay.durations import parse_duration
 from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Transition
 from relay.payload import iso
 from relay.preview import PreviewError, run_for_preview
 from relay.preview import preview as render_preview
 from relay.service import Relay
+from relay.silences import Silence, new_silence, silence_json
 from relay.web.responses import error
 
 MAX_LIMIT = 1000
@@ -110,6 +113,51 @@ async def preview(request: Request) -> Response:
         return JSONResponse(render_preview(relay.ruleset, body["rule"], run))
     except PreviewError as exc:
         return error(422, str(exc))
+
+
+async def silences(request: Request) -> Response:
+    """GET: the silences not yet ended (?all=1: every one). POST: create one."""
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    now = relay.clock.now()
+    if request.method == "GET":
+        found = await relay.store.silences(None if request.query_params.get("all") else now)
+        return JSONResponse({"silences": [silence_json(s, now) for s in found]})
+    try:
+        body = await request.json()
+        silence = _silence_from(body, now)
+    except ValueError as exc:
+        return error(400, f"invalid silence: {exc}")
+    await relay.add_silence(silence)
+    return JSONResponse(silence_json(silence, now), status_code=201)
+
+
+async def expire_silence(request: Request) -> Response:
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    if not await relay.expire_silence(request.path_params["id"]):
+        return error(404, "no active silence with this id")
+    return JSONResponse({"expired": request.path_params["id"]})
+
+
+def _silence_from(body: object, now: datetime) -> Silence:
+    """{"matchers": {...}, "duration": "2h" | "ends_at": ISO, "starts_at"?: ISO, "comment"?, "created_by"?}"""
+    if not isinstance(body, dict) or not isinstance(body.get("matchers"), dict):
+        raise ValueError('expected {"matchers": {"task": "create-*"}, "duration": "2h"}')
+    starts = (
+        datetime.fromisoformat(body["starts_at"].replace("Z", "+00:00")) if body.get("starts_at") else now
+    )
+    if body.get("ends_at"):
+        ends = datetime.fromisoformat(str(body["ends_at"]).replace("Z", "+00:00"))
+    else:
+        ends = starts + timedelta(seconds=parse_duration(body.get("duration", "")))
+    if starts.tzinfo is None or ends.tzinfo is None:
+        raise ValueError("times need a time zone (e.g. 2026-11-25T18:00:00Z)")
+    return new_silence(
+        body["matchers"], starts, ends, str(body.get("comment", "")), str(body.get("created_by", ""))
+    )
 
 
 def delivery_json(d: Delivery) -> dict[str, Any]:

@@ -18,4 +18,6 @@ ROUTES = [
     Route("/admin/deliveries/{id}", admin.delivery, methods=["GET"]),
     Route("/admin/deliveries/{id}/replay", admin.replay, methods=["POST"]),
     Route("/admin/preview", admin.preview, methods=["POST"]),
+    Route("/admin/silences", admin.silences, methods=["GET", "POST"]),
+    Route("/admin/silences/{id}", admin.expire_silence, methods=["DELETE"]),
 ]

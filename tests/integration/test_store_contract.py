@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -11,6 +12,8 @@ import pytest
 
 from relay.models import Attempt, Delivery, DeliveryStatus, Message, RunState, Snapshot
 from relay.store import Decision, Outcome, Store, open_store
+from relay.store.base import Context
+from relay.store.sqlite import SqliteStore
 from relay.transitions import diff
 from tests.builders import T0, snap
 
@@ -40,8 +43,8 @@ def delivery(transition_id: str, key: str = "k1", at: datetime = T0) -> Delivery
 
 
 async def ingest(store: Store, s: Snapshot, keys: tuple[str, ...] = ("k1",)) -> Decision:
-    def decide(previous: RunState | None, since: datetime) -> Decision:
-        t = diff(previous, s, now=T0, watching_since=since)
+    def decide(previous: RunState | None, context: Context) -> Decision:
+        t = diff(previous, s, now=T0, watching_since=context.watching_since)
         if t is None:
             return Decision()
         return Decision(s, t, [delivery(t.id, k) for k in keys])
@@ -56,7 +59,7 @@ async def test_record_and_read_back(store: Store) -> None:
     assert [r.snapshot for r in runs] == [snap("EXECUTING")]
     assert (await store.known_runs("recoup", ["run_1", "nope"])).keys() == {"run_1"}
     assert [r.snapshot.run_id for r in await store.active_runs("recoup")] == ["run_1"]
-    assert [t.id for t in await store.transitions()] == [d.transition.id]
+    assert await store.transitions() == [d.transition]
     stored = await store.delivery("d-k1")
     assert stored is not None and stored.message == delivery("x").message
 
@@ -67,11 +70,18 @@ async def test_terminal_runs_are_not_active(store: Store) -> None:
     assert await store.active_runs("recoup") == []
 
 
+async def test_transitions_keep_what_they_skipped(store: Store) -> None:
+    await ingest(store, snap("QUEUED"))
+    done = await ingest(store, snap("COMPLETED", at=5), keys=("k2",))
+    assert done.transition is not None and done.transition.skipped
+    assert (await store.transitions())[0] == done.transition
+
+
 async def test_watching_since_is_fixed_at_first_contact(store: Store) -> None:
     seen: list[datetime] = []
 
-    def decide(previous: RunState | None, since: datetime) -> Decision:
-        seen.append(since)
+    def decide(previous: RunState | None, context: Context) -> Decision:
+        seen.append(context.watching_since)
         return Decision()
 
     await store.record(snap("EXECUTING"), decide, T0)
@@ -89,7 +99,7 @@ async def test_duplicate_idempotency_key_is_written_once(store: Store) -> None:
 
 
 async def test_a_failing_decision_writes_nothing(store: Store) -> None:
-    def decide(previous: RunState | None, since: datetime) -> Decision:
+    def decide(previous: RunState | None, context: Context) -> Decision:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
@@ -153,3 +163,78 @@ async def test_sqlite_survives_reopen(tmp_path: Path) -> None:
         assert (await second.runs())[0].snapshot == snap("EXECUTING")
     finally:
         await second.close()
+
+
+# -- concurrent records (the SQLite store commits them in groups) ----------------------------
+
+
+async def test_concurrent_records_are_each_stored_and_answered(store: Store) -> None:
+    runs = [snap("EXECUTING", run_id=f"run_{n}") for n in range(50)]
+    decisions = await asyncio.gather(*(ingest(store, s, keys=(f"k{n}",)) for n, s in enumerate(runs)))
+    assert [d.transition.run_id for d in decisions if d.transition] == [s.run_id for s in runs]
+    assert len(await store.runs(limit=1000)) == 50
+    assert len(await store.deliveries(limit=1000)) == 50
+
+
+async def test_one_failing_decision_fails_only_its_caller(store: Store) -> None:
+    def boom(previous: RunState | None, context: Context) -> Decision:
+        raise RuntimeError("boom")
+
+    outcomes = await asyncio.gather(
+        ingest(store, snap("EXECUTING", run_id="before"), keys=("a",)),
+        store.record(snap("EXECUTING", run_id="bad"), boom, T0),
+        ingest(store, snap("EXECUTING", run_id="after"), keys=("b",)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], RuntimeError)
+    assert not isinstance(outcomes[0], BaseException) and not isinstance(outcomes[2], BaseException)
+    assert {r.snapshot.run_id for r in await store.runs()} == {"before", "after"}
+    assert {d.idempotency_key for d in await store.deliveries()} == {"a", "b"}
+
+
+async def test_concurrent_updates_of_one_run_see_each_other(store: Store) -> None:
+    first, second = await asyncio.gather(
+        ingest(store, snap("EXECUTING"), keys=("a",)), ingest(store, snap("EXECUTING", at=1), keys=("b",))
+    )
+    assert first.transition is not None and second.transition is None  # a duplicate phase
+    assert [d.idempotency_key for d in await store.deliveries()] == ["a"]
+
+
+async def test_sqlite_groups_concurrent_records_and_answers_after_commit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store, other = await open_store(url), await open_store(url)
+    try:
+        assert isinstance(store, SqliteStore)
+        await asyncio.gather(
+            *(ingest(store, snap("EXECUTING", run_id=f"r{n}"), (f"k{n}",)) for n in range(40))
+        )
+        assert store.commits < 40  # fewer transactions (fsyncs) than callers
+        # every caller was answered after its batch committed: another connection sees it all
+        assert len(await other.runs(limit=100)) == 40
+    finally:
+        await store.close()
+        await other.close()
+
+
+async def test_sqlite_watching_since_of_a_rolled_back_write_is_not_kept(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    seen: list[datetime] = []
+
+    def boom(previous: RunState | None, context: Context) -> Decision:
+        seen.append(context.watching_since)
+        raise RuntimeError("boom")
+
+    def note(previous: RunState | None, context: Context) -> Decision:
+        seen.append(context.watching_since)
+        return Decision()
+
+    try:
+        with pytest.raises(RuntimeError):
+            await store.record(snap("EXECUTING"), boom, T0)
+        later = T0 + timedelta(hours=1)
+        await store.record(snap("EXECUTING"), note, later)
+        await store.record(snap("EXECUTING"), note, later + timedelta(hours=1))
+        assert seen == [T0, later, later]  # the first contact that counts is the committed one
+        assert await store.watching_since("recoup", T0) == later
+    finally:
+        await store.close()

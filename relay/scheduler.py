@@ -1,0 +1,104 @@
+"""What the relay notices by the clock rather than by a snapshot: digest windows that
+closed, and runs stuck in a phase too long. `tick` does one pass; `run` repeats it.
+
+Both are idempotent by construction (a digest's key names its window, a stuck alert's key
+names the run and rule), so ticks may overlap replicas or restarts without double sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from relay.clock import Clock
+from relay.digests import DigestItem
+from relay.dispatch import digest_delivery, plan_stuck
+from relay.models import Delivery
+from relay.rules.config import Rule, RuleSet
+from relay.store import Store
+from relay.store.base import BuildDigest
+
+log = logging.getLogger("relay.scheduler")
+
+TICK_EVERY = 5.0  # seconds
+
+
+@dataclass
+class TickReport:
+    digests_sent: int = 0
+    stuck_alerts: int = 0
+
+
+@dataclass
+class Scheduler:
+    store: Store
+    ruleset: RuleSet
+    clock: Clock
+    wakeup: asyncio.Event
+    started_at: datetime | None = None
+    _rules: dict[str, Rule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rules = {r.name: r for r in self.ruleset.rules}
+        self.started_at = self.started_at or self.clock.now()
+
+    async def run(self, stop: asyncio.Event, every: float = TICK_EVERY) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:  # a bug here must not end digests for good
+                log.exception("scheduler_tick_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+    async def tick(self) -> TickReport:
+        now = self.clock.now()
+        report = TickReport(await self._digests(now), await self._stuck(now))
+        if report.digests_sent or report.stuck_alerts:
+            self.wakeup.set()
+        return report
+
+    async def _digests(self, now: datetime) -> int:
+        windows = set(await self.store.due_digests(now))
+        for rule in self._rules.values():
+            if rule.digest and rule.digest.send_empty:
+                end = rule.digest.last_end(now)
+                if self.started_at and end >= self.started_at:  # empty windows: only from now on
+                    windows |= {(rule.name, channel, end) for channel in rule.notify}
+        sent = 0
+        for rule_name, channel, end in sorted(windows, key=lambda w: w[2]):
+            found = self._rules.get(rule_name)
+            if found is None or not self.ruleset.channels[channel].enabled:
+                continue
+            if await self.store.take_digest(rule_name, channel, end, _builder(found, channel, end, now)):
+                log.info(
+                    "digest_enqueued rule=%s channel=%s window_end=%s", rule_name, channel, end.isoformat()
+                )
+                sent += 1
+        return sent
+
+    async def _stuck(self, now: datetime) -> int:
+        rules = [r for r in self._rules.values() if r.stuck_after]
+        if not rules:
+            return 0
+        alerts = 0
+        for source in self.ruleset.sources:
+            for state in await self.store.active_runs(source):
+                for rule in rules:
+                    planned = plan_stuck(state, rule, self.ruleset.channels, now=now)
+                    if planned and (written := await self.store.enqueue(*planned)):
+                        log.info(
+                            "run_stuck source=%s run=%s rule=%s", source, state.snapshot.run_id, rule.name
+                        )
+                        alerts += written
+        return alerts
+
+
+def _builder(rule: Rule, channel: str, end: datetime, now: datetime) -> BuildDigest:
+    def build(items: list[DigestItem]) -> Delivery | None:
+        return digest_delivery(rule, channel, end, items, now)
+
+    return build
