@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 
 from relay.app import create_app
+from relay.clock import Clock
 from relay.service import Relay
 from relay.settings import Settings
 from tests.fakes.servers import serve
@@ -40,14 +42,17 @@ class RunningRelay:
 
 
 @asynccontextmanager
-async def running_relay(config: Path, database: Path) -> AsyncIterator[RunningRelay]:
+async def running_relay(
+    config: Path, database: Path, clock: Clock | None = None, **overrides: Any
+) -> AsyncIterator[RunningRelay]:
     settings = Settings(
         config_path=str(config),
         database_url=f"sqlite:///{database}",
         admin_token=ADMIN_TOKEN,
         max_body_bytes=64 * 1024,
+        **overrides,
     )
-    app = create_app(settings)
+    app = create_app(settings, clock)
     async with serve(app, lifespan="on") as url, httpx.AsyncClient(timeout=10) as client:
         yield RunningRelay(url, app.state.relay, client)
 
