@@ -58,7 +58,10 @@ class Relay:
         relay.pipeline.silences = await store.silences(clock.now())
         relay._spawn(relay._refresh_silences(), "silences")
         if settings.workers:
-            worker = DeliveryWorker(store, relay.channels, ruleset.delivery, clock, relay.pipeline.wakeup)
+            limits = {name: c.rate_limit for name, c in ruleset.channels.items() if c.rate_limit}
+            worker = DeliveryWorker(
+                store, relay.channels, ruleset.delivery, clock, relay.pipeline.wakeup, limits
+            )
             relay._tasks.append(asyncio.create_task(worker.run(relay._stop), name="worker"))
         if settings.pollers:
             for name, poller in relay.pollers.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from relay.channels.base import Channel, Response
 from relay.clock import Clock
 from relay.delivery import retry
 from relay.delivery.grouping import merge
+from relay.delivery.ratelimit import RateGate
 from relay.models import Attempt, Delivery, DeliveryStatus
 from relay.rules.config import DeliveryPolicy
 from relay.store import Outcome, Store
@@ -43,9 +45,11 @@ class DeliveryWorker:
         policy: DeliveryPolicy,
         clock: Clock,
         wakeup: asyncio.Event,
+        rate_limits: Mapping[str, tuple[int, float]] | None = None,
     ) -> None:
         self.store, self.channels, self.policy, self.clock = store, channels, policy, clock
         self.wakeup = wakeup
+        self.gate = RateGate(rate_limits or {})
         # long enough for the slowest possible round (every try timing out, every pause at its
         # cap): a delivery whose worker died is claimed again once this has passed
         tries = policy.quick_tries
@@ -109,6 +113,16 @@ class DeliveryWorker:
     async def _deliver(self, members: list[Delivery]) -> None:
         """Members share a group (or are one delivery): one message, one outcome for all."""
         delivery = merge(members)
+        if free_at := self.gate.admit(delivery.channel, self.clock.now()):
+            group = f"rate:{delivery.channel}:{free_at.timestamp():.0f}"
+            await self.store.defer([d.id for d in members], free_at, group)
+            log.info(
+                "delivery_deferred id=%s channel=%s reason=rate_limit until=%s",
+                delivery.id,
+                delivery.channel,
+                free_at.isoformat(),
+            )
+            return
         channel = self.channels.get(delivery.channel)
         if channel is None:
             error = f"channel {delivery.channel!r} is no longer configured or is disabled"

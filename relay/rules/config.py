@@ -68,6 +68,7 @@ class ChannelConfig:
     url: str = ""
     secret: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    rate_limit: tuple[int, float] | None = None  # at most N messages per period (seconds)
     line: int = field(default=0, compare=False)
 
     @property
@@ -223,7 +224,7 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
         kind = "slack" if url.startswith("https://hooks.slack.com/") else "apprise"
         return ChannelConfig(name, kind, url=url, line=line)
     r = _Reader(data, file, f"channel {name!r}")
-    r.only("kind", "url", "secret", "headers")
+    r.only("kind", "url", "secret", "headers", "rate_limit")
     kind = r.choice("kind", CHANNEL_KINDS, "apprise")
     headers = r.get("headers", dict, {})
     return ChannelConfig(
@@ -232,8 +233,20 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
         url=r.get("url", str, ""),
         secret=r.get("secret", str, ""),
         headers=tuple((str(k), str(v)) for k, v in headers.items()),
+        rate_limit=r.convert("rate_limit", _rate, None),
         line=line,
     )
+
+
+_PERIODS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0}
+
+
+def _rate(value: Any) -> tuple[int, float]:
+    """'10/min' -> (10, 60.0)."""
+    count, _, period = str(value).partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or period.strip() not in _PERIODS:
+        raise ValueError(f"expected a rate like 10/min, 100/h or 5/s, got {value!r}")
+    return int(count), _PERIODS[period.strip()]
 
 
 def _rules(

@@ -64,6 +64,10 @@ class Store(Protocol):
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None: ...
 
+    async def defer(self, delivery_ids: list[str], until: datetime, group_key: str) -> None:
+        """Claimed deliveries back to pending, due `until`, sent then as one group (a channel
+        over its rate limit)."""
+
     async def release(self, delivery_ids: list[str]) -> None:
         """Give claimed deliveries back (clean shutdown): pending, due at once."""
 

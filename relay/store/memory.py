@@ -143,6 +143,15 @@ class MemoryStore:
             last_error=outcome.error,
         )
 
+    async def defer(self, delivery_ids: list[str], until: datetime, group_key: str) -> None:
+        for i in delivery_ids:
+            d = self._deliveries[i]
+            if d.status == DeliveryStatus.SENDING:
+                self._deliveries[i] = replace(
+                    d, status=DeliveryStatus.PENDING, next_attempt_at=until, group_key=group_key
+                )
+                self._leases.pop(i, None)
+
     async def release(self, delivery_ids: list[str]) -> None:
         for i in delivery_ids:
             if self._deliveries[i].status == DeliveryStatus.SENDING:

@@ -317,6 +317,16 @@ class SqliteStore:
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
         await self._write(lambda c: _complete(c, delivery_id, attempts, outcome))
 
+    async def defer(self, delivery_ids: list[str], until: datetime, group_key: str) -> None:
+        def update(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "UPDATE deliveries SET status='pending', lease_until=NULL, next_attempt_at=?, group_key=?"
+                " WHERE id=? AND status='sending'",
+                [(epoch(until), group_key, i) for i in delivery_ids],
+            )
+
+        await self._write(update)
+
     async def release(self, delivery_ids: list[str]) -> None:
         def update(c: sqlite3.Connection) -> None:
             c.executemany(

@@ -67,6 +67,30 @@ def test_env_substitution_and_secret_registration(tmp_path: Path, monkeypatch: p
         ),
         ("channels:\n  c: {kind: console}\n  c: {kind: console}\n", "rules.yaml:3: duplicate key 'c'"),
         ("sources:\n  a:\n    poll_every: 0s\n", "rules.yaml:3: source 'a': poll_every must be at least"),
+        (
+            "channels:\n  c: {kind: console}\nrules:\n  - name: d\n    notify: [c]\n    digest:\n"
+            "      cron: every morning\n",
+            "rules.yaml:7: rule 'd' digest: cron must be a cron expression",
+        ),
+        (
+            "channels:\n  c: {kind: console}\nrules:\n  - name: d\n    notify: [c]\n    digest:\n"
+            "      cron: '0 9 * * *'\n      tz: Mars/Olympus\n",
+            "rules.yaml:8: rule 'd' digest: unknown time zone",
+        ),
+        (
+            "channels:\n  c:\n    kind: console\n    rate_limit: lots\n",
+            "rules.yaml:4: channel 'c': rate_limit: expected",
+        ),
+        (
+            "channels:\n  c: {kind: console}\nrules:\n  - name: o\n    notify: [c]\n    once_per:\n"
+            "      key: '{{ run.task }}'\n",
+            "rules.yaml:7: rule 'o' once_per: period must be",
+        ),
+        (
+            "channels:\n  c: {kind: console}\nrules:\n  - name: t\n    notify: [c]\n    template:\n"
+            "      slack: {colour: red}\n",
+            "rules.yaml:7: rule 't' template slack: unknown option 'colour'",
+        ),
     ],
 )
 def test_invalid_files_name_the_line(tmp_path: Path, text: str, expected: str) -> None:

@@ -44,7 +44,11 @@ sources: {recoup: {kind: recoup}}
 channels:
   mail: {kind: webhook, url: "http://127.0.0.1:9/mail"}
   chat: {kind: webhook, url: "http://127.0.0.1:9/chat"}
+  pager: {kind: webhook, url: "http://127.0.0.1:9/pager", rate_limit: 2/min}
 rules:
+  - name: timeouts
+    match: {status: TIMED_OUT}
+    notify: [pager]
   - name: morning
     match: {phase: terminal}
     notify: [mail]
@@ -76,6 +80,7 @@ class World:
     worker: DeliveryWorker
     mail: Recorder
     chat: Recorder
+    pager: Recorder
 
     async def ingest(self, status: str, run_id: str, task: str = "create-content", **extra: object) -> None:
         s = snap(status, run_id=run_id, task=task, via=Via.WEBHOOK, **extra)  # type: ignore[arg-type]
@@ -98,8 +103,11 @@ async def world(tmp_path: Path) -> World:
     path.write_text(RULES)
     ruleset = load_ruleset(path)
     clock, store, wakeup = FakeClock(START), MemoryStore(), asyncio.Event()
-    mail, chat = Recorder("mail"), Recorder("chat")
-    worker = DeliveryWorker(store, {"mail": mail, "chat": chat}, ruleset.delivery, clock, wakeup)
+    mail, chat, pager = Recorder("mail"), Recorder("chat"), Recorder("pager")
+    limits = {n: c.rate_limit for n, c in ruleset.channels.items() if c.rate_limit}
+    worker = DeliveryWorker(
+        store, {"mail": mail, "chat": chat, "pager": pager}, ruleset.delivery, clock, wakeup, limits
+    )
     return World(
         clock,
         store,
@@ -108,6 +116,7 @@ async def world(tmp_path: Path) -> World:
         worker,
         mail,
         chat,
+        pager,
     )
 
 
@@ -191,3 +200,20 @@ async def test_a_run_stuck_too_long_is_notified_once(world: World) -> None:
     await world.deliver()
     (alert,) = world.chat.sent
     assert alert.message.title == "create-content stuck in EXECUTING for 31m 00s (recoup)"
+
+
+async def test_over_the_rate_limit_messages_wait_and_go_out_grouped(world: World) -> None:
+    for n in range(5):
+        await world.ingest("TIMED_OUT", f"t{n}")
+    await world.deliver()
+    assert [d.payload["run"]["id"] for d in world.pager.sent] == ["t0", "t1"]
+    world.later(seconds=59)
+    await world.deliver()
+    assert len(world.pager.sent) == 2  # still within the minute
+    world.later(seconds=1)
+    await world.deliver()
+    assert len(world.pager.sent) == 3
+    grouped = world.pager.sent[2]
+    assert grouped.message.title == "timeouts: 3 notifications"
+    assert [i["run"]["id"] for i in grouped.payload["items"]] == ["t2", "t3", "t4"]
+    assert {d.status for d in await world.store.deliveries(limit=100)} == {DeliveryStatus.SENT}
