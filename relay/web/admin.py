@@ -151,6 +151,8 @@ def _silence_from(body: object, now: datetime) -> Silence:
     )
     if body.get("ends_at"):
         ends = datetime.fromisoformat(str(body["ends_at"]).replace("Z", "+00:00"))
+    elif not body.get("duration"):
+        raise ValueError('give a "duration" (e.g. "2h") or an "ends_at" time')
     else:
         ends = starts + timedelta(seconds=parse_duration(body.get("duration", "")))
     if starts.tzinfo is None or ends.tzinfo is None:

@@ -206,3 +206,19 @@ def test_preview_shows_each_channel_and_sends_nothing(tmp_path: Path) -> None:
     assert shown["channels"]["slack"]["enabled"] is False  # shown, though it has no URL yet
     missing = _relay("preview", "nope", "--run", str(run), "--config", str(ROOT / "rules.yaml"), env=env)
     assert missing.returncode == 1 and "no rule named 'nope'" in missing.stderr
+
+
+def test_silences_from_the_command_line(tmp_path: Path) -> None:
+    db = ["--database", f"sqlite:///{tmp_path / 's.db'}"]
+    bad = _relay("silence", "add", "--match", "colour=red", *db)
+    assert bad.returncode == 1 and "unknown matcher 'colour'" in bad.stderr
+    added = _relay("silence", "add", "--match", "task=create-*", "--for", "2h", "--comment", "deploy", *db)
+    assert added.returncode == 0, added.stderr
+    silence = json.loads(added.stdout)
+    assert silence["matchers"] == {"task": "create-*"} and silence["active"]
+    listed = _relay("silence", "list", *db)
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [silence["id"]]
+    assert _relay("silence", "expire", silence["id"], *db).returncode == 0
+    assert _relay("silence", "list", *db).stdout == ""
+    assert len(_relay("silence", "list", "--all", *db).stdout.splitlines()) == 1
+    assert _relay("silence", "expire", silence["id"], *db).returncode == 1

@@ -264,6 +264,37 @@ async def test_preview_through_the_admin_api(world: World) -> None:
     assert (await relay.admin("deliveries"))["deliveries"] == []  # nothing was enqueued
 
 
+async def test_a_silence_holds_matches_back_until_it_is_expired(world: World) -> None:
+    relay, slack, hook, mails = world
+    auth = {"authorization": "Bearer admin-token-for-tests"}
+    bad = await relay.client.post(
+        f"{relay.url}/admin/silences", headers=auth, json={"matchers": {"colour": "x"}, "duration": "1h"}
+    )
+    assert bad.status_code == 400 and "unknown matcher 'colour'" in bad.json()["error"]
+    created = await relay.client.post(
+        f"{relay.url}/admin/silences",
+        headers=auth,
+        json={
+            "matchers": {"rule": "failures", "channel": "crm"},
+            "duration": "1h",
+            "comment": "crm migration",
+        },
+    )
+    assert created.status_code == 201 and created.json()["active"]
+    silence = created.json()["id"]
+    await push(relay, run("FAILED", run_id="during", error={"message": "boom"}))
+    await slack.wait_for(1)  # other channels of the rule are not muted
+    held = (await relay.admin("deliveries?status=silenced"))["deliveries"]
+    assert [(d["channel"], d["last_error"]) for d in held] == [("crm", f"silenced by {silence}")]
+    listed = (await relay.admin("silences"))["silences"]
+    assert [s["id"] for s in listed] == [silence] and listed[0]["comment"] == "crm migration"
+    expired = await relay.client.delete(f"{relay.url}/admin/silences/{silence}", headers=auth)
+    assert expired.status_code == 200 and (await relay.admin("silences"))["silences"] == []
+    await push(relay, run("FAILED", run_id="after", error={"message": "boom"}))
+    (h,) = await hook.wait_for(1)
+    assert h.json()["run"]["id"] == "after"  # the silenced one was never sent
+
+
 def _decoded(part: EmailMessage) -> str:
     payload = part.get_payload(decode=True)
     assert isinstance(payload, bytes)
