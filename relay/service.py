@@ -93,12 +93,12 @@ class Relay:
 
     def _open_pollers(self) -> None:
         for name, config in self.ruleset.sources.items():
-            open_poller = kind_of(config.kind).open_poller
+            kind = kind_of(config.kind)
             if not config.enabled:
                 log.warning("source_disabled source=%s reason=enabled: false", name)
-            elif open_poller is None:
+            elif kind.open_poller is None:
                 log.info("source_push_only source=%s kind=%s", name, config.kind)
-            elif not config.polling:
+            elif not kind.polls(config):
                 log.warning(
                     "source_polling_disabled source=%s reason=no api_key set;"
                     " webhook ingest at /hooks/%s still works",
@@ -108,7 +108,9 @@ class Relay:
             else:
                 client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
                 self._http.append(client)
-                self.pollers[name] = open_poller(config, client, self.store, self.pipeline.ingest, self.clock)
+                self.pollers[name] = kind.open_poller(
+                    config, client, self.store, self.pipeline.ingest, self.clock
+                )
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))

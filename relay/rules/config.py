@@ -26,6 +26,8 @@ from relay.rules.yamlfile import Mapping, load_yaml
 # per kind: the default base URL and the options only that kind accepts
 SOURCE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "recoup": ("https://api.recoupable.com/api", ("account_id", "schedules", "schedule_grace")),
+    "taskrunner": ("http://127.0.0.1:9477", ("tasks", "socket", "stream", "external_url", "log_lines")),
+    "triggerdev": ("https://api.trigger.dev", ("project_ref", "sweep_window", "sweep_every")),
 }
 COMMON_SOURCE_OPTIONS = (
     "kind",
@@ -55,10 +57,6 @@ class SourceConfig:
     run_url: str | None = None  # e.g. "https://example.com/runs/{run_id}"
     enabled: bool = True  # off: neither polled nor accepted by webhook
     options: MappingABC[str, Any] = field(default_factory=dict)  # kind-specific, see SOURCE_KINDS
-
-    @property
-    def polling(self) -> bool:
-        return self.enabled and bool(self.api_key)
 
 
 @dataclass(frozen=True)
@@ -167,9 +165,21 @@ def load_ruleset(path: Path | str) -> RuleSet:
     section = _section(top, "channels")
     channels = {n: _channel(n, v, file, section.line_of(n)) for n, v in section.items()}
     rules = _rules(top, channels, sources, file)
+    _check_source_options(sources, _section(top, "sources"), file)
     _register_secrets(sources, channels)
     delivery = _delivery(top.data.get("delivery"), file)
     return RuleSet(file, sources, channels, rules, delivery)
+
+
+def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, file: str) -> None:
+    """Each kind checks its own options; imported here, late, as the kinds import this module."""
+    from relay.sources.registry import kind_of
+
+    for name, config in sources.items():
+        try:
+            kind_of(config.kind).check_options(config)
+        except ValueError as exc:
+            raise ConfigError(f"source {name!r}: {exc}", file, section.line_of(name)) from exc
 
 
 def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, ChannelConfig]) -> None:

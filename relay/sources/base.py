@@ -55,9 +55,24 @@ def standard_webhooks(config: SourceConfig, headers: Mapping[str, str], body: by
     verify(config.webhook_secret, dict(headers), body, now=time.time())
 
 
+def no_options(config: SourceConfig) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class SourceKind:
     name: str
     parse_webhook: Callable[[object, SourceConfig], list[Snapshot]]
     authenticate: Callable[[SourceConfig, Mapping[str, str], bytes], None] = standard_webhooks
     open_poller: OpenPoller | None = None
+    # validates the kind-specific options when rules.yaml loads: raises ValueError
+    check_options: Callable[[SourceConfig], None] = no_options
+    # False: the platform may run without auth, so a source polls with no api_key too
+    needs_credentials: bool = True
+
+    def polls(self, config: SourceConfig) -> bool:
+        return (
+            self.open_poller is not None
+            and config.enabled
+            and (bool(config.api_key) or not self.needs_credentials)
+        )

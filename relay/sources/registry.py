@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from relay.sources import recoup
+from relay.sources import recoup, taskrunner, triggerdev
 from relay.sources.base import SourceKind
 
-KINDS: dict[str, SourceKind] = {kind.name: kind for kind in (recoup.KIND,)}
+KINDS: dict[str, SourceKind] = {kind.name: kind for kind in (recoup.KIND, taskrunner.KIND, triggerdev.KIND)}
 
 
 def kind_of(name: str) -> SourceKind:

@@ -25,7 +25,7 @@ def test_the_example_rules_file_loads_without_any_environment(monkeypatch: pytes
     for var in ("RECOUP_API_KEY", "SLACK_WEBHOOK_URL", "RELAY_EMAIL_URL", "RECOUP_WEBHOOK_SECRET"):
         monkeypatch.delenv(var, raising=False)
     ruleset = load_ruleset(ROOT / "rules.yaml")
-    assert set(ruleset.sources) == {"recoup"} and not ruleset.sources["recoup"].polling
+    assert set(ruleset.sources) == {"recoup"} and not ruleset.sources["recoup"].api_key
     assert ruleset.channels["console"].enabled and not ruleset.channels["slack"].enabled
     assert [r.name for r in ruleset.rules] == ["video-ready", "failures", "task-switched-off"]
 
@@ -67,6 +67,7 @@ def test_env_substitution_and_secret_registration(tmp_path: Path, monkeypatch: p
         ),
         ("channels:\n  c: {kind: console}\n  c: {kind: console}\n", "rules.yaml:3: duplicate key 'c'"),
         ("sources:\n  a:\n    poll_every: 0s\n", "rules.yaml:3: source 'a': poll_every must be at least"),
+        ("sources:\n  r:\n    kind: taskrunner\n    log_lines: lots\n", "rules.yaml:2: source 'r': "),
         (
             "channels:\n  c: {kind: console}\nrules:\n  - name: d\n    notify: [c]\n    digest:\n"
             "      cron: every morning\n",

@@ -1,0 +1,191 @@
+"""Server-Sent Events for the task-runner source: decoding, and following a stream for ever.
+
+No dependency: the protocol is a few line rules (WHATWG HTML, "Server-sent events"):
+`field: value` lines, one optional space after the colon, `:` starts a comment, a blank line
+dispatches the event, `data` lines join with a newline, `id` sets the last event id (kept
+across events that carry none, ignored if it contains NUL), `retry` is a reconnection delay
+in milliseconds. An event with no `data` line is not dispatched.
+
+`StreamFollower` owns the reconnection policy only; what a connection is (URL, headers,
+status checks) is the `Connect` callable it is given, so RunWisp details stay in
+`relay.sources.taskrunner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from relay.errors import RateLimited, SourceError
+from relay.sources.recoup import _stopped_within
+
+log = logging.getLogger("relay.sources.taskrunner")
+
+MIN_RECONNECT = 1.0  # seconds before the first reconnect; doubles per failed attempt
+MAX_RECONNECT = 60.0
+
+# (last event id or None) -> an open stream's lines; raises SourceError if it cannot connect
+Connect = Callable[[str | None], AbstractAsyncContextManager[AsyncIterable[str]]]
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    event: str  # "message" when the server named none
+    data: str
+    id: str | None = None  # the last event id in force when this event was dispatched
+    retry: float | None = None  # seconds, when this event's block carried `retry:`
+
+
+class SseDecoder:
+    """Feed it lines (without their line ending); it returns an event at each blank line."""
+
+    def __init__(self) -> None:
+        self.last_event_id: str | None = None
+        self._event = ""
+        self._data: list[str] = []
+        self._retry: float | None = None
+
+    def feed(self, line: str) -> SseEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None  # a comment (some servers keep connections alive with these)
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        elif name == "id" and "\0" not in value:
+            self.last_event_id = value or None
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value) / 1000.0
+        return None  # unknown fields are ignored, as the spec says
+
+    def _dispatch(self) -> SseEvent | None:
+        event, data, retry = self._event or "message", self._data, self._retry
+        self._event, self._data, self._retry = "", [], None
+        if not data:
+            return None
+        return SseEvent(event, "\n".join(data), self.last_event_id, retry)
+
+
+async def sse_events(
+    lines: AsyncIterable[str], decoder: SseDecoder | None = None
+) -> AsyncGenerator[SseEvent, None]:
+    """Events from a stream's lines. An event cut off by the end of the stream is dropped."""
+    decoder = decoder or SseDecoder()
+    async for line in lines:
+        event = decoder.feed(line.rstrip("\r\n"))
+        if event is not None:
+            yield event
+
+
+class StreamFollower:
+    """Keeps one stream open until `stop`: reconnects with exponential backoff (a server's
+    `retry:` hint raises the floor, a 429's Retry-After sets the pause), resends the last
+    event id so a server that keeps history replays what was missed, and calls `on_connect`
+    after every successful (re)connect, before the first event, so the caller can reconcile
+    what no replay covers. `on_event` failures are logged and do not drop the connection."""
+
+    def __init__(
+        self,
+        connect: Connect,
+        *,
+        on_event: Callable[[SseEvent], Awaitable[None]],
+        on_connect: Callable[[], Awaitable[None]],
+        name: str,
+        min_delay: float = MIN_RECONNECT,
+        max_delay: float = MAX_RECONNECT,
+    ) -> None:
+        self._connect, self._on_event, self._on_connect = connect, on_event, on_connect
+        self._name, self._min, self._max = name, min_delay, max_delay
+        self.last_event_id: str | None = None
+        self.connections = 0  # successful connects, for tests and health
+
+    async def run(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            delay, failures = await self._attempt(stop, failures)
+            if await _stopped_within(stop, delay):
+                break
+        log.info("stream_stopped source=%s", self._name)
+
+    async def _attempt(self, stop: asyncio.Event, failures: int) -> tuple[float, int]:
+        """One connection, start to end: (seconds before the next, consecutive failures)."""
+        received = asyncio.Event()
+        work = asyncio.create_task(self._consume(received))
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait((work, stopper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, stopper):
+                task.cancel()
+            await asyncio.gather(work, stopper, return_exceptions=True)
+        if not work.cancelled() and (exc := work.exception()) is not None:
+            return self._after_failure(exc, failures + 1, received.is_set())
+        if received.is_set():  # a clean end after traffic: the server closed; come back soon
+            log.info("stream_ended source=%s reconnect_in=%gs", self._name, self._min)
+            return self._min, 0
+        delay = self._backoff(failures + 1)
+        log.warning("stream_ended source=%s reason=no events reconnect_in=%gs", self._name, delay)
+        return delay, failures + 1
+
+    async def _consume(self, received: asyncio.Event) -> None:
+        decoder = SseDecoder()
+        decoder.last_event_id = self.last_event_id
+        async with self._connect(self.last_event_id) as lines:
+            self.connections += 1
+            log.info("stream_connected source=%s last_event_id=%s", self._name, self.last_event_id)
+            await self._on_connect()
+            async with contextlib.aclosing(sse_events(lines, decoder)) as events:
+                async for event in events:
+                    received.set()
+                    if event.retry is not None:
+                        self._min = min(max(self._min, event.retry), self._max)
+                    await self._dispatch(event)
+                    self.last_event_id = event.id  # once handled: a replay re-sends it otherwise
+
+    async def _dispatch(self, event: SseEvent) -> None:
+        try:
+            await self._on_event(event)
+        except SourceError as exc:
+            log.warning("stream_event_failed source=%s event=%s reason=%s", self._name, event.event, exc)
+        except Exception as exc:  # a bug must not tear the stream down: log it loudly
+            log.error(
+                "stream_event_failed source=%s event=%s reason=unexpected %s: %s",
+                self._name,
+                event.event,
+                type(exc).__name__,
+                exc,
+                exc_info=True,
+            )
+
+    def _after_failure(self, exc: BaseException, failures: int, received: bool) -> tuple[float, int]:
+        if received:  # it worked for a while: a dropped connection is not a failing server
+            failures = 1
+        if isinstance(exc, RateLimited):
+            delay = min(max(exc.retry_after, self._min), self._max * 10)
+            log.warning("stream_rate_limited source=%s retry_after=%gs", self._name, delay)
+            return delay, failures
+        delay = self._backoff(failures)
+        if isinstance(exc, SourceError):
+            log.warning("stream_failed source=%s reason=%s reconnect_in=%gs", self._name, exc, delay)
+        else:
+            log.error(
+                "stream_failed source=%s reason=unexpected %s: %s reconnect_in=%gs",
+                self._name,
+                type(exc).__name__,
+                exc,
+                delay,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+        return delay, failures
+
+    def _backoff(self, failures: int) -> float:
+        return min(self._min * 2.0 ** min(failures - 1, 20), self._max)

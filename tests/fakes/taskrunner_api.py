@@ -1,0 +1,553 @@
+"""A fake RunWisp: a real HTTP server (loopback TCP, or a Unix socket) speaking its shapes.
+
+    async with FakeRunWisp(token="jwt-for-tests") as fake:
+        run = fake.put_run(task="backup", status="running")
+        fake.set_status(run.id, "ended", end_reason="failed", exit_code=2)
+        ...  # point a client at fake.base_url ("http://127.0.0.1:PORT")
+
+Two eras (PLATFORMS.md 1.1-1.2):
+- "v0.5" (the seed page): runs carry `replica_index`; per-run routes are
+  /api/tasks/{task}/runs/{id}[/log]; the stream is /api/runs/stream, events without ids.
+- "newest": `instance_index`; per-run routes /api/runs/{id}[/log]; the stream is
+  /api/events/stream, every run event has a monotonic id and a reconnect with Last-Event-ID
+  replays the events after it.
+A route of the other era answers chi's plain-text 404, as an unregistered path would.
+
+Lists: GET /api/runs and /api/tasks/{task}/runs (404 problem for an unknown task) with
+limit (1..1000), offset, sort_field=created_at, sort_direction; `{"runs": [...] | null,
+"total"}`. Errors are `application/problem+json` (Huma's ErrorModel). Auth: with a token,
+`Authorization: Bearer <token>` or a 401 problem; requests over the Unix socket need none.
+
+Every request is recorded before anything else. Faults (`fail_next`, `rate_limit_next`,
+`respond_next`, `delay_next`) apply to one request each, optionally only to one kind of
+route (list, run, log, stream), in the order queued. The stream: every mutation publishes
+its run event unless `publish=False` (the stream "missed" it); `drop_streams()` ends every
+open stream; `refuse_streams` makes new stream connections answer 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from tests.fakes.servers import _Server, _until_started, serve
+
+Era = Literal["v0.5", "newest"]
+When = Literal["any", "list", "run", "log", "stream"]
+PROBLEM = "application/problem+json"
+_UNSET: Any = object()
+
+
+def iso(value: datetime | None) -> str | None:
+    """Go's RFC 3339 with nanoseconds, as RunWisp's JSON carries times."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}123Z"
+
+
+def problem(
+    status: int, title: str, detail: str = "", errors: list[dict[str, Any]] | None = None
+) -> Response:
+    body: dict[str, Any] = {
+        "$schema": "http://localhost:9477/schemas/ErrorModel.json",
+        "title": title,
+        "status": status,
+        "type": "about:blank",
+    }
+    if detail:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = errors
+    return Response(json.dumps(body), status, media_type=PROBLEM)
+
+
+@dataclass
+class FakeRun:
+    id: str
+    task: str
+    status: str
+    created_at: datetime
+    end_reason: str | None = None
+    exit_code: int = 0
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    triggered_by: str = "cron"
+    instance: int = 0
+    retry_attempt: int = 0
+    retry_of: str | None = None
+    seq: int = 0
+    hidden: bool = False  # out of the lists (still found by id)
+
+    def to_json(self, index_field: str) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "$schema": "http://localhost:9477/schemas/Run.json",
+            "id": self.id,
+            "task_name": self.task,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "triggered_by": self.triggered_by,
+            "created_at": iso(self.created_at),
+            "retry_attempt": self.retry_attempt,
+            index_field: self.instance,
+        }
+        optional = {
+            "end_reason": self.end_reason,
+            "start_at": iso(self.start_at),
+            "end_at": iso(self.end_at),
+            "retry_of_run_id": self.retry_of,
+        }
+        item.update({k: v for k, v in optional.items() if v is not None})  # Go's omitempty
+        return item
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    kind: When
+
+
+@dataclass(frozen=True)
+class _Event:
+    id: int
+    event: str
+    data: str
+
+    def encode(self, *, with_id: bool) -> str:
+        head = f"id: {self.id}\n" if with_id else ""
+        return f"{head}event: {self.event}\ndata: {self.data}\n\n"
+
+
+@dataclass
+class _Fault:
+    when: When
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = PROBLEM
+    delay: float = 0.0
+    respond: bool = True
+
+
+class FakeRunWisp:
+    def __init__(self, *, token: str = "", era: Era = "v0.5", index_field: str | None = None) -> None:
+        self.token, self.era = token, era
+        self.index_field = index_field or ("replica_index" if era == "v0.5" else "instance_index")
+        self.runs: dict[str, FakeRun] = {}
+        self.logs: dict[str, list[str]] = {}
+        self.tasks: set[str] = set()
+        self.raw_items: list[object] = []  # listed first (every list), as they are
+        self.requests: list[RecordedRequest] = []
+        self.events: list[_Event] = []
+        self.replayed = 0  # events sent again because of a Last-Event-ID
+        self.refuse_streams = False
+        self._faults: list[_Fault] = []
+        self._subscribers: set[asyncio.Queue[_Event | None]] = set()
+        self._ids = itertools.count(1)
+        self._event_ids = itertools.count(1)
+        self._last = datetime.min.replace(tzinfo=UTC)
+        self._url: str | None = None
+        self._socket: str | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._closing = asyncio.Event()
+        self.app = Starlette(
+            routes=[
+                Route("/api/runs", self._list_all, methods=["GET"]),
+                Route("/api/runs/stream", self._stream, methods=["GET"]),
+                Route("/api/events/stream", self._stream, methods=["GET"]),
+                Route("/api/runs/{run_id}", self._run_flat, methods=["GET"]),
+                Route("/api/runs/{run_id}/log", self._log_flat, methods=["GET"]),
+                Route("/api/tasks/{task}/runs", self._list_task, methods=["GET"]),
+                Route("/api/tasks/{task}/runs/{run_id}", self._run_per_task, methods=["GET"]),
+                Route("/api/tasks/{task}/runs/{run_id}/log", self._log_per_task, methods=["GET"]),
+            ]
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("the fake RunWisp is not started")
+        return self._url
+
+    async def start(self) -> str:
+        self._closing.clear()
+        self._url = await self._stack.enter_async_context(serve(self.app))
+        return self._url
+
+    async def start_unix(self, path: str) -> str:
+        """Serve on a Unix socket instead (no auth needed there, as RunWisp's socket)."""
+        self._closing.clear()
+        self._socket = await self._stack.enter_async_context(serve_unix(self.app, path))
+        self._url = "http://runwisp"
+        return self._socket
+
+    async def stop(self) -> None:
+        self._closing.set()
+        self.drop_streams()  # an open stream would hold uvicorn's graceful shutdown
+        await self._stack.aclose()
+        self._url = self._socket = None
+
+    async def __aenter__(self) -> FakeRunWisp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    # -- driving runs ------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return f"01JRUN{next(self._ids):020d}"  # 26 characters, like RunWisp's ULIDs
+
+    def put_run(
+        self,
+        run_id: str | None = None,
+        *,
+        task: str = "backup",
+        status: str = "pending",
+        end_reason: str | None = None,
+        exit_code: int = 0,
+        instance: int = 0,
+        retry_attempt: int = 0,
+        retry_of: str | None = None,
+        triggered_by: str = "cron",
+        created_at: datetime | None = None,
+        publish: bool = True,
+        error: str | None = None,
+    ) -> FakeRun:
+        now = self._tick()
+        created = created_at or now
+        run = FakeRun(
+            id=run_id or self.new_id(),
+            task=task,
+            status=status,
+            created_at=created,
+            end_reason=end_reason,
+            exit_code=exit_code,
+            triggered_by=triggered_by,
+            instance=instance,
+            retry_attempt=retry_attempt,
+            retry_of=retry_of,
+            seq=next(self._ids),
+        )
+        if status != "pending":
+            run.start_at = created
+        if status == "ended":
+            run.end_at = max(created, now)
+        self.runs[run.id] = run
+        self.tasks.add(task)
+        if publish:
+            self.publish(run, error=error)
+        return run
+
+    def set_status(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        end_reason: str | None = _UNSET,
+        exit_code: int | None = None,
+        publish: bool = True,
+        error: str | None = None,
+    ) -> FakeRun:
+        run = self.runs[run_id]
+        now = self._tick()
+        run.status = status
+        if end_reason is not _UNSET:
+            run.end_reason = end_reason
+        if exit_code is not None:
+            run.exit_code = exit_code
+        if status != "pending" and run.start_at is None:
+            run.start_at = now
+        if status == "ended" and run.end_at is None:
+            run.end_at = now
+        if publish:
+            self.publish(run, error=error)
+        return run
+
+    def set_log(self, run_id: str, lines: list[str]) -> None:
+        self.logs[run_id] = list(lines)
+
+    def hide_from_list(self, run_id: str) -> None:
+        """The run drops out of every list (deleted from the view, or paged away)."""
+        self.runs[run_id].hidden = True
+
+    def forget(self, run_id: str) -> None:
+        del self.runs[run_id]
+
+    def add_raw_item(self, item: object) -> None:
+        self.raw_items.append(item)
+
+    # -- the stream ----------------------------------------------------------------------------
+
+    def publish(self, run: FakeRun, *, kind: str | None = None, error: str | None = None) -> None:
+        """The event RunWisp's bus would send for the run as it is now."""
+        if kind is None:
+            if run.status == "pending":
+                kind = "run.created"
+            elif run.status == "running":
+                kind = "run.started"
+            else:
+                kind = "run.completed" if run.end_reason == "success" else "run.failed"
+        data: dict[str, Any] = {"run": run.to_json(self.index_field)}
+        if error:
+            data["error"] = error
+        self.emit(kind, json.dumps(data))
+
+    def emit(self, event: str, data: str) -> None:
+        """Any event at all (e.g. a malformed one), kept for replay like the others."""
+        item = _Event(next(self._event_ids), event, data)
+        self.events.append(item)
+        for queue in self._subscribers:
+            queue.put_nowait(item)
+
+    def drop_streams(self) -> None:
+        """Every open stream ends now (the client sees the connection close)."""
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._subscribers)
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def fail_next(
+        self, status: int = 500, *, title: str = "Internal Server Error", detail: str = "", when: When = "any"
+    ) -> None:
+        body = {
+            "title": title,
+            "status": status,
+            "type": "about:blank",
+            **({"detail": detail} if detail else {}),
+        }
+        self._faults.append(_Fault(when, status, json.dumps(body).encode()))
+
+    def rate_limit_next(self, retry_after: float | str | None = 1, *, when: When = "any") -> None:
+        headers = {} if retry_after is None else {"retry-after": str(retry_after)}
+        body = json.dumps({"title": "Too Many Requests", "status": 429, "detail": "slow down"}).encode()
+        self._faults.append(_Fault(when, 429, body, headers))
+
+    def respond_next(
+        self,
+        status: int,
+        body: str | bytes,
+        *,
+        when: When = "any",
+        media_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        raw = body.encode() if isinstance(body, str) else body
+        self._faults.append(_Fault(when, status, raw, dict(headers or {}), media_type))
+
+    def delay_next(self, seconds: float, *, when: When = "any") -> None:
+        self._faults.append(_Fault(when, delay=seconds, respond=False))
+
+    # -- reading what happened ---------------------------------------------------------------
+
+    def of_kind(self, kind: When) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.kind == kind]
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    async def _list_all(self, request: Request) -> Response:
+        return await self._guarded(request, "list", lambda: self._list(request, None))
+
+    async def _list_task(self, request: Request) -> Response:
+        task = request.path_params["task"]
+        return await self._guarded(request, "list", lambda: self._list(request, task))
+
+    async def _run_flat(self, request: Request) -> Response:
+        return await self._guarded(request, "run", lambda: self._one(request, "newest"))
+
+    async def _run_per_task(self, request: Request) -> Response:
+        return await self._guarded(request, "run", lambda: self._one(request, "v0.5"))
+
+    async def _log_flat(self, request: Request) -> Response:
+        return await self._guarded(request, "log", lambda: self._log(request, "newest"))
+
+    async def _log_per_task(self, request: Request) -> Response:
+        return await self._guarded(request, "log", lambda: self._log(request, "v0.5"))
+
+    async def _stream(self, request: Request) -> Response:
+        return await self._guarded(request, "stream", lambda: self._open_stream(request))
+
+    async def _guarded(self, request: Request, kind: When, answer: Any) -> Response:
+        self.requests.append(
+            RecordedRequest(
+                request.method,
+                request.url.path,
+                dict(request.query_params),
+                {k.lower(): v for k, v in request.headers.items()},
+                kind,
+            )
+        )
+        fault = self._take_fault(kind)
+        if fault is not None:
+            await self._wait(fault.delay)
+            if fault.respond:
+                return Response(fault.body, fault.status, fault.headers, fault.media_type)
+        denied = self._check_auth(request)
+        if denied is not None:
+            return denied
+        response: Response = answer()
+        return response
+
+    def _take_fault(self, kind: When) -> _Fault | None:
+        for index, fault in enumerate(self._faults):
+            if fault.when in ("any", kind):
+                return self._faults.pop(index)
+        return None
+
+    async def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), seconds)
+
+    def _check_auth(self, request: Request) -> Response | None:
+        if not self.token or self._socket is not None:
+            return None
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return problem(401, "Unauthorized", "authentication required")
+        return None
+
+    def _list(self, request: Request, task: str | None) -> Response:
+        if task is not None and task not in self.tasks:
+            return problem(404, "Not Found", f"task {task!r} not found")
+        query = request.query_params
+        try:
+            limit, offset = int(query.get("limit", "50")), int(query.get("offset", "0"))
+        except ValueError:
+            return problem(422, "Unprocessable Entity", "validation failed")
+        if not 1 <= limit <= 1000 or offset < 0:
+            location = "query.limit" if not 1 <= limit <= 1000 else "query.offset"
+            errors = [{"location": location, "message": "expected number in range", "value": limit}]
+            return problem(422, "Unprocessable Entity", "validation failed", errors)
+        runs = [r for r in self.runs.values() if not r.hidden and (task is None or r.task == task)]
+        runs.sort(key=lambda r: (r.created_at, r.seq), reverse=query.get("sort_direction") != "asc")
+        items = [*self.raw_items, *(r.to_json(self.index_field) for r in runs)]
+        page = items[offset : offset + limit]
+        return JSONResponse({"runs": page or None, "total": len(items)})  # Go: a nil slice is null
+
+    def _one(self, request: Request, era: Era) -> Response:
+        if era != self.era:
+            return PlainTextResponse("404 page not found", 404)
+        run = self._find(request)
+        if run is None:
+            return problem(404, "Not Found", "run not found")
+        return JSONResponse(run.to_json(self.index_field))
+
+    def _log(self, request: Request, era: Era) -> Response:
+        if era != self.era:
+            return PlainTextResponse("404 page not found", 404)
+        run = self._find(request)
+        if run is None:
+            return problem(404, "Not Found", "run not found")
+        lines = self.logs.get(run.id, [])
+        try:
+            start, limit = (
+                int(request.query_params.get("from", "-1000")),
+                int(request.query_params.get("limit", "1000")),
+            )
+        except ValueError:
+            return problem(422, "Unprocessable Entity", "validation failed")
+        first = max(0, len(lines) + start) if start < 0 else start
+        page = [
+            {"n": n, "ts": iso(run.created_at), "stream": "stdout", "text": text}
+            for n, text in enumerate(lines)
+        ][first : first + limit]
+        return JSONResponse(
+            {
+                "lines": page,
+                "firstAvailable": 0,
+                "totalLines": len(lines),
+                "truncated": False,
+                "finalized": run.status == "ended",
+            }
+        )
+
+    def _find(self, request: Request) -> FakeRun | None:
+        run = self.runs.get(request.path_params["run_id"])
+        task = request.path_params.get("task")
+        if run is None or (task is not None and run.task != task):
+            return None
+        return run
+
+    def _open_stream(self, request: Request) -> Response:
+        newest = request.url.path == "/api/events/stream"
+        if newest != (self.era == "newest"):
+            return PlainTextResponse("404 page not found", 404)
+        if self.refuse_streams:
+            return Response(
+                json.dumps({"title": "Service Unavailable", "status": 503, "detail": "too many streams"}),
+                503,
+                {"retry-after": "0"},
+                PROBLEM,
+            )
+        queue: asyncio.Queue[_Event | None] = asyncio.Queue()
+        self._subscribers.add(queue)
+        replay: list[_Event] = []
+        last = request.headers.get("last-event-id", "")
+        if newest and last.isdigit():
+            replay = [e for e in self.events if e.id > int(last)]
+            self.replayed += len(replay)
+
+        async def body() -> AsyncIterator[str]:
+            try:
+                yield "event: ping\ndata: {}\n\n"  # no id: outside the event sequence
+                for item in replay:
+                    yield item.encode(with_id=True)
+                while (item_or_end := await queue.get()) is not None:
+                    yield item_or_end.encode(with_id=newest)
+            finally:
+                self._subscribers.discard(queue)
+
+        return StreamingResponse(
+            body(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        )
+
+    def _tick(self) -> datetime:
+        """Now, but strictly later than the last mutation."""
+        self._last = max(datetime.now(UTC), self._last + timedelta(milliseconds=1))
+        return self._last
+
+
+@contextlib.asynccontextmanager
+async def serve_unix(app: ASGIApp, path: str) -> AsyncIterator[str]:
+    """`serve`, on a Unix socket at `path` (tests only)."""
+    config = uvicorn.Config(
+        app,
+        uds=path,
+        loop="asyncio",
+        lifespan="off",
+        log_level="warning",
+        http="h11",
+        ws="none",
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await _until_started(server, task)
+        yield path
+    finally:
+        server.should_exit = True
+        await task
