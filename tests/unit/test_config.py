@@ -27,7 +27,9 @@ def test_the_example_rules_file_loads_without_any_environment(monkeypatch: pytes
     ruleset = load_ruleset(ROOT / "rules.yaml")
     assert set(ruleset.sources) == {"recoup"} and not ruleset.sources["recoup"].api_key
     assert ruleset.channels["console"].enabled and not ruleset.channels["slack"].enabled
-    assert [r.name for r in ruleset.rules] == ["video-ready", "failures", "task-switched-off"]
+    assert [r.name for r in ruleset.rules] == [
+        "video-ready", "failures", "task-switched-off", "back-to-normal", "stuck", "morning-digest"
+    ]
 
 
 def test_env_substitution_and_secret_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
