@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import jsonschema
 import pytest
 
 from relay.signing import sign, verify
 from tests.acceptance.harness import RunningRelay, running_relay
 from tests.fakes.sinks import RecordingSink, recording_sink, smtp_server
 
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "webhook-payload.schema.json").read_text()
+)
 World = tuple[RunningRelay, RecordingSink, RecordingSink, list[EmailMessage]]
 SECRET = "whsec_" + base64.b64encode(b"ingest-secret-0123456789").decode()
 OUT_SECRET = "whsec_" + base64.b64encode(b"outbound-secret-987654").decode()
@@ -109,6 +113,7 @@ async def test_completed_run_brings_the_video_link_everywhere(world: World) -> N
     (h,) = await hook.wait_for(1)
     verify(OUT_SECRET, h.headers, h.body, now=time.time())  # any Standard Webhooks library agrees
     payload = h.json()
+    jsonschema.validate(payload, SCHEMA)  # the documented contract, docs/webhook-payload.schema.json
     assert payload["version"] == "1" and payload["run"]["video_url"] == VIDEO
     assert payload["transition"]["from_status"] == "EXECUTING"
     assert payload["transition"]["to_status"] == "COMPLETED"
@@ -143,6 +148,7 @@ async def test_failure_brings_the_error(world: World, status: str) -> None:
     (s,) = await slack.wait_for(1)
     assert "RenderError: ffmpeg exited with code 1" in s.json()["text"]
     (h,) = await hook.wait_for(1)
+    jsonschema.validate(h.json(), SCHEMA)
     assert h.json()["run"]["error"] == {"message": "ffmpeg exited with code 1", "name": "RenderError"}
     await _wait(lambda: len(mails) == 1)
     assert "ffmpeg exited with code 1" in _text(mails[0])

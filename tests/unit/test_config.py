@@ -28,7 +28,12 @@ def test_the_example_rules_file_loads_without_any_environment(monkeypatch: pytes
     assert set(ruleset.sources) == {"recoup"} and not ruleset.sources["recoup"].api_key
     assert ruleset.channels["console"].enabled and not ruleset.channels["slack"].enabled
     assert [r.name for r in ruleset.rules] == [
-        "video-ready", "failures", "task-switched-off", "back-to-normal", "stuck", "morning-digest"
+        "video-ready",
+        "failures",
+        "task-switched-off",
+        "back-to-normal",
+        "stuck",
+        "morning-digest",
     ]
 
 

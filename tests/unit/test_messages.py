@@ -54,3 +54,12 @@ def test_template_overrides_and_sandbox() -> None:
     unsafe = compile_template("{{ run.items.__self__.clear() }}", "")
     m = render(unsafe, t_for("COMPLETED"), snap("COMPLETED"))
     assert m.title == default.title and "template error" in m.body  # refused, still sent
+
+
+def test_templates_per_channel_kind_override_the_rule_s() -> None:
+    slack = compile_template("", "{{ video_url }} :tada:")
+    tpl = compile_template("{{ run.task }} done", "see {{ video_url }}", {"slack": slack})
+    run, t = snap("COMPLETED", output=OUTPUT), t_for("COMPLETED")
+    assert render(tpl, t, run, "slack").body == f"{OUTPUT['videoSourceUrl']} :tada:"
+    assert render(tpl, t, run, "slack").title == "create-content done"  # inherited
+    assert render(tpl, t, run, "apprise").body == f"see {OUTPUT['videoSourceUrl']}"
