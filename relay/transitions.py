@@ -57,7 +57,12 @@ def refresh(previous: RunState | None, snapshot: Snapshot) -> Snapshot | None:
     richer = (snapshot.output and not old.output) or (snapshot.error and not old.error)
     if not (newer or richer):
         return None
-    return replace(snapshot, output=snapshot.output or old.output, error=snapshot.error or old.error)
+    return replace(
+        snapshot,
+        output=snapshot.output or old.output,
+        error=snapshot.error or old.error,
+        url=snapshot.url or old.url,
+    )
 
 
 # the main line of a run's life; waiting is a pause within running

@@ -10,6 +10,8 @@ from typing import Any
 
 from prometheus_client import Gauge
 
+from relay import observability as obs
+from relay.errors import RateLimited
 from relay.secrets import redact
 
 LAST_SUCCESS = Gauge("relay_source_last_success_timestamp_seconds", "Last successful poll", ["source"])
@@ -66,3 +68,13 @@ def poll_failed(source: str, now: datetime, reason: str) -> None:
 def snapshot_seen(source: str, now: datetime) -> None:
     health(source).last_snapshot_at = now
     LAST_SNAPSHOT.labels(source).set(now.timestamp())
+
+
+def poll_outcome(source: str, now: datetime, error: Exception | None = None) -> None:
+    """What every poller reports after a cycle: counted, and the source's health updated."""
+    outcome = "ok" if error is None else "rate_limited" if isinstance(error, RateLimited) else "error"
+    obs.POLLS.labels(source, outcome).inc()
+    if error is None:
+        poll_succeeded(source, now)
+    else:
+        poll_failed(source, now, f"{type(error).__name__}: {error}")

@@ -26,7 +26,6 @@ from urllib.parse import quote
 
 import httpx2
 
-from relay import observability as obs
 from relay.clock import Clock, SystemClock
 from relay.durations import parse_duration
 from relay.errors import RateLimited, SourceError
@@ -341,13 +340,10 @@ class RecoupPoller:
         """One cycle. Raises RateLimited or SourceError when the list request fails."""
         try:
             report = await self._poll()
-        except RateLimited as exc:
-            self._count("rate_limited", exc)
-            raise
         except Exception as exc:
-            self._count("error", exc)
+            health.poll_outcome(self._config.name, self._clock.now(), exc)
             raise
-        self._count("ok")
+        health.poll_outcome(self._config.name, self._clock.now())
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -528,13 +524,6 @@ class RecoupPoller:
 
     def _backoff(self, failures: int) -> float:
         return min(self._config.poll_every * 2.0 ** min(failures, 20), MAX_BACKOFF)
-
-    def _count(self, outcome: str, error: Exception | None = None) -> None:
-        obs.POLLS.labels(self._config.name, outcome).inc()
-        if error is None:
-            health.poll_succeeded(self._config.name, self._clock.now())
-        else:
-            health.poll_failed(self._config.name, self._clock.now(), f"{type(error).__name__}: {error}")
 
 
 async def _stopped_within(stop: asyncio.Event, timeout: float) -> bool:

@@ -73,13 +73,13 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 
-from relay import observability as obs
 from relay.clock import Clock, SystemClock
 from relay.errors import RateLimited, SourceError
 from relay.models import JSON, Phase, RunError, RunState, Snapshot, Via
 from relay.rules.config import SourceConfig
 from relay.secrets import redact
 from relay.signing import SignatureError
+from relay.sources import health
 from relay.sources.base import Ingest, PollReport, SourceKind
 from relay.sources.recoup import (
     _required_text,
@@ -773,13 +773,10 @@ class TaskRunnerPoller:
         """One reconciliation pass. Raises RateLimited or SourceError when listing fails."""
         try:
             report = await self._pass()
-        except RateLimited:
-            self._count("rate_limited")
+        except Exception as exc:
+            health.poll_outcome(self._config.name, self._clock.now(), exc)
             raise
-        except Exception:
-            self._count("error")
-            raise
-        self._count("ok")
+        health.poll_outcome(self._config.name, self._clock.now())
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -1014,9 +1011,6 @@ class TaskRunnerPoller:
 
     def _backoff(self, failures: int) -> float:
         return min(self._config.poll_every * 2.0 ** min(failures, 20), MAX_BACKOFF)
-
-    def _count(self, outcome: str) -> None:
-        obs.POLLS.labels(self._config.name, outcome).inc()
 
 
 # -- the kind --------------------------------------------------------------------------------

@@ -49,7 +49,6 @@ from urllib.parse import quote
 
 import httpx2
 
-from relay import observability as obs
 from relay.clock import Clock, SystemClock
 from relay.durations import parse_duration
 from relay.errors import ConfigError, RateLimited, SourceError
@@ -58,6 +57,7 @@ from relay.models import JSON, Phase, RunError, Snapshot, Via
 from relay.rules.config import MIN_POLL_EVERY, SourceConfig
 from relay.secrets import redact
 from relay.signing import SignatureError
+from relay.sources import health
 from relay.sources.base import Ingest, PollReport, SourceKind, standard_webhooks
 from relay.sources.recoup import (
     DEFAULT_RETRY_AFTER,
@@ -660,15 +660,12 @@ class TriggerPoller:
         report, before = PollReport(), self._client.requests
         try:
             await self._poll(report)
-        except RateLimited:
-            self._count("rate_limited")
-            raise
-        except Exception:
-            self._count("error")
+        except Exception as exc:
+            health.poll_outcome(self._config.name, self._clock.now(), exc)
             raise
         finally:
             report.requests = self._client.requests - before
-        self._count("ok")
+        health.poll_outcome(self._config.name, self._clock.now())
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -906,9 +903,6 @@ class TriggerPoller:
 
     def _backoff(self, failures: int) -> float:
         return min(self._config.poll_every * 2.0 ** min(failures, 20), MAX_BACKOFF)
-
-    def _count(self, outcome: str) -> None:
-        obs.POLLS.labels(self._config.name, outcome).inc()
 
 
 def _open_poller(
