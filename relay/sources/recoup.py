@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -36,9 +35,9 @@ from relay.secrets import redact
 from relay.sources import health
 from relay.sources import recoup_schedules as schedules
 from relay.sources.base import Ingest, PollReport, SourceKind
+from relay.sources.polling import poll_forever
 from relay.store.base import Store
 
-MIN_WAIT = 1.0  # seconds: the shortest pause between two cycles, whatever the API says
 log = logging.getLogger("relay.sources.recoup")
 
 T = TypeVar("T")
@@ -46,7 +45,6 @@ T = TypeVar("T")
 RUNS_PATH = "/tasks/runs"
 TASKS_PATH = "/tasks"
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 carries no usable Retry-After
-MAX_BACKOFF = 600.0  # seconds between polls while Recoup keeps failing
 MAX_RECHECKS = 50  # by-id re-checks per cycle: a large backlog must not hammer the API
 EXCERPT_CHARS = 200
 _TIMESTAMPS = ("createdAt", "updatedAt", "startedAt", "finishedAt")
@@ -352,12 +350,8 @@ class RecoupPoller:
         Setting `stop` ends a wait at once and abandons a cycle in flight (snapshots already
         ingested stay stored; the rest is picked up by the next start).
         """
-        failures = 0
         log.info("poller_started source=%s every=%gs", self._config.name, self._config.poll_every)
-        while not stop.is_set():
-            delay, failures = await self._guarded_cycle(stop, failures)
-            if delay is None or await _stopped_within(stop, delay):
-                break
+        await poll_forever(self._config.name, self.poll_once, stop, every=self._config.poll_every)
         log.info("poller_stopped source=%s", self._config.name)
 
     # -- one cycle ---------------------------------------------------------------------------
@@ -482,69 +476,6 @@ class RecoupPoller:
     async def _ingest_one(self, snapshot: Snapshot, report: PollReport) -> None:
         await self._ingest(snapshot)
         report.ingested += 1
-
-    # -- the loop ----------------------------------------------------------------------------
-
-    async def _guarded_cycle(self, stop: asyncio.Event, failures: int) -> tuple[float | None, int]:
-        """(seconds until the next cycle, or None when stopped; consecutive failures)."""
-        name = self._config.name
-        try:
-            report = await _unless_stopped(self.poll_once(), stop)
-        except RateLimited as exc:
-            log.warning("poll_rate_limited source=%s retry_after=%gs", name, exc.retry_after)
-            # a zero or missing pause must not turn into a tight loop against the API
-            return max(exc.retry_after, MIN_WAIT), failures
-        except SourceError as exc:
-            delay = self._backoff(failures + 1)
-            log.warning("poll_failed source=%s reason=%s retry_in=%gs", name, exc, delay)
-            return delay, failures + 1
-        except Exception as exc:  # a bug must not end polling: log it loudly and go on
-            delay = self._backoff(failures + 1)
-            log.error(
-                "poll_failed source=%s reason=unexpected %s: %s retry_in=%gs",
-                name,
-                type(exc).__name__,
-                exc,
-                delay,
-                exc_info=True,
-            )
-            return delay, failures + 1
-        if report is None:
-            return None, failures
-        log.debug(
-            "poll_completed source=%s listed=%d fetched_by_id=%d rechecked=%d invalid=%d ingested=%d",
-            name,
-            report.listed,
-            report.fetched_by_id,
-            report.rechecked,
-            report.invalid,
-            report.ingested,
-        )
-        return self._config.poll_every, 0
-
-    def _backoff(self, failures: int) -> float:
-        return min(self._config.poll_every * 2.0 ** min(failures, 20), MAX_BACKOFF)
-
-
-async def _stopped_within(stop: asyncio.Event, timeout: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout)
-    except TimeoutError:
-        return False
-    return True
-
-
-async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
-    """The work's result, or None if `stop` was set first (the work is then cancelled)."""
-    task = asyncio.create_task(work)
-    stopper = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for pending in (task, stopper):
-            pending.cancel()  # no-op for the one that finished
-        await asyncio.gather(task, stopper, return_exceptions=True)
-    return None if task.cancelled() else task.result()
 
 
 def _parse_webhook(body: object, config: SourceConfig) -> list[Snapshot]:

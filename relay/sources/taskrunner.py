@@ -81,13 +81,12 @@ from relay.secrets import redact
 from relay.signing import SignatureError
 from relay.sources import health
 from relay.sources.base import Ingest, PollReport, SourceKind
+from relay.sources.polling import guarded_cycle, stopped_within
 from relay.sources.recoup import (
     _required_text,
     _short,
-    _stopped_within,
     _timestamp,
     _type_name,
-    _unless_stopped,
     _whole_number,
     parse_retry_after,
 )
@@ -102,8 +101,6 @@ TAIL_BYTES = 300  # the log tail in a message, as RunWisp's own notifier caps ou
 TRACE_CHARS = 4000  # the longer tail kept as the error's stack_trace
 MAX_PAGES = 5  # list pages per task per pass
 MAX_RECHECKS = 50
-MAX_BACKOFF = 600.0
-MIN_WAIT = 1.0
 EXCERPT_CHARS = 200
 STREAM_READ_TIMEOUT = 90.0  # RunWisp pings every 30 s: three missed pings mean a dead stream
 TASK_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,100}$")
@@ -964,14 +961,18 @@ class TaskRunnerPoller:
         failures = 0
         while not stop.is_set():
             self._wake.clear()
-            delay, failures, wakeable = await self._guarded_pass(stop, failures)
+            delay, failures = await guarded_cycle(
+                self._config.name, self.poll_once, stop, failures, every=self._config.poll_every
+            )
+            # after a good pass a stream reconnect may ask for the next one early
+            wakeable = failures == 0 and delay == self._config.poll_every
             if delay is None or await self._pause(stop, delay, wakeable):
                 break
 
     async def _pause(self, stop: asyncio.Event, delay: float, wakeable: bool) -> bool:
         """Wait `delay` (less if a stream reconnect asks for a pass); True once stopped."""
         if not wakeable:
-            return await _stopped_within(stop, delay)
+            return await stopped_within(stop, delay)
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
         try:
             await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
@@ -980,37 +981,6 @@ class TaskRunnerPoller:
                 waiter.cancel()
             await asyncio.gather(*waiters, return_exceptions=True)
         return stop.is_set()
-
-    async def _guarded_pass(self, stop: asyncio.Event, failures: int) -> tuple[float | None, int, bool]:
-        """(seconds until the next pass or None once stopped, failures, may a wake cut it)."""
-        name = self._config.name
-        try:
-            report = await _unless_stopped(self.poll_once(), stop)
-        except RateLimited as exc:
-            log.warning("poll_rate_limited source=%s retry_after=%gs", name, exc.retry_after)
-            return max(exc.retry_after, MIN_WAIT), failures, False
-        except SourceError as exc:
-            delay = self._backoff(failures + 1)
-            log.warning("poll_failed source=%s reason=%s retry_in=%gs", name, exc, delay)
-            return delay, failures + 1, False
-        except Exception as exc:  # a bug must not end polling: log it loudly and go on
-            delay = self._backoff(failures + 1)
-            log.error(
-                "poll_failed source=%s reason=unexpected %s: %s retry_in=%gs",
-                name,
-                type(exc).__name__,
-                exc,
-                delay,
-                exc_info=True,
-            )
-            return delay, failures + 1, False
-        if report is None:
-            return None, failures, False
-        log.debug("poll_completed source=%s %s", name, report.summary())
-        return self._config.poll_every, 0, True
-
-    def _backoff(self, failures: int) -> float:
-        return min(self._config.poll_every * 2.0 ** min(failures, 20), MAX_BACKOFF)
 
 
 # -- the kind --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from relay.errors import RateLimited, SourceError
-from relay.sources.recoup import _stopped_within
+from relay.sources.polling import stopped_within
 
 log = logging.getLogger("relay.sources.taskrunner")
 
@@ -112,7 +112,7 @@ class StreamFollower:
         failures = 0
         while not stop.is_set():
             delay, failures = await self._attempt(stop, failures)
-            if await _stopped_within(stop, delay):
+            if await stopped_within(stop, delay):
                 break
         log.info("stream_stopped source=%s", self._name)
 

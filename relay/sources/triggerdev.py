@@ -59,16 +59,14 @@ from relay.secrets import redact
 from relay.signing import SignatureError
 from relay.sources import health
 from relay.sources.base import Ingest, PollReport, SourceKind, standard_webhooks
+from relay.sources.polling import MIN_WAIT, poll_forever
 from relay.sources.recoup import (
     DEFAULT_RETRY_AFTER,
-    MIN_WAIT,
     _required_text,
     _short,
-    _stopped_within,
     _tags,
     _timestamp,
     _type_name,
-    _unless_stopped,
     parse_retry_after,
     parse_run,
     parse_webhook_body,
@@ -93,7 +91,6 @@ MAX_PAGES_PER_SWEEP = 100  # a server handing out new cursors forever ends here
 MAX_RECHECKS = 100  # by-id re-checks per cycle
 MAX_COMPLETIONS = 20  # by-id completions of pushed runs per cycle
 COMPLETION_TRIES = 3
-MAX_BACKOFF = 600.0
 MAX_RETRY_AFTER = 600.0  # a reset announced further away than this is not believed
 BUDGET_RESERVE = 0.05  # of x-ratelimit-limit (at least BUDGET_RESERVE_MIN) kept for others
 BUDGET_RESERVE_MIN = 10
@@ -670,7 +667,6 @@ class TriggerPoller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set. Never raises: failures are logged and retried later."""
-        failures = 0
         log.info(
             "poller_started source=%s every=%gs sweep_every=%gs sweep_window=%gs",
             self._config.name,
@@ -678,10 +674,9 @@ class TriggerPoller:
             self._options.sweep_every,
             self._options.sweep_window,
         )
-        while not stop.is_set():
-            delay, failures = await self._guarded_cycle(stop, failures)
-            if delay is None or await _stopped_within(stop, delay):
-                break
+        await poll_forever(
+            self._config.name, self.poll_once, stop, every=self._config.poll_every, min_wait=self._min_wait
+        )
         log.info("poller_stopped source=%s", self._config.name)
 
     # -- one cycle -----------------------------------------------------------------------------
@@ -872,37 +867,6 @@ class TriggerPoller:
         report.ingested += 1
 
     # -- the loop --------------------------------------------------------------------------------
-
-    async def _guarded_cycle(self, stop: asyncio.Event, failures: int) -> tuple[float | None, int]:
-        """(seconds until the next cycle, or None when stopped; consecutive failures)."""
-        name = self._config.name
-        try:
-            report = await _unless_stopped(self.poll_once(), stop)
-        except RateLimited as exc:
-            log.warning("poll_rate_limited source=%s retry_after=%gs", name, exc.retry_after)
-            return max(exc.retry_after, self._min_wait), failures
-        except SourceError as exc:
-            delay = self._backoff(failures + 1)
-            log.warning("poll_failed source=%s reason=%s retry_in=%gs", name, exc, delay)
-            return delay, failures + 1
-        except Exception as exc:  # a bug must not end polling: log it loudly and go on
-            delay = self._backoff(failures + 1)
-            log.error(
-                "poll_failed source=%s reason=unexpected %s: %s retry_in=%gs",
-                name,
-                type(exc).__name__,
-                exc,
-                delay,
-                exc_info=True,
-            )
-            return delay, failures + 1
-        if report is None:
-            return None, failures
-        log.debug("poll_completed source=%s %s requests=%d", name, report.summary(), report.requests)
-        return self._config.poll_every, 0
-
-    def _backoff(self, failures: int) -> float:
-        return min(self._config.poll_every * 2.0 ** min(failures, 20), MAX_BACKOFF)
 
 
 def _open_poller(
