@@ -16,30 +16,27 @@ GET /api/tasks/runs behaves as Recoup's handler does (PLATFORMS.md 3.2-3.4):
 - auth: exactly one of x-api-key or Authorization (Bearer) carrying the key, else 401, as
   Recoup's validateAuthContext does (both at once is a 401 even with the right key).
 
-Every request is recorded (`fake.requests`) before anything else happens. Faults are queued
-with `fail_next`, `rate_limit_next`, `respond_next` and `delay_next`; each applies to one
-request (optionally only list or only by-id requests), in the order queued.
+Requests and faults as in tests.fakes.platform (kinds: list, by_id, tasks; a fault for "any"
+leaves GET /api/tasks alone).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.servers import serve
+from tests.fakes.platform import UNSET, FakePlatform, RecordedRequest
+from tests.fakes.trigger_api import iso  # Recoup's runs are Trigger.dev runs, dated the same way
 
-When = Literal["any", "list", "by_id"]
+When = Literal["any", "list", "by_id", "tasks"]
 
 TO_NEW_VOCABULARY = {
     "REATTEMPTING": "EXECUTING",
@@ -51,14 +48,6 @@ NOT_STARTED = frozenset({"QUEUED", "DELAYED", "PENDING_VERSION", "WAITING_FOR_DE
 TERMINAL = frozenset(
     {"COMPLETED", "FAILED", "INTERRUPTED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"}
 )
-_UNSET: Any = object()
-
-
-def iso(value: datetime | None) -> str | None:
-    """The way the Trigger.dev SDK serializes dates: milliseconds and a Z."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -135,79 +124,29 @@ class FakeRun:
         return int((end - self.started_at).total_seconds() * 1000)
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
+class FakeRecoupApi(FakePlatform[When, FakeRun]):
+    name = "Recoup API"
+    any_skips = frozenset({"tasks"})
 
-    @property
-    def by_id(self) -> bool:
-        return "runId" in self.query
-
-
-@dataclass
-class _Fault:
-    when: When
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # answer late, then as normal (unless status/body are set)
-    respond: bool = True
-
-
-class FakeRecoupApi:
     def __init__(
         self,
         api_key: str = "recoup_sk_test_0123456789",
         *,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        routes = [
+            Route("/api/tasks/runs", self._endpoint, methods=["GET"]),
+            Route("/api/tasks", self._tasks_endpoint, methods=["GET"]),
+        ]
+        super().__init__(routes, now=now)
         self.api_key = api_key
-        self.runs: dict[str, FakeRun] = {}
-        self.raw_items: list[object] = []  # listed first, as they are (malformed items)
-        self.requests: list[RecordedRequest] = []
-        self._faults: list[_Fault] = []
-        self._now = now or (lambda: datetime.now(UTC))
-        self._last = datetime.min.replace(tzinfo=UTC)
         self._seq = itertools.count(1)
-        self._url: str | None = None
-        self._stack = contextlib.AsyncExitStack()
-        self._closing = asyncio.Event()
         self.tasks: dict[str, dict[str, Any]] = {}  # GET /api/tasks, by task id
-        self.app = Starlette(
-            routes=[
-                Route("/api/tasks/runs", self._endpoint, methods=["GET"]),
-                Route("/api/tasks", self._tasks_endpoint, methods=["GET"]),
-            ]
-        )
-
-    # -- lifecycle -------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
         """What a source's `base_url` is set to: the API root, e.g. http://127.0.0.1:PORT/api."""
-        if self._url is None:
-            raise RuntimeError("the fake Recoup API is not started")
-        return f"{self._url}/api"
-
-    async def start(self) -> str:
-        self._closing.clear()
-        self._url = await self._stack.enter_async_context(serve(self.app))
-        return self.base_url
-
-    async def stop(self) -> None:
-        self._closing.set()  # cut short any delayed answer so shutdown is quick
-        await self._stack.aclose()
-        self._url = None
-
-    async def __aenter__(self) -> FakeRecoupApi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
+        return f"{super().base_url}/api"
 
     # -- driving runs ------------------------------------------------------------------------
 
@@ -253,8 +192,8 @@ class FakeRecoupApi:
         run_id: str,
         status: str,
         *,
-        output: dict[str, Any] | None = _UNSET,
-        error: dict[str, Any] | None = _UNSET,
+        output: dict[str, Any] | None = UNSET,
+        error: dict[str, Any] | None = UNSET,
         metadata: dict[str, Any] | None = None,
     ) -> FakeRun:
         """Move a run on; bumps updatedAt (and sets startedAt/finishedAt when they apply)."""
@@ -265,9 +204,9 @@ class FakeRecoupApi:
             run.started_at = now
         if status in TERMINAL and run.finished_at is None:
             run.finished_at = now
-        if output is not _UNSET:
+        if output is not UNSET:
             run.output = output
-        if error is not _UNSET:
+        if error is not UNSET:
             run.error = error
         if metadata is not None:
             run.metadata = dict(metadata)
@@ -277,14 +216,6 @@ class FakeRecoupApi:
         """The run falls out of the listed window (newer runs pushed it out, or 7 days)."""
         self.runs[run_id].hidden = True
 
-    def forget(self, run_id: str) -> None:
-        """Gone everywhere: the list omits it and by-id answers 404."""
-        del self.runs[run_id]
-
-    def add_raw_item(self, item: object) -> None:
-        """An item listed exactly as given (first), e.g. a run object missing its status."""
-        self.raw_items.append(item)
-
     # -- faults ----------------------------------------------------------------------------------
 
     def fail_next(
@@ -292,53 +223,30 @@ class FakeRecoupApi:
     ) -> None:
         text = body if body is not None else json.dumps({"status": "error", "error": "Internal"})
         for _ in range(n):
-            self._faults.append(_Fault(when, status, text.encode()))
+            self.respond_next(status, text, when=when)
 
     def rate_limit_next(self, retry_after: float | str | None = 1, *, when: When = "any") -> None:
         headers = {} if retry_after is None else {"retry-after": str(retry_after)}
-        body = json.dumps({"status": "error", "error": "Too many requests"}).encode()
-        self._faults.append(_Fault(when, 429, body, headers))
-
-    def respond_next(
-        self, status: int, body: str | bytes, *, when: When = "any", headers: dict[str, str] | None = None
-    ) -> None:
-        """Any answer at all, e.g. `respond_next(200, "<html>")` for a body that is not JSON."""
-        raw = body.encode() if isinstance(body, str) else body
-        self._faults.append(_Fault(when, status, raw, dict(headers or {})))
-
-    def delay_next(self, seconds: float, *, when: When = "any") -> None:
-        """Answer the next request late (then normally): for client timeouts."""
-        self._faults.append(_Fault(when, delay=seconds, respond=False))
+        self.respond_next(
+            429, json.dumps({"status": "error", "error": "Too many requests"}), when=when, headers=headers
+        )
 
     # -- reading what happened ---------------------------------------------------------------
 
     def list_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if not r.by_id]
+        return self.of_kind("list")
 
     def by_id_requests(self, run_id: str | None = None) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.by_id and (run_id is None or r.query["runId"] == run_id)]
+        return [r for r in self.of_kind("by_id") if run_id is None or r.query["runId"] == run_id]
 
-    # -- the endpoint --------------------------------------------------------------------------
+    # -- the endpoints -------------------------------------------------------------------------
 
     async def _endpoint(self, request: Request) -> Response:
-        self.requests.append(
-            RecordedRequest(
-                request.method,
-                request.url.path,
-                dict(request.query_params),
-                {k.lower(): v for k, v in request.headers.items()},
-            )
-        )
-        by_id = "runId" in request.query_params
-        fault = self._take_fault(by_id)
-        if fault is not None:
-            await self._wait(fault.delay)
-            if fault.respond:
-                return Response(fault.body, fault.status, fault.headers, "application/json")
-        denied = self._check_auth(request)
-        if denied is not None:
-            return denied
-        if by_id:
+        kind: When = "by_id" if "runId" in request.query_params else "list"
+        early = await self._begin(request, kind) or self._check_auth(request)
+        if early is not None:
+            return early
+        if kind == "by_id":
             return self._get_one(request.query_params["runId"])
         return self._list(request)
 
@@ -370,15 +278,7 @@ class FakeRecoupApi:
         }
 
     async def _tasks_endpoint(self, request: Request) -> Response:
-        self.requests.append(
-            RecordedRequest(
-                request.method,
-                request.url.path,
-                dict(request.query_params),
-                {k.lower(): v for k, v in request.headers.items()},
-            )
-        )
-        denied = self._check_auth(request)
+        denied = await self._begin(request, "tasks") or self._check_auth(request)
         if denied is not None:
             return denied
         tasks = []
@@ -391,18 +291,6 @@ class FakeRecoupApi:
             shown = {k: v for k, v in task.items() if k != "run_ids"}
             tasks.append(shown | {"recent_runs": [r.to_json(by_id=False) for r in runs], "upcoming": []})
         return Response(json.dumps({"status": "success", "tasks": tasks}), 200, media_type="application/json")
-
-    def _take_fault(self, by_id: bool) -> _Fault | None:
-        kind = "by_id" if by_id else "list"
-        for index, fault in enumerate(self._faults):
-            if fault.when in ("any", kind):
-                return self._faults.pop(index)
-        return None
-
-    async def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), seconds)
 
     def _check_auth(self, request: Request) -> Response | None:
         key, bearer = request.headers.get("x-api-key"), request.headers.get("authorization")
@@ -439,11 +327,6 @@ class FakeRecoupApi:
         runs.sort(key=lambda r: (r.created_at, r.seq), reverse=True)
         items = [*self.raw_items, *(r.to_json(by_id=False) for r in runs)][:limit]
         return JSONResponse({"status": "success", "runs": items})
-
-    def _tick(self) -> datetime:
-        """Now, but strictly later than the last mutation: every change bumps updatedAt."""
-        self._last = max(self._now(), self._last + timedelta(milliseconds=1))
-        return self._last
 
 
 def _error(status: int, message: str) -> Response:

@@ -18,11 +18,10 @@ limit (1..1000), offset, sort_field=created_at, sort_direction; `{"runs": [...] 
 "total"}`. Errors are `application/problem+json` (Huma's ErrorModel). Auth: with a token,
 `Authorization: Bearer <token>` or a 401 problem; requests over the Unix socket need none.
 
-Every request is recorded before anything else. Faults (`fail_next`, `rate_limit_next`,
-`respond_next`, `delay_next`) apply to one request each, optionally only to one kind of
-route (list, run, log, stream), in the order queued. The stream: every mutation publishes
-its run event unless `publish=False` (the stream "missed" it); `drop_streams()` ends every
-open stream; `refuse_streams` makes new stream connections answer 503 with Retry-After.
+Requests and faults as in tests.fakes.platform (kinds: list, run, log, stream). The stream:
+every mutation publishes its run event unless `publish=False` (the stream "missed" it);
+`drop_streams()` ends every open stream; `refuse_streams` makes new stream connections
+answer 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -31,24 +30,23 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from tests.fakes.servers import _Server, _until_started, serve
+from tests.fakes.platform import UNSET, FakePlatform
+from tests.fakes.servers import _Server, _until_started
 
 Era = Literal["v0.5", "newest"]
 When = Literal["any", "list", "run", "log", "stream"]
 PROBLEM = "application/problem+json"
-_UNSET: Any = object()
 
 
 def iso(value: datetime | None) -> str | None:
@@ -115,15 +113,6 @@ class FakeRun:
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    kind: When
-
-
-@dataclass(frozen=True)
 class _Event:
     id: int
     event: str
@@ -134,63 +123,34 @@ class _Event:
         return f"{head}event: {self.event}\ndata: {self.data}\n\n"
 
 
-@dataclass
-class _Fault:
-    when: When
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    media_type: str = PROBLEM
-    delay: float = 0.0
-    respond: bool = True
+class FakeRunWisp(FakePlatform[When, FakeRun]):
+    name = "RunWisp"
 
-
-class FakeRunWisp:
     def __init__(self, *, token: str = "", era: Era = "v0.5", index_field: str | None = None) -> None:
+        routes = [
+            Route("/api/runs", self._list_all, methods=["GET"]),
+            Route("/api/runs/stream", self._stream, methods=["GET"]),
+            Route("/api/events/stream", self._stream, methods=["GET"]),
+            Route("/api/runs/{run_id}", self._run_flat, methods=["GET"]),
+            Route("/api/runs/{run_id}/log", self._log_flat, methods=["GET"]),
+            Route("/api/tasks/{task}/runs", self._list_task, methods=["GET"]),
+            Route("/api/tasks/{task}/runs/{run_id}", self._run_per_task, methods=["GET"]),
+            Route("/api/tasks/{task}/runs/{run_id}/log", self._log_per_task, methods=["GET"]),
+        ]
+        super().__init__(routes)
         self.token, self.era = token, era
         self.index_field = index_field or ("replica_index" if era == "v0.5" else "instance_index")
-        self.runs: dict[str, FakeRun] = {}
         self.logs: dict[str, list[str]] = {}
         self.tasks: set[str] = set()
-        self.raw_items: list[object] = []  # listed first (every list), as they are
-        self.requests: list[RecordedRequest] = []
         self.events: list[_Event] = []
         self.replayed = 0  # events sent again because of a Last-Event-ID
         self.refuse_streams = False
-        self._faults: list[_Fault] = []
         self._subscribers: set[asyncio.Queue[_Event | None]] = set()
         self._ids = itertools.count(1)
         self._event_ids = itertools.count(1)
-        self._last = datetime.min.replace(tzinfo=UTC)
-        self._url: str | None = None
         self._socket: str | None = None
-        self._stack = contextlib.AsyncExitStack()
-        self._closing = asyncio.Event()
-        self.app = Starlette(
-            routes=[
-                Route("/api/runs", self._list_all, methods=["GET"]),
-                Route("/api/runs/stream", self._stream, methods=["GET"]),
-                Route("/api/events/stream", self._stream, methods=["GET"]),
-                Route("/api/runs/{run_id}", self._run_flat, methods=["GET"]),
-                Route("/api/runs/{run_id}/log", self._log_flat, methods=["GET"]),
-                Route("/api/tasks/{task}/runs", self._list_task, methods=["GET"]),
-                Route("/api/tasks/{task}/runs/{run_id}", self._run_per_task, methods=["GET"]),
-                Route("/api/tasks/{task}/runs/{run_id}/log", self._log_per_task, methods=["GET"]),
-            ]
-        )
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("the fake RunWisp is not started")
-        return self._url
-
-    async def start(self) -> str:
-        self._closing.clear()
-        self._url = await self._stack.enter_async_context(serve(self.app))
-        return self._url
 
     async def start_unix(self, path: str) -> str:
         """Serve on a Unix socket instead (no auth needed there, as RunWisp's socket)."""
@@ -200,17 +160,9 @@ class FakeRunWisp:
         return self._socket
 
     async def stop(self) -> None:
-        self._closing.set()
         self.drop_streams()  # an open stream would hold uvicorn's graceful shutdown
-        await self._stack.aclose()
-        self._url = self._socket = None
-
-    async def __aenter__(self) -> FakeRunWisp:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
+        await super().stop()
+        self._socket = None
 
     # -- driving runs ------------------------------------------------------------------------
 
@@ -263,7 +215,7 @@ class FakeRunWisp:
         run_id: str,
         status: str,
         *,
-        end_reason: str | None = _UNSET,
+        end_reason: str | None = UNSET,
         exit_code: int | None = None,
         publish: bool = True,
         error: str | None = None,
@@ -271,7 +223,7 @@ class FakeRunWisp:
         run = self.runs[run_id]
         now = self._tick()
         run.status = status
-        if end_reason is not _UNSET:
+        if end_reason is not UNSET:
             run.end_reason = end_reason
         if exit_code is not None:
             run.exit_code = exit_code
@@ -289,12 +241,6 @@ class FakeRunWisp:
     def hide_from_list(self, run_id: str) -> None:
         """The run drops out of every list (deleted from the view, or paged away)."""
         self.runs[run_id].hidden = True
-
-    def forget(self, run_id: str) -> None:
-        del self.runs[run_id]
-
-    def add_raw_item(self, item: object) -> None:
-        self.raw_items.append(item)
 
     # -- the stream ----------------------------------------------------------------------------
 
@@ -339,32 +285,12 @@ class FakeRunWisp:
             "type": "about:blank",
             **({"detail": detail} if detail else {}),
         }
-        self._faults.append(_Fault(when, status, json.dumps(body).encode()))
+        self.respond_next(status, json.dumps(body), when=when, media_type=PROBLEM)
 
     def rate_limit_next(self, retry_after: float | str | None = 1, *, when: When = "any") -> None:
         headers = {} if retry_after is None else {"retry-after": str(retry_after)}
-        body = json.dumps({"title": "Too Many Requests", "status": 429, "detail": "slow down"}).encode()
-        self._faults.append(_Fault(when, 429, body, headers))
-
-    def respond_next(
-        self,
-        status: int,
-        body: str | bytes,
-        *,
-        when: When = "any",
-        media_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        raw = body.encode() if isinstance(body, str) else body
-        self._faults.append(_Fault(when, status, raw, dict(headers or {}), media_type))
-
-    def delay_next(self, seconds: float, *, when: When = "any") -> None:
-        self._faults.append(_Fault(when, delay=seconds, respond=False))
-
-    # -- reading what happened ---------------------------------------------------------------
-
-    def of_kind(self, kind: When) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.kind == kind]
+        body = json.dumps({"title": "Too Many Requests", "status": 429, "detail": "slow down"})
+        self.respond_next(429, body, when=when, headers=headers, media_type=PROBLEM)
 
     # -- endpoints -----------------------------------------------------------------------------
 
@@ -390,37 +316,8 @@ class FakeRunWisp:
     async def _stream(self, request: Request) -> Response:
         return await self._guarded(request, "stream", lambda: self._open_stream(request))
 
-    async def _guarded(self, request: Request, kind: When, answer: Any) -> Response:
-        self.requests.append(
-            RecordedRequest(
-                request.method,
-                request.url.path,
-                dict(request.query_params),
-                {k.lower(): v for k, v in request.headers.items()},
-                kind,
-            )
-        )
-        fault = self._take_fault(kind)
-        if fault is not None:
-            await self._wait(fault.delay)
-            if fault.respond:
-                return Response(fault.body, fault.status, fault.headers, fault.media_type)
-        denied = self._check_auth(request)
-        if denied is not None:
-            return denied
-        response: Response = answer()
-        return response
-
-    def _take_fault(self, kind: When) -> _Fault | None:
-        for index, fault in enumerate(self._faults):
-            if fault.when in ("any", kind):
-                return self._faults.pop(index)
-        return None
-
-    async def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), seconds)
+    async def _guarded(self, request: Request, kind: When, answer: Callable[[], Response]) -> Response:
+        return await self._begin(request, kind) or self._check_auth(request) or answer()
 
     def _check_auth(self, request: Request) -> Response | None:
         if not self.token or self._socket is not None:
@@ -523,11 +420,6 @@ class FakeRunWisp:
         return StreamingResponse(
             body(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
         )
-
-    def _tick(self) -> datetime:
-        """Now, but strictly later than the last mutation."""
-        self._last = max(datetime.now(UTC), self._last + timedelta(milliseconds=1))
-        return self._last
 
 
 @contextlib.asynccontextmanager

@@ -24,15 +24,12 @@ no header the legacy one (apiStatusFromRunStatusV1/V2).
   when the budget is spent, 429 application/problem+json with secondsUntilReset until the
   window resets (`set_budget`).
 
-Every request is recorded (`fake.requests`) first. Faults are queued with `fail_next`,
-`rate_limit_next`, `respond_next` and `delay_next`, each for one request (optionally only list,
-by-id or output requests), in order. `stuck_cursor` makes every list page name the same `next`.
+Requests and faults as in tests.fakes.platform (kinds: list, by_id, output; a fault for "any"
+leaves output downloads alone). `stuck_cursor` makes every list page name the same `next`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import json
 import time
@@ -41,12 +38,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.servers import serve
+from tests.fakes.platform import UNSET, FakePlatform, RecordedRequest
 
 When = Literal["any", "list", "by_id", "output"]
 NEW_VERSION = "2025-07-16"
@@ -93,7 +89,6 @@ FINAL = frozenset(
         "TIMED_OUT",
     }
 )
-_UNSET: Any = object()
 
 
 def iso(value: datetime | None) -> str | None:
@@ -192,30 +187,6 @@ class FakeRun:
         return int((end - self.started_at).total_seconds() * 1000)
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-
-    @property
-    def kind(self) -> When:
-        if self.path.startswith("/packets/"):
-            return "output"
-        return "list" if self.path == "/api/v1/runs" else "by_id"
-
-
-@dataclass
-class _Fault:
-    when: When
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    respond: bool = True
-
-
 @dataclass
 class _Budget:
     limit: int = 1500
@@ -239,59 +210,27 @@ class _Budget:
         }
 
 
-class FakeTriggerApi:
+class FakeTriggerApi(FakePlatform[When, FakeRun]):
+    name = "Trigger.dev API"
+    any_skips = frozenset({"output"})
+
     def __init__(
         self,
         api_key: str = "tr_dev_fake_0123456789",
         *,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        routes = [
+            Route("/api/v1/runs", self._list, methods=["GET"]),
+            Route("/api/v3/runs/{run_id}", self._retrieve, methods=["GET"]),
+            Route("/packets/{run_id}/output.json", self._output, methods=["GET"]),
+        ]
+        super().__init__(routes, now=now)
         self.api_key = api_key
-        self.runs: dict[str, FakeRun] = {}
-        self.raw_items: list[object] = []  # listed first on the first page, as they are
-        self.requests: list[RecordedRequest] = []
         self.stuck_cursor = False
         self.outputs_expired = False
         self.budget = _Budget()
-        self._faults: list[_Fault] = []
-        self._now = now or (lambda: datetime.now(UTC))
-        self._last = datetime.min.replace(tzinfo=UTC)
         self._ids = itertools.count(1)
-        self._url: str | None = None
-        self._stack = contextlib.AsyncExitStack()
-        self._closing = asyncio.Event()
-        self.app = Starlette(
-            routes=[
-                Route("/api/v1/runs", self._list, methods=["GET"]),
-                Route("/api/v3/runs/{run_id}", self._retrieve, methods=["GET"]),
-                Route("/packets/{run_id}/output.json", self._output, methods=["GET"]),
-            ]
-        )
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("the fake Trigger.dev API is not started")
-        return self._url
-
-    async def start(self) -> str:
-        self._closing.clear()
-        self._url = await self._stack.enter_async_context(serve(self.app))
-        return self._url
-
-    async def stop(self) -> None:
-        self._closing.set()  # cut short any delayed answer so shutdown is quick
-        await self._stack.aclose()
-        self._url = None
-
-    async def __aenter__(self) -> FakeTriggerApi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
     # -- driving runs ------------------------------------------------------------------------
 
@@ -338,9 +277,9 @@ class FakeTriggerApi:
         run_id: str,
         status: str,
         *,
-        output: dict[str, Any] | None = _UNSET,
+        output: dict[str, Any] | None = UNSET,
         offloaded: bool | None = None,
-        error: dict[str, Any] | None = _UNSET,
+        error: dict[str, Any] | None = UNSET,
     ) -> FakeRun:
         """Move a run on; bumps updatedAt. A run that ends gets finishedAt, and an updatedAt a
         few ms later (the engine writes usage and cost after the status)."""
@@ -353,19 +292,13 @@ class FakeTriggerApi:
         if status in FINAL and run.finished_at is None:
             run.finished_at = now
             run.updated_at = now + timedelta(milliseconds=5)
-        if output is not _UNSET:
+        if output is not UNSET:
             run.output = output
         if offloaded is not None:
             run.offloaded = offloaded
-        if error is not _UNSET:
+        if error is not UNSET:
             run.error = error
         return run
-
-    def forget(self, run_id: str) -> None:
-        del self.runs[run_id]
-
-    def add_raw_item(self, item: object) -> None:
-        self.raw_items.append(item)
 
     def set_budget(self, remaining: int, *, limit: int = 1500, reset_in: float = 60.0) -> None:
         """The rate-limit bucket now: `remaining` requests until it resets in `reset_in` s."""
@@ -378,7 +311,7 @@ class FakeTriggerApi:
     ) -> None:
         text = body if body is not None else json.dumps({"error": "Internal Server Error"})
         for _ in range(n):
-            self._faults.append(_Fault(when, status, text.encode()))
+            self.respond_next(status, text, when=when)
 
     def rate_limit_next(
         self,
@@ -397,36 +330,23 @@ class FakeTriggerApi:
         problem: dict[str, Any] = {"title": "Rate Limit Exceeded", "status": 429}
         if seconds_in_body is not None:
             problem["secondsUntilReset"] = seconds_in_body
-        self._faults.append(_Fault(when, 429, json.dumps(problem).encode(), headers))
-
-    def respond_next(
-        self, status: int, body: str | bytes, *, when: When = "any", headers: dict[str, str] | None = None
-    ) -> None:
-        raw = body.encode() if isinstance(body, str) else body
-        self._faults.append(_Fault(when, status, raw, dict(headers or {})))
-
-    def delay_next(self, seconds: float, *, when: When = "any") -> None:
-        self._faults.append(_Fault(when, delay=seconds, respond=False))
+        self.respond_next(429, json.dumps(problem), when=when, headers=headers)
 
     # -- reading what happened ---------------------------------------------------------------
 
     def list_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.kind == "list"]
+        return self.of_kind("list")
 
     def by_id_requests(self, run_id: str | None = None) -> list[RecordedRequest]:
-        return [
-            r
-            for r in self.requests
-            if r.kind == "by_id" and (run_id is None or r.path == f"/api/v3/runs/{run_id}")
-        ]
+        return [r for r in self.of_kind("by_id") if run_id is None or r.path == f"/api/v3/runs/{run_id}"]
 
     def output_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.kind == "output"]
+        return self.of_kind("output")
 
     # -- endpoints ---------------------------------------------------------------------------
 
     async def _list(self, request: Request) -> Response:
-        early = await self._begin(request)
+        early = await self._guard(request, "list")
         if early is not None:
             return early
         params = request.query_params
@@ -481,7 +401,7 @@ class FakeTriggerApi:
         return sorted(runs, key=lambda r: (r.created_at, r.id), reverse=True)
 
     async def _retrieve(self, request: Request) -> Response:
-        early = await self._begin(request)
+        early = await self._guard(request, "by_id")
         if early is not None:
             return early
         run = self.runs.get(request.path_params["run_id"])
@@ -492,12 +412,9 @@ class FakeTriggerApi:
         return self._api(200, run.retrieved(new, url))
 
     async def _output(self, request: Request) -> Response:
-        self._record(request)
-        fault = self._take_fault("output")
-        if fault is not None:
-            await self._wait(fault.delay)
-            if fault.respond:
-                return Response(fault.body, fault.status, fault.headers, "application/json")
+        faulted = await self._begin(request, "output")
+        if faulted is not None:
+            return faulted
         if "authorization" in request.headers:
             return Response(b"<Error><Code>InvalidArgument</Code></Error>", 400, media_type="application/xml")
         run = self.runs.get(request.path_params["run_id"])
@@ -505,15 +422,11 @@ class FakeTriggerApi:
             return Response(b"<Error><Code>AccessDenied</Code></Error>", 403, media_type="application/xml")
         return Response(json.dumps(run.output).encode(), 200, media_type="application/json")
 
-    async def _begin(self, request: Request) -> Response | None:
+    async def _guard(self, request: Request, kind: When) -> Response | None:
         """Record, apply a queued fault, authenticate, spend the rate budget."""
-        self._record(request)
-        kind: When = "list" if request.url.path == "/api/v1/runs" else "by_id"
-        fault = self._take_fault(kind)
-        if fault is not None:
-            await self._wait(fault.delay)
-            if fault.respond:
-                return Response(fault.body, fault.status, fault.headers, "application/json")
+        faulted = await self._begin(request, kind)
+        if faulted is not None:
+            return faulted
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return JSONResponse({"error": "Invalid or Missing API key"}, 401)
         if not self.budget.take(time.time()):
@@ -529,32 +442,6 @@ class FakeTriggerApi:
 
     def _api(self, status: int, body: object, media_type: str = "application/json") -> Response:
         return Response(json.dumps(body).encode(), status, self.budget.headers(), media_type)
-
-    def _record(self, request: Request) -> None:
-        self.requests.append(
-            RecordedRequest(
-                request.method,
-                request.url.path,
-                dict(request.query_params),
-                {k.lower(): v for k, v in request.headers.items()},
-            )
-        )
-
-    def _take_fault(self, kind: When) -> _Fault | None:
-        for index, fault in enumerate(self._faults):
-            if fault.when in ("any", kind) and not (fault.when == "any" and kind == "output"):
-                return self._faults.pop(index)
-        return None
-
-    async def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), seconds)
-
-    def _tick(self) -> datetime:
-        """Now, but strictly later than the last change: every change bumps updatedAt."""
-        self._last = max(self._now(), self._last + timedelta(milliseconds=1))
-        return self._last
 
 
 def _instant(text: str) -> datetime:

@@ -17,12 +17,10 @@ from prometheus_client import REGISTRY
 
 from relay.clock import SystemClock
 from relay.errors import RateLimited, SourceError
-from relay.models import Phase, Snapshot, Transition
-from relay.pipeline import Pipeline
-from relay.rules.config import SourceConfig, load_ruleset
+from relay.models import Phase, Snapshot
 from relay.sources.recoup import RecoupClient, RecoupPoller
-from relay.store.sqlite import SqliteStore
 from tests.fakes.recoup_api import FakeRecoupApi
+from tests.integration.helpers import SourceEnv, eventually, relay_parts
 
 KEY = "recoup_sk_test_4f1c9a7e5d"
 VIDEO = "https://v3.fal.media/files/demo/final.mp4"
@@ -32,7 +30,7 @@ OUTPUT = {
     "captionText": "bedroom tapes",
     "template": "artist-caption-bedroom",
 }
-RULES = """
+SOURCES = """
 sources:
   recoup:
     kind: recoup
@@ -41,23 +39,12 @@ sources:
     poll_every: 50ms
     limit: 50
     run_url: "https://chat.recoupable.com/runs/{{run_id}}"
-channels:
-  console: {{kind: console}}
-rules:
-  - name: finished
-    match: {{phase: terminal}}
-    notify: [console]
-    first_seen: always
 """
 
 
 @dataclass
-class Env:
+class Env(SourceEnv):
     fake: FakeRecoupApi
-    http: httpx2.AsyncClient
-    store: SqliteStore
-    pipeline: Pipeline
-    config: SourceConfig
     poller: RecoupPoller
 
     def client(self, **changes: Any) -> RecoupClient:
@@ -81,14 +68,6 @@ class Env:
             max_rechecks=max_rechecks,
         )
 
-    async def transitions(self, run_id: str) -> list[tuple[str | None, str]]:
-        found: list[Transition] = await self.store.transitions(limit=1000)
-        mine = sorted((t for t in found if t.run_id == run_id), key=lambda t: t.observed_at)
-        return [(t.from_status, t.to_status) for t in mine]
-
-    async def stored(self, run_id: str) -> Snapshot:
-        return (await self.store.known_runs("recoup", [run_id]))[run_id].snapshot
-
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeRecoupApi]:
@@ -98,29 +77,17 @@ async def fake() -> AsyncIterator[FakeRecoupApi]:
 
 @pytest.fixture
 async def env(tmp_path: Path, fake: FakeRecoupApi) -> AsyncIterator[Env]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(base_url=fake.base_url, key=KEY))
-    ruleset = load_ruleset(rules)
-    config = ruleset.sources["recoup"]
-    store = await SqliteStore.open(str(tmp_path / "relay.db"))
-    pipeline = Pipeline(store, ruleset, SystemClock(), asyncio.Event())
-    async with httpx2.AsyncClient(timeout=5.0, trust_env=False) as http:
+    sources = SOURCES.format(base_url=fake.base_url, key=KEY)
+    async with relay_parts(tmp_path, sources) as (http, store, pipeline, ruleset):
+        config = ruleset.sources["recoup"]
         poller = RecoupPoller(
             config, RecoupClient.for_source(config, http), store, pipeline.ingest, SystemClock()
         )
-        yield Env(fake, http, store, pipeline, config, poller)
-    await store.close()
+        yield Env(http, store, pipeline, config, fake, poller)
 
 
 def polls(outcome: str) -> float:
     return REGISTRY.get_sample_value("relay_polls_total", {"source": "recoup", "outcome": outcome}) or 0.0
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    """Bounded wait for something the background poller does."""
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.01)
 
 
 # -- transitions -----------------------------------------------------------------------------
@@ -421,7 +388,7 @@ async def test_run_stops_at_once_while_waiting(env: Env) -> None:
     poller = env.new_poller(poll_every=60.0)
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
-    await eventually(lambda: _true(len(env.fake.requests) >= 1))
+    await eventually(lambda: len(env.fake.requests) >= 1)
     await asyncio.sleep(0.05)  # well inside the 60 s wait
 
     stop.set()
@@ -432,7 +399,7 @@ async def test_run_stops_at_once_during_a_slow_request(env: Env) -> None:
     env.fake.delay_next(30)
     stop = asyncio.Event()
     task = asyncio.create_task(env.poller.run(stop))
-    await eventually(lambda: _true(len(env.fake.requests) >= 1))
+    await eventually(lambda: len(env.fake.requests) >= 1)
 
     stop.set()
     await asyncio.wait_for(task, timeout=1.0)
@@ -456,9 +423,9 @@ async def test_run_keeps_polling_through_failures(env: Env, caplog: pytest.LogCa
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
     try:
-        await eventually(lambda: _has_transitions(env, "run_1", 1))
+        await eventually(lambda: env.has_transitions("run_1", 1))
         env.fake.set_status("run_1", "COMPLETED", output=OUTPUT)
-        await eventually(lambda: _has_transitions(env, "run_1", 2))
+        await eventually(lambda: env.has_transitions("run_1", 2))
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=1.0)
@@ -469,11 +436,3 @@ async def test_run_keeps_polling_through_failures(env: Env, caplog: pytest.LogCa
     assert "poll_rate_limited source=recoup retry_after=0.01s" in caplog.text
     [bug] = [r for r in caplog.records if "unexpected RuntimeError" in r.getMessage()]
     assert bug.exc_info is not None  # with its traceback
-
-
-async def _has_transitions(env: Env, run_id: str, count: int) -> bool:
-    return len(await env.transitions(run_id)) >= count
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -2,50 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx2
 import pytest
 
 from relay.clock import SystemClock
-from relay.pipeline import Pipeline
-from relay.rules.config import load_ruleset
 from relay.sources.recoup import RecoupClient, RecoupPoller
 from relay.store.sqlite import SqliteStore
 from tests.fakes.recoup_api import FakeRecoupApi
+from tests.integration.helpers import relay_parts
 
 KEY = "recoup_sk_sched_0123456789"
+RULES = """
+channels: {console: {kind: console}}
+rules:
+  - {name: missed, match: {status: MISSED}, notify: [console]}
+  - {name: switched-off, match: {status: DISABLED, from_status: ENABLED}, notify: [console]}
+"""
 
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[tuple[FakeRecoupApi, SqliteStore, RecoupPoller]]:
-    async with FakeRecoupApi(api_key=KEY) as fake, httpx2.AsyncClient(timeout=5) as http:
-        rules = tmp_path / "rules.yaml"
-        rules.write_text(f"""
+    async with FakeRecoupApi(api_key=KEY) as fake:
+        sources = f"""
 sources:
   recoup: {{kind: recoup, base_url: "{fake.base_url}", api_key: "{KEY}", schedules: true,
             schedule_grace: 1m}}
-channels: {{console: {{kind: console}}}}
-rules:
-  - {{name: missed, match: {{status: MISSED}}, notify: [console]}}
-  - {{name: switched-off, match: {{status: DISABLED, from_status: ENABLED}}, notify: [console]}}
-""")
-        ruleset = load_ruleset(rules)
-        store = await SqliteStore.open(str(tmp_path / "relay.db"))
-        # the relay has been watching for ten minutes
-        await store.watching_since("recoup", datetime.now(UTC) - timedelta(minutes=10))
-        config = ruleset.sources["recoup"]
-        pipeline = Pipeline(store, ruleset, SystemClock(), asyncio.Event())
-        poller = RecoupPoller(
-            config, RecoupClient.for_source(config, http), store, pipeline.ingest, SystemClock()
-        )
-        try:
+"""
+        async with relay_parts(tmp_path, sources, RULES) as (http, store, pipeline, ruleset):
+            # the relay has been watching for ten minutes
+            await store.watching_since("recoup", datetime.now(UTC) - timedelta(minutes=10))
+            config = ruleset.sources["recoup"]
+            poller = RecoupPoller(
+                config, RecoupClient.for_source(config, http), store, pipeline.ingest, SystemClock()
+            )
             yield fake, store, poller
-        finally:
-            await store.close()
 
 
 async def test_missed_slots_notify_once_and_a_switch_off_is_a_transition(

@@ -18,17 +18,15 @@ import pytest
 
 from relay.clock import SystemClock
 from relay.errors import RateLimited, SourceError
-from relay.models import Phase, Snapshot, Transition, Via
-from relay.pipeline import Pipeline
-from relay.rules.config import SourceConfig, load_ruleset
+from relay.models import Phase, Via
 from relay.sources.registry import kind_of
 from relay.sources.taskrunner import EVENTS_STREAM, RUNS_STREAM, TaskRunnerClient, TaskRunnerPoller
-from relay.store.sqlite import SqliteStore
 from tests.fakes.taskrunner_api import Era, FakeRunWisp
+from tests.integration.helpers import SourceEnv, eventually, relay_parts
 
 TOKEN = "runwisp-jwt-for-tests-3f9a"
 FAILURE_LOG = [f"step {n}: ok" for n in range(30)] + ["pg_dump: error: connection to server failed"]
-RULES = """
+SOURCES = """
 sources:
   runner:
     kind: taskrunner
@@ -39,23 +37,12 @@ sources:
     tasks: [backup, report]
     stream: {stream}
     external_url: https://runwisp.example.com
-channels:
-  console: {{kind: console}}
-rules:
-  - name: finished
-    match: {{phase: terminal}}
-    notify: [console]
-    first_seen: always
 """
 
 
 @dataclass
-class Env:
+class Env(SourceEnv):
     fake: FakeRunWisp
-    http: httpx2.AsyncClient
-    store: SqliteStore
-    pipeline: Pipeline
-    config: SourceConfig
     stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def poller(self, *, options: dict[str, Any] | None = None, **changes: Any) -> TaskRunnerPoller:
@@ -83,42 +70,21 @@ class Env:
 
         self.stops.append(halt)
 
-    async def transitions(self, run_id: str) -> list[tuple[str | None, str]]:
-        return [(t.from_status, t.to_status) for t in await self.transition_list(run_id)]
-
-    async def transition_list(self, run_id: str) -> list[Transition]:
-        found = await self.store.transitions(limit=1000)
-        return sorted((t for t in found if t.run_id == run_id), key=lambda t: t.observed_at)
-
-    async def stored(self, run_id: str) -> Snapshot:
-        return (await self.store.known_runs("runner", [run_id]))[run_id].snapshot
-
-
-def rules_for(fake: FakeRunWisp, *, stream: bool, poll_every: str) -> str:
-    return RULES.format(
-        base_url=fake.base_url, token=TOKEN, stream=str(stream).lower(), poll_every=poll_every
-    )
-
 
 @contextlib.asynccontextmanager
 async def environment(
     tmp_path: Path, fake: FakeRunWisp, *, stream: bool, poll_every: str
 ) -> AsyncIterator[Env]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(rules_for(fake, stream=stream, poll_every=poll_every))
-    ruleset = load_ruleset(rules)
-    store = await SqliteStore.open(str(tmp_path / "relay.db"))
-    pipeline = Pipeline(store, ruleset, SystemClock(), asyncio.Event())
-    try:
-        async with httpx2.AsyncClient(timeout=5.0, trust_env=False) as http:
-            env = Env(fake, http, store, pipeline, ruleset.sources["runner"])
-            try:
-                yield env
-            finally:
-                for halt in env.stops:
-                    await halt()
-    finally:
-        await store.close()
+    sources = SOURCES.format(
+        base_url=fake.base_url, token=TOKEN, stream=str(stream).lower(), poll_every=poll_every
+    )
+    async with relay_parts(tmp_path, sources) as (http, store, pipeline, ruleset):
+        env = Env(http, store, pipeline, ruleset.sources["runner"], fake)
+        try:
+            yield env
+        finally:
+            for halt in env.stops:
+                await halt()
 
 
 @pytest.fixture(params=["v0.5", "newest"])
@@ -149,25 +115,11 @@ async def live(tmp_path: Path, fake: FakeRunWisp) -> AsyncIterator[Env]:
         yield e
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.01)
-
-
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def connected(env: Env, poller: TaskRunnerPoller) -> None:
     """The stream is open and the start-up and on-connect passes have been answered."""
     await env.running(poller)
     lists = 2 * max(1, len(poller.options.tasks))
-    await eventually(lambda: _true(env.fake.open_streams >= 1 and len(env.fake.of_kind("list")) >= lists))
-
-
-async def count_at_least(env: Env, run_id: str, n: int) -> bool:
-    return len(await env.transitions(run_id)) >= n
+    await eventually(lambda: env.fake.open_streams >= 1 and len(env.fake.of_kind("list")) >= lists)
 
 
 # -- the stream ------------------------------------------------------------------------------------
@@ -184,7 +136,7 @@ async def test_a_failing_run_through_the_stream(live: Env) -> None:
     fake.set_log(run.id, FAILURE_LOG)
     fake.set_status(run.id, "ended", end_reason="failed", exit_code=2)
 
-    await eventually(lambda: count_at_least(live, run.id, 3))
+    await eventually(lambda: live.has_transitions(run.id, 3))
 
     assert await live.transitions(run.id) == [
         (None, "pending"),
@@ -221,7 +173,7 @@ async def test_the_stream_path_of_each_era(live: Env) -> None:
     else:
         assert paths == [EVENTS_STREAM, RUNS_STREAM]  # the newer path first, then remembered
         live.fake.drop_streams()
-        await eventually(lambda: _true(len(live.fake.of_kind("stream")) >= 3))
+        await eventually(lambda: len(live.fake.of_kind("stream")) >= 3)
         assert live.fake.of_kind("stream")[2].path == RUNS_STREAM
     for request in live.fake.requests:
         assert request.headers["authorization"] == f"Bearer {TOKEN}"
@@ -232,18 +184,18 @@ async def test_a_dropped_stream_catches_up_without_loss_or_duplicate(live: Env) 
     await connected(live, poller)
     fake = live.fake
     run = fake.put_run(task="report", status="running")
-    await eventually(lambda: count_at_least(live, run.id, 1))
+    await eventually(lambda: live.has_transitions(run.id, 1))
     streams_before = len(fake.of_kind("stream"))
 
     fake.refuse_streams = True  # the runner is busy: reconnects get 503 for a while
     fake.drop_streams()
     fake.set_log(run.id, ["rendering", "Error: disk full"])
     fake.set_status(run.id, "ended", end_reason="crashed", exit_code=-1)  # published to nobody
-    await eventually(lambda: _true(len(fake.of_kind("stream")) >= streams_before + 2))
+    await eventually(lambda: len(fake.of_kind("stream")) >= streams_before + 2)
     fake.refuse_streams = False
 
-    await eventually(lambda: count_at_least(live, run.id, 2))
-    await eventually(lambda: _true(fake.open_streams >= 1))
+    await eventually(lambda: live.has_transitions(run.id, 2))
+    await eventually(lambda: fake.open_streams >= 1)
     await asyncio.sleep(0.1)  # room for a duplicate to show up, if there were one
 
     assert await live.transitions(run.id) == [(None, "running"), ("running", "crashed")]
@@ -287,7 +239,7 @@ async def test_bad_events_are_skipped_and_other_tasks_ignored(
     other = live.fake.put_run(task="elsewhere", status="running")
     mine = live.fake.put_run(task="backup", status="running")
 
-    await eventually(lambda: count_at_least(live, mine.id, 1))
+    await eventually(lambda: live.has_transitions(mine.id, 1))
 
     assert await live.transitions(other.id) == []
     assert "stream_event_failed source=runner event=run.failed reason=event run.failed" in caplog.text
@@ -298,10 +250,10 @@ async def test_the_poller_stops_promptly_with_the_stream_open(live: Env) -> None
     poller = live.poller()
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
-    await eventually(lambda: _true(live.fake.open_streams >= 1))
+    await eventually(lambda: live.fake.open_streams >= 1)
     stop.set()
     await asyncio.wait_for(task, timeout=1.0)
-    await eventually(lambda: _true(live.fake.open_streams == 0))
+    await eventually(lambda: live.fake.open_streams == 0)
 
 
 # -- reconciliation by listing ---------------------------------------------------------------------
@@ -506,7 +458,7 @@ async def test_the_loop_survives_failures(env: Env, caplog: pytest.LogCaptureFix
     env.fake.fail_next(503, title="Service Unavailable", when="list")
     env.fake.fail_next(500, detail="database is locked", when="list")
     await env.running(poller)
-    await eventually(lambda: count_at_least(env, run.id, 1))
+    await eventually(lambda: env.has_transitions(run.id, 1))
     assert "poll_failed source=runner reason=GET /api/tasks/backup/runs" in caplog.text
     assert "HTTP 503: Service Unavailable" in caplog.text
     assert "HTTP 500: Internal Server Error: database is locked" in caplog.text
@@ -584,7 +536,7 @@ async def test_the_unix_socket_needs_no_token(tmp_path: Path) -> None:
             run = unix.put_run(task="backup", status="running")
             unix.set_log(run.id, ["no space left on device"])
             unix.set_status(run.id, "ended", end_reason="failed", exit_code=1)
-            await eventually(lambda: count_at_least(env, run.id, 2))
+            await eventually(lambda: env.has_transitions(run.id, 2))
             stored = await env.stored(run.id)
             assert stored.error is not None
             assert stored.error.message.endswith("no space left on device")

@@ -4,13 +4,8 @@ SqliteStore and a real Pipeline (rules.yaml: every terminal transition -> consol
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -23,9 +18,7 @@ from prometheus_client import REGISTRY
 
 from relay.clock import Clock, FakeClock, SystemClock
 from relay.errors import ConfigError, RateLimited, SourceError
-from relay.models import Phase, Snapshot, Transition, Via
-from relay.pipeline import Pipeline
-from relay.rules.config import SourceConfig, load_ruleset
+from relay.models import Phase, Snapshot, Via
 from relay.sources import triggerdev
 from relay.sources.recoup import DEFAULT_RETRY_AFTER
 from relay.sources.triggerdev import (
@@ -36,9 +29,9 @@ from relay.sources.triggerdev import (
     parse_retrieved,
     parse_webhook,
 )
-from relay.store.sqlite import SqliteStore
-from tests.fakes.sinks import free_port
+from tests.contract.prism import prism_mock, seed
 from tests.fakes.trigger_api import FakeTriggerApi, iso
+from tests.integration.helpers import SourceEnv, eventually, relay_parts
 
 KEY = "tr_dev_poller_4f1c9a7e5d"
 OUTPUT = {"sent": 3, "digest": "https://mail.example.com/d/42"}
@@ -47,7 +40,7 @@ ERROR = {
     "name": "MailError",
     "stackTrace": "at send (digest.ts:3)",
 }
-RULES = """
+SOURCES = """
 sources:
   trigger:
     kind: triggerdev
@@ -58,23 +51,12 @@ sources:
     sweep_every: 1h
     sweep_window: 2h
     project_ref: proj_test
-channels:
-  console: {{kind: console}}
-rules:
-  - name: finished
-    match: {{phase: terminal}}
-    notify: [console]
-    first_seen: always
 """
 
 
 @dataclass
-class Env:
+class Env(SourceEnv):
     fake: FakeTriggerApi
-    http: httpx2.AsyncClient
-    store: SqliteStore
-    pipeline: Pipeline
-    config: SourceConfig
     poller: TriggerPoller
 
     def client(self, **changes: Any) -> TriggerClient:
@@ -107,14 +89,6 @@ class Env:
             **extra,
         )
 
-    async def transitions(self, run_id: str) -> list[tuple[str | None, str]]:
-        found: list[Transition] = await self.store.transitions(limit=1000)
-        mine = sorted((t for t in found if t.run_id == run_id), key=lambda t: t.observed_at)
-        return [(t.from_status, t.to_status) for t in mine]
-
-    async def stored(self, run_id: str) -> Snapshot:
-        return (await self.store.known_runs("trigger", [run_id]))[run_id].snapshot
-
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTriggerApi]:
@@ -124,27 +98,16 @@ async def fake() -> AsyncIterator[FakeTriggerApi]:
 
 @pytest.fixture
 async def env(tmp_path: Path, fake: FakeTriggerApi) -> AsyncIterator[Env]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(base_url=fake.base_url, key=KEY))
-    ruleset = load_ruleset(rules)
-    config = ruleset.sources["trigger"]
-    store = await SqliteStore.open(str(tmp_path / "relay.db"))
-    pipeline = Pipeline(store, ruleset, SystemClock(), asyncio.Event())
-    async with httpx2.AsyncClient(timeout=5.0, trust_env=False) as http:
+    sources = SOURCES.format(base_url=fake.base_url, key=KEY)
+    async with relay_parts(tmp_path, sources) as (http, store, pipeline, ruleset):
+        config = ruleset.sources["trigger"]
         client = TriggerClient(http, base_url=config.base_url, api_key=KEY, budget=RateBudget())
         poller = TriggerPoller(config, client, store, pipeline.ingest, SystemClock())
-        yield Env(fake, http, store, pipeline, config, poller)
-    await store.close()
+        yield Env(http, store, pipeline, config, fake, poller)
 
 
 def polls(outcome: str) -> float:
     return REGISTRY.get_sample_value("relay_polls_total", {"source": "trigger", "outcome": outcome}) or 0.0
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.01)
 
 
 # -- discovery and re-checks ------------------------------------------------------------------
@@ -539,7 +502,7 @@ async def test_run_stops_at_once_during_a_slow_request(env: Env) -> None:
     env.fake.delay_next(30)
     stop = asyncio.Event()
     task = asyncio.create_task(env.poller.run(stop))
-    await eventually(lambda: _true(len(env.fake.requests) >= 1))
+    await eventually(lambda: len(env.fake.requests) >= 1)
 
     stop.set()
     await asyncio.wait_for(task, timeout=1.0)
@@ -553,9 +516,9 @@ async def test_run_keeps_polling_through_failures(env: Env, caplog: pytest.LogCa
     stop = asyncio.Event()
     task = asyncio.create_task(poller.run(stop))
     try:
-        await eventually(lambda: _has_transitions(env, "run_1", 1))
+        await eventually(lambda: env.has_transitions("run_1", 1))
         env.fake.set_status("run_1", "CRASHED", error=ERROR)
-        await eventually(lambda: _has_transitions(env, "run_1", 2))
+        await eventually(lambda: env.has_transitions("run_1", 2))
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=1.0)
@@ -589,94 +552,17 @@ async def test_the_kind_opens_a_poller_and_validates_its_options(
     assert TriggerOptions.of(env.config).project_ref == "proj_test"
 
 
-async def _has_transitions(env: Env, run_id: str, count: int) -> bool:
-    return len(await env.transitions(run_id)) >= count
-
-
-async def _true(value: bool) -> bool:
-    return value
-
-
 # -- contract: Trigger.dev's own OpenAPI document, served by an OpenAPI mock server -----------------
 #
 # Stoplight Prism (`prism mock -d`) answers every request with a random response that is valid
 # for the document (../shared/seeds/trigger-v3-openapi.yaml), and rejects requests the document
 # does not allow (page[size] below 10, a missing bearer key). Installed with npm on first use.
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
-PRISM_PACKAGE = "@stoplight/prism-cli@5"
-PRISM_DIR = Path(tempfile.gettempdir()) / "run-relay-prism"
-INSTALL_TIMEOUT = 240.0
-START_TIMEOUT = 60.0
-
-
-def prism_binary() -> Path:
-    """The Prism CLI, installed into PRISM_DIR with npm when missing (one install at a time)."""
-    binary = PRISM_DIR / "node_modules" / ".bin" / "prism"
-    if binary.exists():
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("npm is not on PATH: the OpenAPI contract tests install Stoplight Prism with it")
-    PRISM_DIR.mkdir(parents=True, exist_ok=True)
-    with open(PRISM_DIR / ".install-lock", "w") as lock:
-        deadline = time.monotonic() + INSTALL_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"another process held {lock.name} for {INSTALL_TIMEOUT:g}s")
-                time.sleep(0.5)
-        if not binary.exists():
-            _npm_install(npm)
-    return binary
-
-
-def _npm_install(npm: str) -> None:
-    command = [npm, "install", "--prefix", str(PRISM_DIR), "--no-audit", "--no-fund", "--loglevel=error"]
-    try:
-        done = subprocess.run(
-            [*command, PRISM_PACKAGE], capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"npm install {PRISM_PACKAGE} took longer than {INSTALL_TIMEOUT:g}s")
-    if done.returncode != 0 or not (PRISM_DIR / "node_modules" / ".bin" / "prism").exists():
-        pytest.fail(f"npm install {PRISM_PACKAGE} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-
 
 @pytest.fixture(scope="module")
 def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    spec = SEEDS / "trigger-v3-openapi.yaml"
-    if not spec.is_file():
-        pytest.fail(f"{spec} is missing: the contract tests need ../shared/seeds next to the repository")
-    binary = prism_binary()
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("prism") / "prism.log"
-    with open(log_path, "w") as out:
-        command = [str(binary), "mock", "-d", "-h", "127.0.0.1", "-p", str(port), str(spec)]
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            _wait_listening(proc, port, log_path)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-
-def _wait_listening(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while "Prism is listening" not in log_path.read_text():
-        if proc.poll() is not None:
-            pytest.fail(f"prism exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"prism did not listen on port {port} within {START_TIMEOUT:g}s")
-        time.sleep(0.1)
+    with prism_mock(seed("trigger-v3-openapi.yaml"), tmp_path_factory.mktemp("prism")) as url:
+        yield url
 
 
 async def test_hundreds_of_generated_responses_parse(prism: str) -> None:
@@ -701,34 +587,27 @@ async def test_hundreds_of_generated_responses_parse(prism: str) -> None:
 
 
 async def test_the_poller_survives_generated_responses(prism: str, tmp_path: Path) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.format(base_url=prism, key="tr_dev_contract_01234"))
-    ruleset = load_ruleset(rules)
-    config = replace(ruleset.sources["trigger"], options={"sweep_every": "50ms", "sweep_window": "1h"})
-    store = await SqliteStore.open(str(tmp_path / "relay.db"))
-    pipeline = Pipeline(store, ruleset, SystemClock(), asyncio.Event())
-    now = iso(datetime.now(UTC))
-    for n in range(5):  # runs in flight: re-checked by id every cycle (Prism answers other runs)
-        run = {
-            "id": f"run_{n}",
-            "status": "EXECUTING",
-            "taskIdentifier": "t",
-            "createdAt": now,
-            "updatedAt": now,
-        }
-        await pipeline.ingest(parse_retrieved(run, source="trigger"))
-    try:
-        async with httpx2.AsyncClient(timeout=10.0, trust_env=False) as http:
-            client = TriggerClient(http, base_url=prism, api_key=config.api_key, budget=RateBudget())
-            poller = TriggerPoller(
-                config, client, store, pipeline.ingest, SystemClock(), max_rechecks=20, max_pages=3
-            )
-            reports = []
-            for _ in range(6):
-                reports.append(await poller.poll_once())
-                await asyncio.sleep(0.051)
-    finally:
-        await store.close()
+    sources = SOURCES.format(base_url=prism, key="tr_dev_contract_01234")
+    async with relay_parts(tmp_path, sources, timeout=10.0) as (http, store, pipeline, ruleset):
+        config = replace(ruleset.sources["trigger"], options={"sweep_every": "50ms", "sweep_window": "1h"})
+        now = iso(datetime.now(UTC))
+        for n in range(5):  # runs in flight: re-checked by id every cycle (Prism answers other runs)
+            run = {
+                "id": f"run_{n}",
+                "status": "EXECUTING",
+                "taskIdentifier": "t",
+                "createdAt": now,
+                "updatedAt": now,
+            }
+            await pipeline.ingest(parse_retrieved(run, source="trigger"))
+        client = TriggerClient(http, base_url=prism, api_key=config.api_key, budget=RateBudget())
+        poller = TriggerPoller(
+            config, client, store, pipeline.ingest, SystemClock(), max_rechecks=20, max_pages=3
+        )
+        reports = []
+        for _ in range(6):
+            reports.append(await poller.poll_once())
+            await asyncio.sleep(0.051)
     # every cycle sweeps (at least one page) and re-checks the runs in flight, random ones too
     assert all(r.requests >= 6 and r.rechecked >= 5 for r in reports)
     assert sum(r.invalid for r in reports) == 0
