@@ -58,6 +58,7 @@ def plan(
     for rule in rules:
         if rule.stuck_after is not None or not wants(rule, transition):
             continue  # a stuck-run rule fires from the scheduler, never on a transition
+        rendered: dict[str, Message] = {}  # per channel kind: a rule's channels often share one
         for name in rule.notify:
             channel = channels[name]
             if not channel.enabled:
@@ -65,7 +66,9 @@ def plan(
             if rule.digest is not None:
                 result.digest_items.append(item_for(rule.name, name, rule.digest, transition, run))
                 continue
-            message = render(rule.template, transition, run, channel.kind)
+            if channel.kind not in rendered:
+                rendered[channel.kind] = render(rule.template, transition, run, channel.kind)
+            message = rendered[channel.kind]
             delivery = _delivery(transition, run, rule, name, message, now)
             if silence := muted_by(silences, _facts(run, rule, name), now):
                 delivery = replace(
