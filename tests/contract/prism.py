@@ -18,7 +18,7 @@ import pytest
 
 from tests.fakes.sinks import free_port
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
+SPECS = Path(__file__).resolve().parent / "specs"  # copies of the platforms' documents
 PRISM_PACKAGE = "@stoplight/prism-cli@5"
 PRISM_DIR = Path(tempfile.gettempdir()) / "run-relay-prism"
 INSTALL_TIMEOUT = 240.0
@@ -26,9 +26,9 @@ START_TIMEOUT = 60.0
 
 
 def seed(name: str) -> Path:
-    spec = SEEDS / name
+    spec = SPECS / name
     if not spec.is_file():
-        pytest.fail(f"{spec} is missing: the contract tests need ../shared/seeds next to the repository")
+        pytest.fail(f"{spec} is missing")
     return spec
 
 
