@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck check clean
+.PHONY: run test lint typecheck check clean bench
 
 $(BIN)/relay: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,19 @@ test: $(BIN)/relay  ## set up and run every test
 	$(BIN)/pytest -q
 
 lint: $(BIN)/relay
-	$(BIN)/ruff check relay tests
+	$(BIN)/ruff check relay tests bench
 	$(BIN)/mypy
 
 check: lint test
 
 clean:
 	rm -rf $(VENV) relay.db relay.db-wal relay.db-shm
+
+$(VENV)/.bench: $(BIN)/relay pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# starts everything on 127.0.0.1, installs wrk and Alertmanager with apt-get when missing (or
+# says so), writes docs/benchmarks.md; BENCH_QUICK=1: a reduced run in under a minute
+bench: $(VENV)/.bench
+	$(BIN)/python -m bench

@@ -33,6 +33,9 @@ log = logging.getLogger("relay.delivery")
 IDLE_WAIT = 1.0  # seconds between checks for due retries when nothing wakes us
 MAX_QUICK_WAIT = 10.0  # a longer Retry-After goes to the durable schedule instead
 SHUTDOWN_GRACE = 5.0
+# deliveries held at once, as a multiple of `concurrency`: those waiting between quick tries
+# do not count against `concurrency`, so retries never starve fresh deliveries, within this
+HOLD_FACTOR = 4
 SEND_GRACE = 5.0  # beyond the HTTP timeout, for a channel (apprise) that keeps its own time
 LEASE_MARGIN = 10.0
 
@@ -55,12 +58,17 @@ class DeliveryWorker:
         tries = policy.quick_tries
         self.lease = (policy.timeout + SEND_GRACE) * tries + MAX_QUICK_WAIT * (tries - 1) + LEASE_MARGIN
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._pausing: dict[str, int] = {}  # delivery waiting between quick tries -> members
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
                 self.wakeup.clear()
-                free = self.policy.concurrency - len(self._inflight)
+                held = len(self._inflight)
+                sending = held - sum(self._pausing.values())
+                free = max(
+                    0, min(self.policy.concurrency - sending, self.policy.concurrency * HOLD_FACTOR - held)
+                )
                 claimed = await self.store.claim(self.clock.now(), free, self.lease) if free else []
                 for members in _by_group(claimed):
                     task = asyncio.create_task(self._deliver_safely(members))
@@ -107,6 +115,7 @@ class DeliveryWorker:
                     d.id, [], retry.outcome(crash, d.rounds, self.policy, self.clock.now())
                 )
         finally:
+            self._pausing.pop(members[0].id, None)
             for d in members:
                 self._inflight.pop(d.id, None)
 
@@ -131,24 +140,32 @@ class DeliveryWorker:
             log.warning("delivery_dead id=%s reason=%s", delivery.id, error)
             return
         attempts: list[Attempt] = []
-        response = await self._try_quickly(channel, delivery, attempts)
+        response = await self._try_quickly(channel, delivery, attempts, len(members))
         outcome = retry.outcome(response, delivery.rounds, self.policy, self.clock.now())
         for d in members:
             own = [replace(a, delivery_id=d.id, n=d.attempts + i + 1) for i, a in enumerate(attempts)]
             await self.store.complete(d.id, own, outcome)
         self._report(delivery, outcome)
 
-    async def _try_quickly(self, channel: Channel, delivery: Delivery, attempts: list[Attempt]) -> Response:
+    async def _try_quickly(
+        self, channel: Channel, delivery: Delivery, attempts: list[Attempt], members: int = 1
+    ) -> Response:
+        def pause(state: RetryCallState) -> None:  # its slot is free while it waits
+            self._pausing[delivery.id] = members
+            self.wakeup.set()
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.policy.quick_tries) | _LongRetryAfter(),
             wait=_Wait(self.policy.quick_wait),
             retry=retry_if_result(lambda r: retry.verdict(r) == retry.Verdict.RETRY),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+            before_sleep=pause,
         )
         response: Response = await retrying(self._attempt, channel, delivery, attempts)
         return response
 
     async def _attempt(self, channel: Channel, delivery: Delivery, attempts: list[Attempt]) -> Response:
+        self._pausing.pop(delivery.id, None)
         started, t0 = self.clock.now(), time.perf_counter()
         try:
             response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout + SEND_GRACE)

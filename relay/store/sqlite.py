@@ -9,6 +9,11 @@ run as one transaction per batch, the batch being whatever queued while the prev
 committed (at most MAX_BATCH), so one fsync covers many callers and an idle store adds no
 wait. Each write runs inside its own SAVEPOINT: one that fails is rolled back alone and only
 its caller sees the error. Every caller is answered after its batch has committed.
+
+A claim needs no fsync of its own: a power loss that undoes it leaves the delivery pending,
+where a crash would leave it anyway (the same id is sent again, as after any crash between a
+send and its completion). A batch of claims alone commits with synchronous=NORMAL, its WAL
+frames made durable by the next FULL commit; any other write in the batch makes it FULL.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ _STATE_COLUMNS = "snapshot, first_seen_at, phase_since"
 class SqliteStore:
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         self._conn, self._executor = conn, executor
-        self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Write, asyncio.Future[Any], bool]] = []  # (write, caller, durable)
         self._flusher: asyncio.Task[None] | None = None
         self.commits = 0  # transactions committed by the write queue (batches)
         # a source's watching_since never changes once committed: read it once
@@ -76,11 +81,11 @@ class SqliteStore:
 
     # -- group commit ---------------------------------------------------------------------
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run `fn(conn)` in the next batch's transaction; its result once that committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((fn, future))
+        self._queue.append((fn, future, durable))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
         return await future
@@ -90,14 +95,15 @@ class SqliteStore:
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 try:
-                    results = await self._run(self._commit, [fn for fn, _ in batch])
+                    durable = any(d for _, _, d in batch)
+                    results = await self._run(self._commit, [fn for fn, _, _ in batch], durable)
                 except asyncio.CancelledError:  # the loop is going away: so are the callers
-                    for _, future in batch + self._queue:
+                    for _, future, _ in batch + self._queue:
                         future.cancel()
                     raise
                 except BaseException as exc:  # the transaction failed: every caller hears it
                     results = [(False, exc)] * len(batch)
-                for (_, future), (ok, value) in zip(batch, results, strict=True):
+                for (_, future, _), (ok, value) in zip(batch, results, strict=True):
                     if future.done():  # the caller was cancelled; the write happened all the same
                         continue
                     if ok:
@@ -107,9 +113,11 @@ class SqliteStore:
         finally:
             self._flusher = None
 
-    def _commit(self, writes: list[Write]) -> list[tuple[bool, Any]]:
+    def _commit(self, writes: list[Write], durable: bool = True) -> list[tuple[bool, Any]]:
         c = self._conn
         results: list[tuple[bool, Any]] = []
+        if not durable:
+            c.execute("PRAGMA synchronous=NORMAL")
         c.execute("BEGIN IMMEDIATE")
         try:
             for fn in writes:
@@ -133,6 +141,8 @@ class SqliteStore:
             raise
         finally:
             self._since_new.clear()
+            if not durable:
+                c.execute("PRAGMA synchronous=FULL")
         self.commits += 1
         return results
 
@@ -311,7 +321,7 @@ class SqliteStore:
             "      (SELECT group_key FROM picked WHERE group_key IS NOT NULL))"
             f" RETURNING {_DELIVERY_COLUMNS}"
         )
-        rows = await self._write(lambda c: c.execute(sql, (t, t, limit, t + lease)).fetchall())
+        rows = await self._write(lambda c: c.execute(sql, (t, t, limit, t + lease)).fetchall(), durable=False)
         return sorted((_delivery(r) for r in rows), key=lambda d: d.next_attempt_at)
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
@@ -418,12 +428,40 @@ def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
     # foreign keys off while migrating: a table rebuild drops and renames tables others refer to
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    _migrate(conn)
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply what is missing, in one transaction that holds the write lock from the moment the
+    version is read: processes starting together on a new file (uvicorn --workers) migrate
+    once, the others wait and find it done."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    found, pending = [], ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                found.append(pending)
+            pending = ""
+    if pending.strip(" \n\t;"):
+        found.append(pending)
+    return found
 
 
 def _complete(c: sqlite3.Connection, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:

@@ -238,3 +238,40 @@ async def test_sqlite_watching_since_of_a_rolled_back_write_is_not_kept(tmp_path
         assert await store.watching_since("recoup", T0) == later
     finally:
         await store.close()
+
+
+async def test_sqlite_claims_alone_skip_the_fsync_and_writes_after_them_restore_it(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'c.db'}")
+    assert isinstance(store, SqliteStore)
+    try:
+        await ingest(store, snap("EXECUTING"))
+        assert [d.id for d in await store.claim(T0, 10, lease=30)] == ["d-k1"]
+        synchronous = await store._run(lambda: store._conn.execute("PRAGMA synchronous").fetchone()[0])
+        assert synchronous == 2  # FULL again for whatever comes next
+    finally:
+        await store.close()
+
+
+def test_sqlite_processes_starting_together_on_a_new_file_migrate_once(tmp_path: Path) -> None:
+    import threading
+
+    from relay.store.migrations import MIGRATIONS
+    from relay.store.sqlite import _connect
+
+    path, errors, versions = str(tmp_path / "new.db"), [], []
+
+    def start() -> None:
+        try:
+            conn = _connect(path)
+            versions.append(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.close()
+        except Exception as exc:  # "table runs already exists" before the fix
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert versions == [len(MIGRATIONS)] * 4
