@@ -567,7 +567,7 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 async def test_hundreds_of_generated_responses_parse(prism: str) -> None:
     async with httpx2.AsyncClient(timeout=10.0, trust_env=False) as http:
-        client = TriggerClient(http, base_url=prism, api_key="tr_dev_contract_01234", budget=RateBudget())
+        client = TriggerClient(http, base_url=prism, api_key="tr_dev_FAKE", budget=RateBudget())
         phases: set[Phase] = set()
         for n in range(300):
             raw = await client.get_run(f"run_{n}")
@@ -587,7 +587,7 @@ async def test_hundreds_of_generated_responses_parse(prism: str) -> None:
 
 
 async def test_the_poller_survives_generated_responses(prism: str, tmp_path: Path) -> None:
-    sources = SOURCES.format(base_url=prism, key="tr_dev_contract_01234")
+    sources = SOURCES.format(base_url=prism, key="tr_dev_FAKE")
     async with relay_parts(tmp_path, sources, timeout=10.0) as (http, store, pipeline, ruleset):
         config = replace(ruleset.sources["trigger"], options={"sweep_every": "50ms", "sweep_window": "1h"})
         now = iso(datetime.now(UTC))
