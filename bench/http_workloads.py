@@ -322,10 +322,13 @@ def delivery(cfg: Config) -> Section:
         )
         section.numbers[key] = median(cols.get("rate", []))
     n = section.numbers
-    section.summary = (
-        f"delivery: webhook {n.get('webhook', 0):,.0f}/s, with 10% 500s {n.get('webhook-500', 0):,.0f}/s,"
-        f" apprise {n.get('apprise', 0):,.0f}/s, with 10% 500s {n.get('apprise-500', 0):,.0f}/s"
-    )
+    names = {
+        "webhook": "webhook",
+        "webhook-500": "with 10% 500s",
+        "apprise": "apprise",
+        "apprise-500": "with 10% 500s",
+    }
+    section.summary = "delivery: " + ", ".join(f"{names[k]} {v:,.0f}/s" for k, v in n.items())
     return section
 
 

@@ -36,7 +36,9 @@ async def serve(
 ) -> AsyncIterator[str]:
     """`port` 0 lets the kernel choose; a fixed port lets a test stop a receiver and bring it
     back at the same address. `lifespan="on"` for apps that need their startup (the relay)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only then
+    # (without it every answer here waits ~40 ms for a delayed ACK)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
