@@ -15,13 +15,13 @@ control is decided here too, all of it through keys and times the store already 
 from __future__ import annotations
 
 import math
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from relay.digests import DigestItem, digest_message, item_for
+from relay.ids import new_id
 from relay.messages import duration_text
 from relay.models import Delivery, DeliveryStatus, Message, RunState, Snapshot, Transition
 from relay.payload import build_payload, iso
@@ -92,7 +92,7 @@ def _delivery(
         due = datetime.fromtimestamp(window * rule.group_window, UTC)
         group = f"{rule.name}:{channel}:{window}"
     return Delivery(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         transition_id=transition.id,
         rule=rule.name,
         channel=channel,
@@ -191,7 +191,7 @@ def digest_delivery(
         "message": {"title": message.title, "body": message.body, "link": None},
     }
     return Delivery(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         transition_id=None,
         rule=rule.name,
         channel=channel,

@@ -13,10 +13,10 @@ Rules of the game (DESIGN.md "Diff"):
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import datetime
 
+from relay.ids import new_id
 from relay.models import Phase, RunState, Snapshot, Transition, Via
 
 
@@ -88,7 +88,7 @@ def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:
 
 def _transition(old: Snapshot | None, new: Snapshot, now: datetime, *, backfill: bool) -> Transition:
     return Transition(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         source=new.source,
         run_id=new.run_id,
         from_phase=old.phase if old else None,

@@ -1,8 +1,12 @@
 """SQLite (WAL) backend: the embedded default, one file.
 
-All SQL runs on one dedicated thread (sqlite3 connections are not shared across threads),
-so callers on the event loop never block on disk. synchronous=FULL: a 2xx means the
-snapshot, its transition and its deliveries survive a power loss.
+Statements run on the event loop's thread and only COMMIT (the fsync) runs on a dedicated
+thread, so the loop never waits for the disk. Statements on another thread would cost more
+than they save: the two threads hand the GIL back and forth around every sqlite3 call, and
+each hand-off can wait a whole switch interval (docs/benchmarks.md measured it). One
+connection, used by one batch at a time (`_busy`): reads wait while a batch is written and
+committed, so they never see a write that is not yet durable. synchronous=FULL: a 2xx means
+the snapshot, its transition and its deliveries survive a power loss.
 
 Group commit: writes (record, claim, complete, release, replay, watching_since) queue up and
 run as one transaction per batch, the batch being whatever queued while the previous one
@@ -44,6 +48,7 @@ from relay.store.migrations import MIGRATIONS
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], Any]
+BUSY_TIMEOUT_MS = 30_000  # how long to wait for another process's write lock
 MAX_BATCH = 128  # writes per transaction: bounds how long one batch holds the thread
 
 _DELIVERY_COLUMNS = (
@@ -57,6 +62,7 @@ class SqliteStore:
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         self._conn, self._executor = conn, executor
         self._queue: list[tuple[Write, asyncio.Future[Any], bool]] = []  # (write, caller, durable)
+        self._busy = asyncio.Lock()  # held from a batch's first statement until its COMMIT returned
         self._flusher: asyncio.Task[None] | None = None
         self.commits = 0  # transactions committed by the write queue (batches)
         # a source's watching_since never changes once committed: read it once
@@ -72,6 +78,10 @@ class SqliteStore:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self._busy:
+            return fn(*args)
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -96,7 +106,8 @@ class SqliteStore:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 try:
                     durable = any(d for _, _, d in batch)
-                    results = await self._run(self._commit, [fn for fn, _, _ in batch], durable)
+                    async with self._busy:
+                        results = await self._commit([fn for fn, _, _ in batch], durable)
                 except asyncio.CancelledError:  # the loop is going away: so are the callers
                     for _, future, _ in batch + self._queue:
                         future.cancel()
@@ -113,37 +124,56 @@ class SqliteStore:
         finally:
             self._flusher = None
 
-    def _commit(self, writes: list[Write], durable: bool = True) -> list[tuple[bool, Any]]:
+    async def _commit(self, writes: list[Write], durable: bool = True) -> list[tuple[bool, Any]]:
         c = self._conn
         results: list[tuple[bool, Any]] = []
         if not durable:
             c.execute("PRAGMA synchronous=NORMAL")
-        c.execute("BEGIN IMMEDIATE")
+        await self._begin(c)
         try:
-            for fn in writes:
-                c.execute("SAVEPOINT write")
-                seen = set(self._since_new)
-                try:
-                    results.append((True, fn(c)))
-                except Exception as exc:
-                    if not c.in_transaction:  # SQLite rolled the whole batch back (I/O, full)
-                        raise
-                    c.execute("ROLLBACK TO write")
-                    for source in set(self._since_new) - seen:
-                        del self._since_new[source]
-                    results.append((False, exc))
-                c.execute("RELEASE write")
-            c.execute("COMMIT")
+            results = self._apply(c, writes)
+            await self._run(c.execute, "COMMIT")
             self._since.update(self._since_new)
         except BaseException:
             if c.in_transaction:
-                c.execute("ROLLBACK")
+                await self._run(c.execute, "ROLLBACK")
             raise
         finally:
             self._since_new.clear()
             if not durable:
                 c.execute("PRAGMA synchronous=FULL")
         self.commits += 1
+        return results
+
+    async def _begin(self, c: sqlite3.Connection) -> None:
+        """Take the write lock; if another process holds it, wait for it off the loop."""
+        c.execute("PRAGMA busy_timeout=0")
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if c.in_transaction or "locked" not in str(exc):
+                raise
+            c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await self._run(c.execute, "BEGIN IMMEDIATE")
+        finally:
+            c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    def _apply(self, c: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
+        """Each write in its own SAVEPOINT: one that fails is rolled back alone."""
+        results: list[tuple[bool, Any]] = []
+        for fn in writes:
+            c.execute("SAVEPOINT write")
+            seen = set(self._since_new)
+            try:
+                results.append((True, fn(c)))
+            except Exception as exc:
+                if not c.in_transaction:  # SQLite rolled the whole batch back (I/O, full)
+                    raise
+                c.execute("ROLLBACK TO write")
+                for source in set(self._since_new) - seen:
+                    del self._since_new[source]
+                results.append((False, exc))
+            c.execute("RELEASE write")
         return results
 
     # -- ingest ---------------------------------------------------------------------------
@@ -182,7 +212,7 @@ class SqliteStore:
                     phase_since,
                 ),
             )
-            if stored.terminal:
+            if stored.terminal and context.task_last != stored.phase:  # unchanged: no write
                 c.execute(
                     "INSERT OR REPLACE INTO task_outcomes (source, task, phase) VALUES (?,?,?)",
                     (stored.source, stored.task, stored.phase.value),
@@ -225,7 +255,7 @@ class SqliteStore:
 
     async def silences(self, now: datetime | None = None) -> list[Silence]:
         where, args = ("WHERE ends_at > ?", (epoch(now),)) if now else ("", ())
-        rows = await self._run(
+        rows = await self._read(
             self._all,
             f"SELECT id, matchers, starts_at, ends_at, comment, created_by FROM silences {where}"
             " ORDER BY starts_at, id",
@@ -248,7 +278,7 @@ class SqliteStore:
     # -- digests --------------------------------------------------------------------------
 
     async def due_digests(self, now: datetime) -> list[tuple[str, str, datetime]]:
-        rows = await self._run(
+        rows = await self._read(
             self._all,
             "SELECT DISTINCT rule, channel, window_end FROM digest_items WHERE sent=0 AND window_end<=?"
             " ORDER BY window_end, rule, channel",
@@ -299,10 +329,10 @@ class SqliteStore:
                     found[state.snapshot.run_id] = state
             return found
 
-        return await self._run(query)
+        return await self._read(query)
 
     async def active_runs(self, source: str) -> list[RunState]:
-        rows = await self._run(
+        rows = await self._read(
             self._all, f"SELECT {_STATE_COLUMNS} FROM runs WHERE source=? AND terminal=0", (source,)
         )
         return [_state(r) for r in rows]
@@ -358,7 +388,7 @@ class SqliteStore:
         return await self._write(update)
 
     async def next_due(self) -> datetime | None:
-        rows = await self._run(
+        rows = await self._read(
             self._all,
             (
                 "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM deliveries"
@@ -372,7 +402,7 @@ class SqliteStore:
     # -- reading --------------------------------------------------------------------------
 
     async def delivery(self, delivery_id: str) -> Delivery | None:
-        rows = await self._run(
+        rows = await self._read(
             self._all, f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)
         )
         return _delivery(rows[0]) if rows else None
@@ -380,7 +410,7 @@ class SqliteStore:
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 100) -> list[Delivery]:
         where = "WHERE status=?" if status else ""
         args: tuple[Any, ...] = (status.value, limit) if status else (limit,)
-        rows = await self._run(
+        rows = await self._read(
             self._all,
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries {where} ORDER BY created_at DESC, id LIMIT ?",
             args,
@@ -388,7 +418,7 @@ class SqliteStore:
         return [_delivery(r) for r in rows]
 
     async def attempts(self, delivery_id: str) -> list[Attempt]:
-        rows = await self._run(
+        rows = await self._read(
             self._all,
             "SELECT delivery_id, n, started_at, latency_ms, ok,"
             " http_status, reason, excerpt FROM attempts WHERE delivery_id=?"
@@ -400,7 +430,7 @@ class SqliteStore:
     async def runs(self, source: str | None = None, limit: int = 100) -> list[RunState]:
         where = "WHERE source=?" if source else ""
         args: tuple[Any, ...] = (source, limit) if source else (limit,)
-        rows = await self._run(
+        rows = await self._read(
             self._all,
             f"SELECT {_STATE_COLUMNS} FROM runs {where} ORDER BY updated_at DESC LIMIT ?",
             args,
@@ -408,7 +438,7 @@ class SqliteStore:
         return [_state(r) for r in rows]
 
     async def transitions(self, limit: int = 100) -> list[Transition]:
-        rows = await self._run(
+        rows = await self._read(
             self._all,
             "SELECT id, source, run_id, from_phase, to_phase,"
             " from_status, to_status, observed_at, via, backfill, skipped"
@@ -425,7 +455,8 @@ class SqliteStore:
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    timeout = BUSY_TIMEOUT_MS / 1000
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     # foreign keys off while migrating: a table rebuild drops and renames tables others refer to
