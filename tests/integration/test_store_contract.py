@@ -275,3 +275,28 @@ def test_sqlite_processes_starting_together_on_a_new_file_migrate_once(tmp_path:
         t.join(30)
     assert errors == []
     assert versions == [len(MIGRATIONS)] * 4
+
+
+async def test_sqlite_waits_for_another_writer_without_blocking_the_loop(tmp_path: Path) -> None:
+    """Another process (the CLI, a second worker) holds the write lock: the batch waits for it
+    on the SQLite thread, the event loop keeps serving, and the write lands once it is free."""
+    import sqlite3
+
+    path = tmp_path / "busy.db"
+    store = await open_store(f"sqlite:///{path}")
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(ingest(store, snap("EXECUTING")))
+        ticks = 0
+        for _ in range(20):  # the loop keeps running while the write waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not write.done()
+        holder.execute("COMMIT")
+        decision = await asyncio.wait_for(write, 10)
+        assert decision.transition is not None
+        assert [r.snapshot.status for r in await store.runs()] == ["EXECUTING"]
+    finally:
+        holder.close()
+        await store.close()
