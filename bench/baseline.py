@@ -3,7 +3,7 @@
     BASELINE_MODE=tx|group|nodb BASELINE_DB=/tmp/b.db uvicorn bench.baseline:app --workers N
 
 The physical limit for "Python + HTTP + durable write" on this machine, served exactly as the
-relay is (uvicorn, h11, asyncio loop, SQLite WAL + synchronous=FULL on one dedicated thread):
+relay is (uvicorn with httptools and uvloop, SQLite WAL + synchronous=FULL on a dedicated thread):
 - tx: one transaction (one fsync) per request;
 - group: group commit: requests queue, one transaction per batch (whatever arrived while the
   previous batch committed), each answered after its batch committed;

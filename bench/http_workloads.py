@@ -87,7 +87,7 @@ def ingest(cfg: Config) -> Section:
         " (synchronous=FULL) before the 202, while the relay delivers them to the sink. Signed:"
         " Standard Webhooks signatures computed beforehand by bench/loadgen.py and replayed by"
         " wrk/signed.lua (wrk's Lua has no HMAC). Unsigned: a source without webhook_secret, accepted"
-        " from loopback. Baseline: bench/baseline.py on the same server (uvicorn, h11, asyncio), parsing"
+        " from loopback. Baseline: bench/baseline.py on the same server (uvicorn, httptools, uvloop), parsing"
         " the JSON and inserting one row into SQLite (WAL, synchronous=FULL)."
     )
     section.headers = ["workers", "server", "accepted/s", "p99 ms", "vs group-commit baseline"]

@@ -315,7 +315,7 @@ def _machine(cfg: hw.Config) -> list[str]:
 def _versions() -> str:
     from importlib.metadata import version
 
-    names = ["uvicorn", "starlette", "aiohttp", "httpx2", "apprise"]
+    names = ["uvicorn", "httptools", "uvloop", "starlette", "aiohttp", "httpx2", "apprise"]
     return ", ".join(f"{n} {version(n)}" for n in names)
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from relay import observability as obs
 from relay.clock import Clock
 from relay.dispatch import plan
-from relay.models import RunState, Snapshot
+from relay.models import Delivery, DeliveryStatus, RunState, Snapshot
 from relay.rules.config import RuleSet
 from relay.rules.index import index_for
 from relay.silences import Silence
@@ -24,6 +25,14 @@ from relay.transitions import diff, refresh
 log = logging.getLogger("relay.pipeline")
 
 
+class Handoff(Protocol):
+    """The delivery worker as the pipeline sees it (relay/delivery/worker.py)."""
+
+    def reserve(self) -> float | None: ...
+
+    def hand(self, deliveries: list[Delivery]) -> None: ...
+
+
 @dataclass
 class Pipeline:
     store: Store
@@ -33,6 +42,8 @@ class Pipeline:
     wakeup: asyncio.Event
     # the silences in force, refreshed from the store (see Relay); read inside decide
     silences: list[Silence] = field(default_factory=list)
+    # this process's delivery worker: fresh deliveries are written claimed and handed to it
+    handoff: Handoff | None = None
 
     async def ingest(self, snapshot: Snapshot) -> Decision:
         now = self.clock.now()
@@ -52,11 +63,18 @@ class Pipeline:
             planned = plan(transition, snapshot, rules, self.ruleset.channels, now=now, silences=silences)
             return Decision(snapshot, transition, planned.deliveries, planned.digest_items)
 
-        decision = await self.store.record(snapshot, decide, now)
+        lease = self.handoff.reserve() if self.handoff else None
+        claimed: list[Delivery] = []
+        try:
+            decision = await self.store.record(snapshot, decide, now, lease)
+            claimed = [d for d in decision.deliveries if d.status == DeliveryStatus.SENDING]
+        finally:
+            if self.handoff and lease is not None:
+                self.handoff.hand(claimed)
+        if len(claimed) < len(decision.deliveries):  # the rest waits in the store (groups, later)
+            self.wakeup.set()
         health.snapshot_seen(snapshot.source, now)
         self._report(snapshot, decision)
-        if decision.deliveries:
-            self.wakeup.set()
         return decision
 
     def _report(self, snapshot: Snapshot, decision: Decision) -> None:

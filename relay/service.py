@@ -62,6 +62,7 @@ class Relay:
             worker = DeliveryWorker(
                 store, relay.channels, ruleset.delivery, clock, relay.pipeline.wakeup, limits
             )
+            relay.pipeline.handoff = worker
             relay._tasks.append(asyncio.create_task(worker.run(relay._stop), name="worker"))
         if settings.pollers:
             for name, poller in relay.pollers.items():

@@ -1,5 +1,11 @@
 """The delivery loop: claim due deliveries -> send -> record every attempt -> reschedule.
 
+Fresh deliveries usually skip the claim: the pipeline writes them already claimed for this
+worker (`room`, `hand`) and hands them over once committed, so a notification costs no
+store round trip between its commit and its send. The store is consulted for everything
+else (retries coming due, deliveries whose worker died, replays, digests, groups) when
+something wakes the worker or when the next known due time comes.
+
 In-attempt retries (tenacity: a few quick tries with exponential backoff and jitter,
 honouring Retry-After) absorb blips; past them the durable schedule in the store takes over,
 so a receiver that is down for hours still gets its message when it comes back.
@@ -8,11 +14,13 @@ so a receiver that is down for hours still gets its message when it comes back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 from tenacity.stop import stop_base
@@ -59,40 +67,90 @@ class DeliveryWorker:
         self.lease = (policy.timeout + SEND_GRACE) * tries + MAX_QUICK_WAIT * (tries - 1) + LEASE_MARGIN
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._pausing: dict[str, int] = {}  # delivery waiting between quick tries -> members
+        self._handed: deque[Delivery] = deque()  # claimed by the pipeline, not started yet
+        self._nudge = asyncio.Event()  # a hand-off arrived or a send slot freed up
+        self._store_due = clock.now()  # when the store may hold due work nobody woke us for
+        self._waited_out = True  # the last wait ran to its time-out: look at the store
+        self._reserved = 0  # pipeline writes under way that will hand their deliveries here
+        self._closing = False
+
+    def reserve(self) -> float | None:
+        """The lease for the pipeline to claim fresh deliveries with as it writes them, or
+        None (busy, or shutting down): then they wait in the store. Ends with `hand`."""
+        held = len(self._handed) + len(self._inflight) + self._reserved
+        if self._closing or held >= self.policy.concurrency * HOLD_FACTOR:
+            return None
+        self._reserved += 1
+        return self.lease
+
+    def hand(self, deliveries: list[Delivery]) -> None:
+        """Ends a reservation: what the pipeline wrote claimed (none if its write failed)."""
+        self._reserved -= 1
+        self._handed.extend(deliveries)
+        self._nudge.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
-                self.wakeup.clear()
-                held = len(self._inflight)
-                sending = held - sum(self._pausing.values())
-                free = max(
-                    0, min(self.policy.concurrency - sending, self.policy.concurrency * HOLD_FACTOR - held)
-                )
-                claimed = await self.store.claim(self.clock.now(), free, self.lease) if free else []
-                for members in _by_group(claimed):
+                self._nudge.clear()
+                free = self._free()
+                units = [[self._handed.popleft()] for _ in range(min(free, len(self._handed)))]
+                want = free - len(units)
+                if want and self._store_may_have_work():
+                    units += await self._claim(want)
+                for members in units:
                     task = asyncio.create_task(self._deliver_safely(members))
                     for member in members:
                         self._inflight[member.id] = task
-                if len(claimed) < free or not free:
-                    await self._idle(stop)
+                if not units:
+                    await self._idle(stop, listen_to_store=free > 0)
         finally:
             await self._drain()
 
-    async def _idle(self, stop: asyncio.Event) -> None:
-        due = await self.store.next_due()
+    def _free(self) -> int:
+        held = len(self._inflight)
+        sending = held - sum(self._pausing.values())
+        return max(0, min(self.policy.concurrency - sending, self.policy.concurrency * HOLD_FACTOR - held))
+
+    def _store_may_have_work(self) -> bool:
+        return self.wakeup.is_set() or self._waited_out or self.clock.now() >= self._store_due
+
+    async def _claim(self, want: int) -> list[list[Delivery]]:
+        self.wakeup.clear()
+        self._waited_out = False
+        claimed = await self.store.claim(self.clock.now(), want, self.lease)
+        if len(claimed) < want:  # nothing more is due now: note when something will be
+            due, horizon = await self.store.next_due(), self.clock.now() + timedelta(seconds=IDLE_WAIT)
+            self._store_due = min(due, horizon) if due else horizon
+        return _by_group(claimed)
+
+    def _due_at(self, moment: datetime | None) -> None:
+        if moment is not None:
+            self._store_due = min(self._store_due, moment)
+
+    async def _idle(self, stop: asyncio.Event, *, listen_to_store: bool) -> None:
         wait = IDLE_WAIT
-        if due is not None:
-            wait = min(IDLE_WAIT, max(0.005, (due - self.clock.now()).total_seconds()))
-        waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        if listen_to_store:
+            wait = min(IDLE_WAIT, max(0.005, (self._store_due - self.clock.now()).total_seconds()))
+        events = [self._nudge, stop] + ([self.wakeup] if listen_to_store else [])
+        waiters = [asyncio.ensure_future(e.wait()) for e in events]
+        done, _ = await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        self._waited_out = not done
         for w in waiters:
             w.cancel()
 
     async def _drain(self) -> None:
-        """On shutdown: let sends in flight finish briefly, then give the rest back."""
+        """On shutdown: let sends in flight finish briefly, then give the rest back (with what
+        writes under way hand over: claimed, they would wait for their lease otherwise)."""
+        self._closing = True
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while self._reserved and time.monotonic() < deadline:
+            self._nudge.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudge.wait(), deadline - time.monotonic())
         tasks = list(set(self._inflight.values()))
-        ids = list(self._inflight)
+        ids = list(self._inflight) + [d.id for d in self._handed]
+        self._handed.clear()
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
         for task in tasks:
@@ -111,13 +169,14 @@ class DeliveryWorker:
             log.exception("delivery_crashed id=%s channel=%s", members[0].id, members[0].channel)
             crash = Response(ok=False, error=type(exc).__name__)
             for d in members:
-                await self.store.complete(
-                    d.id, [], retry.outcome(crash, d.rounds, self.policy, self.clock.now())
-                )
+                outcome = retry.outcome(crash, d.rounds, self.policy, self.clock.now())
+                await self.store.complete(d.id, [], outcome)
+                self._due_at(outcome.next_attempt_at)
         finally:
             self._pausing.pop(members[0].id, None)
             for d in members:
                 self._inflight.pop(d.id, None)
+            self._nudge.set()  # its slot is free
 
     async def _deliver(self, members: list[Delivery]) -> None:
         """Members share a group (or are one delivery): one message, one outcome for all."""
@@ -125,6 +184,7 @@ class DeliveryWorker:
         if free_at := self.gate.admit(delivery.channel, self.clock.now()):
             group = f"rate:{delivery.channel}:{free_at.timestamp():.0f}"
             await self.store.defer([d.id for d in members], free_at, group)
+            self._due_at(free_at)
             log.info(
                 "delivery_deferred id=%s channel=%s reason=rate_limit until=%s",
                 delivery.id,
@@ -145,14 +205,23 @@ class DeliveryWorker:
         for d in members:
             own = [replace(a, delivery_id=d.id, n=d.attempts + i + 1) for i, a in enumerate(attempts)]
             await self.store.complete(d.id, own, outcome)
+        self._due_at(outcome.next_attempt_at)
         self._report(delivery, outcome)
 
     async def _try_quickly(
         self, channel: Channel, delivery: Delivery, attempts: list[Attempt], members: int = 1
     ) -> Response:
+        first = await self._attempt(channel, delivery, attempts)
+        if retry.verdict(first) != retry.Verdict.RETRY or self.policy.quick_tries < 2:
+            return first  # the common case needs no retry machinery
+        replayed = [first]  # tenacity's first attempt is the one just made: same waits, same stops
+
+        async def attempt() -> Response:
+            return replayed.pop() if replayed else await self._attempt(channel, delivery, attempts)
+
         def pause(state: RetryCallState) -> None:  # its slot is free while it waits
             self._pausing[delivery.id] = members
-            self.wakeup.set()
+            self._nudge.set()
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.policy.quick_tries) | _LongRetryAfter(),
@@ -161,7 +230,7 @@ class DeliveryWorker:
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             before_sleep=pause,
         )
-        response: Response = await retrying(self._attempt, channel, delivery, attempts)
+        response: Response = await retrying(attempt)
         return response
 
     async def _attempt(self, channel: Channel, delivery: Delivery, attempts: list[Attempt]) -> Response:

@@ -36,6 +36,11 @@ Decide = Callable[[RunState | None, Context], Decision]
 BuildDigest = Callable[[list[DigestItem]], Delivery | None]
 
 
+def claimable_at_once(d: Delivery, now: datetime) -> bool:
+    """A delivery `record` may claim as it writes it: due, and not waiting for its group."""
+    return d.group_key is None and d.next_attempt_at <= now and d.status == DeliveryStatus.PENDING
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a claimed delivery ends this round: sent, pending again at a time, or dead."""
@@ -46,9 +51,14 @@ class Outcome:
 
 
 class Store(Protocol):
-    async def record(self, snapshot: Snapshot, decide: Decide, now: datetime) -> Decision:
+    async def record(
+        self, snapshot: Snapshot, decide: Decide, now: datetime, lease: float | None = None
+    ) -> Decision:
         """In one transaction: read the run's state, decide, write state, transition and
-        deliveries. Deliveries whose idempotency key exists already are not written again."""
+        deliveries. Deliveries whose idempotency key exists already are not written again and
+        are left out of the decision returned. With `lease`, the written deliveries that are
+        due and in no group are claimed as they are written (status sending, as `claim`
+        would), so this process can send them without claiming them again."""
 
     async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]: ...
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from relay.digests import DigestItem
 from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Snapshot, Transition
 from relay.silences import Silence
-from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome
+from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 
 
 class MemoryStore:
@@ -27,7 +27,9 @@ class MemoryStore:
         self._digest_items: list[tuple[DigestItem, bool]] = []  # (item, sent)
         self._lock = asyncio.Lock()
 
-    async def record(self, snapshot: Snapshot, decide: Decide, now: datetime) -> Decision:
+    async def record(
+        self, snapshot: Snapshot, decide: Decide, now: datetime, lease: float | None = None
+    ) -> Decision:
         async with self._lock:
             key = (snapshot.source, snapshot.run_id)
             previous = self._runs.get(key)
@@ -42,24 +44,29 @@ class MemoryStore:
                     self._task_last[(stored.source, stored.task)] = stored.phase
             if decision.transition:
                 self._transitions.append(decision.transition)
-            self._add_deliveries(decision.deliveries)
+            written = self._add_deliveries(decision.deliveries, now, lease)
             self._digest_items += [(item, False) for item in decision.digest_items]
-            return decision
+            return replace(decision, deliveries=written) if written != decision.deliveries else decision
 
-    def _add_deliveries(self, deliveries: list[Delivery]) -> int:
-        added = 0
+    def _add_deliveries(
+        self, deliveries: list[Delivery], now: datetime | None = None, lease: float | None = None
+    ) -> list[Delivery]:
+        added = []
         for d in deliveries:
             if d.idempotency_key not in self._keys:
+                if now is not None and lease is not None and claimable_at_once(d, now):
+                    d = replace(d, status=DeliveryStatus.SENDING)
+                    self._leases[d.id] = now + timedelta(seconds=lease)
                 self._keys.add(d.idempotency_key)
                 self._deliveries[d.id] = d
-                added += 1
+                added.append(d)
         return added
 
     async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
         async with self._lock:
             if all(t.id != transition.id for t in self._transitions):
                 self._transitions.append(transition)
-            return self._add_deliveries(deliveries)
+            return len(self._add_deliveries(deliveries))
 
     async def add_silence(self, silence: Silence) -> None:
         self._silences[silence.id] = silence

@@ -27,12 +27,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Transition, Via
 from relay.silences import Silence
-from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome
+from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.codec import (
     digest_item_from_json,
     digest_item_to_json,
@@ -178,10 +179,14 @@ class SqliteStore:
 
     # -- ingest ---------------------------------------------------------------------------
 
-    async def record(self, snapshot: Any, decide: Decide, now: datetime) -> Decision:
-        return await self._write(lambda c: self._record(c, snapshot, decide, now))
+    async def record(
+        self, snapshot: Any, decide: Decide, now: datetime, lease: float | None = None
+    ) -> Decision:
+        return await self._write(lambda c: self._record(c, snapshot, decide, now, lease))
 
-    def _record(self, c: sqlite3.Connection, snapshot: Any, decide: Decide, now: datetime) -> Decision:
+    def _record(
+        self, c: sqlite3.Connection, snapshot: Any, decide: Decide, now: datetime, lease: float | None
+    ) -> Decision:
         row = c.execute(
             f"SELECT {_STATE_COLUMNS} FROM runs WHERE source=? AND run_id=?",
             (snapshot.source, snapshot.run_id),
@@ -219,13 +224,18 @@ class SqliteStore:
                 )
         if decision.transition:
             _insert_transition(c, decision.transition)
+        written = []
         for d in decision.deliveries:
-            _insert_delivery(c, d)
+            lease_until = None
+            if lease is not None and claimable_at_once(d, now):
+                d, lease_until = replace(d, status=DeliveryStatus.SENDING), epoch(now) + lease
+            if _insert_delivery(c, d, lease_until):
+                written.append(d)
         c.executemany(
             "INSERT INTO digest_items (rule, channel, window_end, item) VALUES (?,?,?,?)",
             [(i.rule, i.channel, epoch(i.window_end), digest_item_to_json(i)) for i in decision.digest_items],
         )
-        return decision
+        return replace(decision, deliveries=written) if written != decision.deliveries else decision
 
     async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
         def write(c: sqlite3.Connection) -> int:
@@ -553,10 +563,11 @@ def _insert_transition(c: sqlite3.Connection, t: Transition) -> None:
     )
 
 
-def _insert_delivery(c: sqlite3.Connection, d: Delivery) -> int:
+def _insert_delivery(c: sqlite3.Connection, d: Delivery, lease_until: float | None = None) -> int:
     """1 when written, 0 when a delivery with its idempotency key exists already."""
     return c.execute(
-        f"INSERT OR IGNORE INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT OR IGNORE INTO deliveries ({_DELIVERY_COLUMNS}, lease_until)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             d.id,
             d.transition_id,
@@ -572,6 +583,7 @@ def _insert_delivery(c: sqlite3.Connection, d: Delivery) -> int:
             d.rounds,
             d.last_error,
             d.group_key,
+            lease_until,
         ),
     ).rowcount
 

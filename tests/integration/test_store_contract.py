@@ -300,3 +300,43 @@ async def test_sqlite_waits_for_another_writer_without_blocking_the_loop(tmp_pat
     finally:
         holder.close()
         await store.close()
+
+
+async def test_record_with_a_lease_claims_what_it_writes(store: Store) -> None:
+    """The hand-off path: deliveries due now are written already claimed for this process, so
+    no other claim takes them until the lease runs out (a crash), and nothing is claimed twice."""
+    s = snap("COMPLETED")
+
+    def decide(previous: RunState | None, context: Context) -> Decision:
+        t = diff(previous, s, now=T0, watching_since=context.watching_since)
+        assert t is not None
+        later = delivery(t.id, "later", at=T0 + timedelta(minutes=5))
+        grouped = replace(delivery(t.id, "grouped"), group_key="g")
+        return Decision(s, t, [delivery(t.id, "now"), later, grouped])
+
+    decision = await store.record(s, decide, T0, lease=30)
+    statuses = {d.idempotency_key: d.status for d in decision.deliveries}
+    assert statuses == {
+        "now": DeliveryStatus.SENDING,
+        "later": DeliveryStatus.PENDING,
+        "grouped": DeliveryStatus.PENDING,
+    }
+    assert [d.idempotency_key for d in await store.claim(T0, 10, lease=30)] == ["grouped"]
+    assert await store.claim(T0 + timedelta(seconds=29), 10, lease=30) == []
+    # the process that held it died: once its lease ran out, another claim takes it
+    again = await store.claim(T0 + timedelta(seconds=31), 10, lease=30)
+    assert sorted(d.idempotency_key for d in again) == ["grouped", "now"]  # both leases ran out
+
+
+async def test_record_leaves_out_deliveries_it_did_not_write(store: Store) -> None:
+    s = snap("COMPLETED")
+
+    def decide(previous: RunState | None, context: Context) -> Decision:
+        t = diff(None, s, now=T0, watching_since=context.watching_since)
+        assert t is not None
+        return Decision(s, t, [replace(delivery(t.id, "same"), id=t.id)])
+
+    first = await store.record(s, decide, T0, lease=30)
+    second = await store.record(s, decide, T0, lease=30)  # same key: a duplicate, not sent again
+    assert len(first.deliveries) == 1 and second.deliveries == []
+    assert len(await store.deliveries()) == 1
