@@ -67,7 +67,8 @@ class DeliveryWorker:
         self.lease = (policy.timeout + SEND_GRACE) * tries + MAX_QUICK_WAIT * (tries - 1) + LEASE_MARGIN
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._pausing: dict[str, int] = {}  # delivery waiting between quick tries -> members
-        self._handed: deque[Delivery] = deque()  # claimed by the pipeline, not started yet
+        # claimed, not started yet: handed over by the pipeline, or claimed ahead from the store
+        self._ready: deque[list[Delivery]] = deque()
         self._nudge = asyncio.Event()  # a hand-off arrived or a send slot freed up
         self._store_due = clock.now()  # when the store may hold due work nobody woke us for
         self._waited_out = True  # the last wait ran to its time-out: look at the store
@@ -77,7 +78,7 @@ class DeliveryWorker:
     def reserve(self) -> float | None:
         """The lease for the pipeline to claim fresh deliveries with as it writes them, or
         None (busy, or shutting down): then they wait in the store. Ends with `hand`."""
-        held = len(self._handed) + len(self._inflight) + self._reserved
+        held = self._held() + self._reserved
         if self._closing or held >= self.policy.concurrency * HOLD_FACTOR:
             return None
         self._reserved += 1
@@ -86,7 +87,7 @@ class DeliveryWorker:
     def hand(self, deliveries: list[Delivery]) -> None:
         """Ends a reservation: what the pipeline wrote claimed (none if its write failed)."""
         self._reserved -= 1
-        self._handed.extend(deliveries)
+        self._ready.extend([d] for d in deliveries)
         self._nudge.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -94,10 +95,9 @@ class DeliveryWorker:
             while not stop.is_set():
                 self._nudge.clear()
                 free = self._free()
-                units = [[self._handed.popleft()] for _ in range(min(free, len(self._handed)))]
-                want = free - len(units)
-                if want and self._store_may_have_work():
-                    units += await self._claim(want)
+                if len(self._ready) < free and self._store_may_have_work():
+                    self._ready.extend(await self._claim())
+                units = [self._ready.popleft() for _ in range(min(free, len(self._ready)))]
                 for members in units:
                     task = asyncio.create_task(self._deliver_safely(members))
                     for member in members:
@@ -115,9 +115,15 @@ class DeliveryWorker:
     def _store_may_have_work(self) -> bool:
         return self.wakeup.is_set() or self._waited_out or self.clock.now() >= self._store_due
 
-    async def _claim(self, want: int) -> list[list[Delivery]]:
+    def _held(self) -> int:
+        return sum(len(u) for u in self._ready) + len(self._inflight)
+
+    async def _claim(self) -> list[list[Delivery]]:
+        """As many due deliveries as may be held: claimed ahead, one statement serves many
+        sends (a backlog drains at the send rate, not at one claim per freed slot)."""
         self.wakeup.clear()
         self._waited_out = False
+        want = max(1, self.policy.concurrency * HOLD_FACTOR - self._held() - self._reserved)
         claimed = await self.store.claim(self.clock.now(), want, self.lease)
         if len(claimed) < want:  # nothing more is due now: note when something will be
             due, horizon = await self.store.next_due(), self.clock.now() + timedelta(seconds=IDLE_WAIT)
@@ -149,8 +155,8 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._nudge.wait(), deadline - time.monotonic())
         tasks = list(set(self._inflight.values()))
-        ids = list(self._inflight) + [d.id for d in self._handed]
-        self._handed.clear()
+        ids = list(self._inflight) + [d.id for unit in self._ready for d in unit]
+        self._ready.clear()
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
         for task in tasks:
