@@ -139,3 +139,40 @@ async def test_shutdown_gives_back_what_was_handed_but_not_sent(store: Store, tm
     await until(lambda: len(channel.sent) == 2)
     stop2.set()
     await task
+
+
+@dataclass
+class Slow(Recorder):
+    """Takes a little while per send and notes how many sends overlapped."""
+
+    active: int = 0
+    most: int = 0
+
+    async def send(self, delivery: Delivery) -> Response:
+        self.active += 1
+        self.most = max(self.most, self.active)
+        await asyncio.sleep(0.002)
+        self.active -= 1
+        return await super().send(delivery)
+
+
+async def test_a_backlog_is_claimed_ahead_but_sent_within_the_concurrency(
+    store: Store, tmp_path: Path
+) -> None:
+    ruleset = rules(tmp_path, concurrency=2)
+    wakeup = asyncio.Event()
+    pipeline = Pipeline(store, ruleset, SystemClock(), wakeup)  # no worker: all wait in the store
+    for n in range(40):
+        await ingest(pipeline, f"run_{n}")
+    channel, stop = Slow(), asyncio.Event()
+    w = worker(store, ruleset, channel, wakeup)
+    task = asyncio.create_task(w.run(stop))
+    await asyncio.sleep(0)
+    await until(lambda: len(channel.sent) > 0)
+    held = (await statuses(store)).count(DeliveryStatus.SENDING)
+    assert 2 < held <= 8  # claimed ahead, up to 4x the concurrency, not one by one
+    await until(lambda: len(channel.sent) == 40)
+    stop.set()
+    await task
+    assert channel.most == 2 and len(set(channel.sent)) == 40
+    assert await statuses(store) == [DeliveryStatus.SENT] * 40
