@@ -142,16 +142,17 @@ async def test_shutdown_gives_back_what_was_handed_but_not_sent(store: Store, tm
 
 
 @dataclass
-class Slow(Recorder):
-    """Takes a little while per send and notes how many sends overlapped."""
+class Gated(Recorder):
+    """Sends wait until the gate opens; notes how many overlapped."""
 
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
     active: int = 0
     most: int = 0
 
     async def send(self, delivery: Delivery) -> Response:
         self.active += 1
         self.most = max(self.most, self.active)
-        await asyncio.sleep(0.002)
+        await self.gate.wait()
         self.active -= 1
         return await super().send(delivery)
 
@@ -164,13 +165,13 @@ async def test_a_backlog_is_claimed_ahead_but_sent_within_the_concurrency(
     pipeline = Pipeline(store, ruleset, SystemClock(), wakeup)  # no worker: all wait in the store
     for n in range(40):
         await ingest(pipeline, f"run_{n}")
-    channel, stop = Slow(), asyncio.Event()
+    channel, stop = Gated(), asyncio.Event()
     w = worker(store, ruleset, channel, wakeup)
     task = asyncio.create_task(w.run(stop))
-    await asyncio.sleep(0)
-    await until(lambda: len(channel.sent) > 0)
-    held = (await statuses(store)).count(DeliveryStatus.SENDING)
-    assert 2 < held <= 8  # claimed ahead, up to 4x the concurrency, not one by one
+    await until(lambda: channel.active == 2)
+    # one claim took what the worker may hold (4x its concurrency), not one per free slot
+    assert (await statuses(store)).count(DeliveryStatus.SENDING) == 8
+    channel.gate.set()
     await until(lambda: len(channel.sent) == 40)
     stop.set()
     await task
