@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -467,12 +468,26 @@ class SqliteStore:
 def _connect(path: str) -> sqlite3.Connection:
     timeout = BUSY_TIMEOUT_MS / 1000
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(conn, timeout)
     conn.execute("PRAGMA synchronous=FULL")
     # foreign keys off while migrating: a table rebuild drops and renames tables others refer to
     _migrate(conn)
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Processes opening a new file together can be told "database is locked" while another
+    one switches its journal mode, a wait SQLite's busy timeout does not always cover."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
