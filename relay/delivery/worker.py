@@ -41,8 +41,9 @@ log = logging.getLogger("relay.delivery")
 IDLE_WAIT = 1.0  # seconds between checks for due retries when nothing wakes us
 MAX_QUICK_WAIT = 10.0  # a longer Retry-After goes to the durable schedule instead
 SHUTDOWN_GRACE = 5.0
-# deliveries held at once, as a multiple of `concurrency`: those waiting between quick tries
-# do not count against `concurrency`, so retries never starve fresh deliveries, within this
+# as multiples of `concurrency`: deliveries claimed and not yet waiting between quick tries
+# (ready to send or sending), and, counted apart, those waiting between quick tries, so
+# retries never starve fresh deliveries and both stay bounded
 HOLD_FACTOR = 4
 SEND_GRACE = 5.0  # beyond the HTTP timeout, for a channel (apprise) that keeps its own time
 LEASE_MARGIN = 10.0
@@ -108,15 +109,17 @@ class DeliveryWorker:
             await self._drain()
 
     def _free(self) -> int:
-        held = len(self._inflight)
-        sending = held - sum(self._pausing.values())
-        return max(0, min(self.policy.concurrency - sending, self.policy.concurrency * HOLD_FACTOR - held))
+        pausing = sum(self._pausing.values())
+        if pausing >= self.policy.concurrency * HOLD_FACTOR:
+            return 0  # too many retries waiting: they go first
+        return max(0, self.policy.concurrency - (len(self._inflight) - pausing))
 
     def _store_may_have_work(self) -> bool:
         return self.wakeup.is_set() or self._waited_out or self.clock.now() >= self._store_due
 
     def _held(self) -> int:
-        return sum(len(u) for u in self._ready) + len(self._inflight)
+        """Claimed and ready or sending; not those waiting between quick tries."""
+        return sum(len(u) for u in self._ready) + len(self._inflight) - sum(self._pausing.values())
 
     async def _claim(self) -> list[list[Delivery]]:
         """As many due deliveries as may be held: claimed ahead, one statement serves many
