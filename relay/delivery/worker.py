@@ -1,7 +1,7 @@
 """The delivery loop: claim due deliveries -> send -> record every attempt -> reschedule.
 
 Fresh deliveries usually skip the claim: the pipeline writes them already claimed for this
-worker (`room`, `hand`) and hands them over once committed, so a notification costs no
+worker (`reserve`, `hand`) and hands them over once committed, so a notification costs no
 store round trip between its commit and its send. The store is consulted for everything
 else (retries coming due, deliveries whose worker died, replays, digests, groups) when
 something wakes the worker or when the next known due time comes.

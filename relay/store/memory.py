@@ -46,7 +46,7 @@ class MemoryStore:
                 self._transitions.append(decision.transition)
             written = self._add_deliveries(decision.deliveries, now, lease)
             self._digest_items += [(item, False) for item in decision.digest_items]
-            return replace(decision, deliveries=written) if written != decision.deliveries else decision
+            return replace(decision, deliveries=written)
 
     def _add_deliveries(
         self, deliveries: list[Delivery], now: datetime | None = None, lease: float | None = None

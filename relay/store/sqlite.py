@@ -128,7 +128,6 @@ class SqliteStore:
 
     async def _commit(self, writes: list[Write], durable: bool = True) -> list[tuple[bool, Any]]:
         c = self._conn
-        results: list[tuple[bool, Any]] = []
         if not durable:
             c.execute("PRAGMA synchronous=NORMAL")
         await self._begin(c)
@@ -236,7 +235,7 @@ class SqliteStore:
             "INSERT INTO digest_items (rule, channel, window_end, item) VALUES (?,?,?,?)",
             [(i.rule, i.channel, epoch(i.window_end), digest_item_to_json(i)) for i in decision.digest_items],
         )
-        return replace(decision, deliveries=written) if written != decision.deliveries else decision
+        return replace(decision, deliveries=written)
 
     async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
         def write(c: sqlite3.Connection) -> int:

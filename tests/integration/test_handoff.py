@@ -4,11 +4,9 @@ once, never taken by another worker on the same store, and given back on shutdow
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import pytest
 
 from relay.channels.base import Response
 from relay.clock import SystemClock
@@ -16,7 +14,7 @@ from relay.delivery.worker import DeliveryWorker
 from relay.models import Delivery, DeliveryStatus, Via
 from relay.pipeline import Pipeline
 from relay.rules.config import RuleSet, load_ruleset
-from relay.store import Store, open_store
+from relay.store import Store
 from tests.builders import snap
 
 RULES = """
@@ -38,14 +36,6 @@ class Recorder:
 
     async def close(self) -> None:
         return None
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'relay.db'}"
-    s = await open_store(url)
-    yield s
-    await s.close()
 
 
 def rules(tmp_path: Path, concurrency: int = 4) -> RuleSet:

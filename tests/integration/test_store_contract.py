@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,14 +15,6 @@ from relay.store.base import Context
 from relay.store.sqlite import SqliteStore
 from relay.transitions import diff
 from tests.builders import T0, snap
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'relay.db'}"
-    s = await open_store(url)
-    yield s
-    await s.close()
 
 
 def delivery(transition_id: str, key: str = "k1", at: datetime = T0) -> Delivery:

@@ -3,29 +3,18 @@ Every backend passes it, the in-memory twin included."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from relay.digests import DigestItem
 from relay.models import Delivery, DeliveryStatus, Message, Phase, RunState, Transition, Via
 from relay.silences import new_silence
-from relay.store import Decision, Store, open_store
+from relay.store import Decision, Store
 from relay.store.base import Context
 from relay.transitions import diff
 from tests.builders import T0, snap
 
 END = T0 + timedelta(hours=1)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store("memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'r.db'}")
-    yield s
-    await s.close()
 
 
 def item(run_id: str, rule: str = "daily", end: datetime = END) -> DigestItem:

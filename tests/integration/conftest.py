@@ -1,0 +1,19 @@
+"""Fixtures shared by the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from relay.store import Store, open_store
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Every store backend, for tests of the contract they all keep."""
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'relay.db'}"
+    s = await open_store(url)
+    yield s
+    await s.close()
