@@ -30,7 +30,7 @@ from relay.scheduler import Scheduler
 from relay.settings import Settings
 from relay.silences import Silence
 from relay.sources import health
-from relay.sources.base import Poller, SourceKind
+from relay.sources.base import OpenPoller, Poller
 from relay.sources.registry import kind_of
 from relay.store import Store, open_store
 
@@ -70,7 +70,7 @@ class Relay:
         store = await open_store(settings.database_url)
         clock = clock or SystemClock()
         relay = cls(settings, ruleset, store, Pipeline(store, ruleset, clock, asyncio.Event()), clock)
-        opened, problems = relay._open_channels(ruleset, ruleset.channels)
+        opened, problems = _open_channels(ruleset, ruleset.channels)
         relay.channels.update(opened)
         for problem in problems:
             log.error("channel_disabled %s", problem)
@@ -111,8 +111,8 @@ class Relay:
                 raise RuntimeError("the relay is stopping")
             ruleset, changes, opened = await self._prepare()
             sending = self.worker.sending() if self.worker else set()
-            retired = self._swap(ruleset, changes, opened)
-            self._spawn(_close_after(retired, sending), "close-channels")
+            if retired := self._swap(ruleset, changes, opened):
+                self._spawn(_close_after(retired, sending), "close-channels")
             await self._stop_pollers(changes.sources.to_close)
             self._open_pollers(changes.sources.to_open)
         obs.config_loaded(self.clock.now())
@@ -133,7 +133,7 @@ class Relay:
         try:
             ruleset = load_ruleset(self.settings.config_path)
             changes = compare(self.ruleset, ruleset)
-            opened, problems = self._open_channels(ruleset, changes.channels.to_open)
+            opened, problems = _open_channels(ruleset, changes.channels.to_open)
             if problems:
                 await _close(opened.values())
                 raise problems[0]
@@ -155,32 +155,14 @@ class Relay:
             self.scheduler.use(ruleset)
         return retired
 
-    def _open_channels(
-        self, ruleset: RuleSet, names: Iterable[str]
-    ) -> tuple[dict[str, Channel], list[ConfigError]]:
-        opened: dict[str, Channel] = {}
-        problems: list[ConfigError] = []
-        for name in sorted(names):
-            config = ruleset.channels[name]
-            if not config.enabled:
-                log.warning(
-                    "channel_disabled channel=%s reason=no URL configured (rules that name it skip it)", name
-                )
-                continue
-            try:
-                opened[name] = open_channel(config, ruleset.delivery.timeout)
-            except ValueError as exc:
-                problems.append(ConfigError(f"channel {name!r}: {exc}", ruleset.path, config.line))
-        return opened, problems
-
     def _open_pollers(self, names: Iterable[str]) -> None:
         """Open (and, when this process polls, start) the pollers of these sources."""
         for name in sorted(names):
             config = self.ruleset.sources[name]
-            if (kind := _polled_kind(config)) is None or kind.open_poller is None:
+            if (open_poller := _poller_of(config)) is None:
                 continue
             client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
-            poller = kind.open_poller(config, client, self.store, self.pipeline.ingest, self.clock)
+            poller = open_poller(config, client, self.store, self.pipeline.ingest, self.clock)
             running = self._polling[name] = _Polling(poller, client)
             if self.settings.pollers:
                 running.task = asyncio.create_task(poller.run(running.stop), name=f"poll-{name}")
@@ -245,12 +227,31 @@ class Relay:
         log.info("relay_stopped")
 
 
+def _open_channels(ruleset: RuleSet, names: Iterable[str]) -> tuple[dict[str, Channel], list[ConfigError]]:
+    """The channels that opened, and why the others did not (a URL apprise does not know)."""
+    opened: dict[str, Channel] = {}
+    problems: list[ConfigError] = []
+    for name in sorted(names):
+        config = ruleset.channels[name]
+        if not config.enabled:
+            log.warning(
+                "channel_disabled channel=%s reason=no URL configured (rules that name it skip it)", name
+            )
+            continue
+        try:
+            opened[name] = open_channel(config, ruleset.delivery.timeout)
+        except ValueError as exc:
+            problems.append(ConfigError(f"channel {name!r}: {exc}", ruleset.path, config.line))
+    return opened, problems
+
+
 def _rate_limits(ruleset: RuleSet) -> dict[str, tuple[int, float]]:
     return {name: c.rate_limit for name, c in ruleset.channels.items() if c.rate_limit}
 
 
-def _polled_kind(config: SourceConfig) -> SourceKind | None:
-    """The source's kind when it is to be polled; otherwise None, and the log says why."""
+def _poller_of(config: SourceConfig) -> OpenPoller | None:
+    """How to open the source's poller when it is to be polled; otherwise None, and the log
+    says why."""
     kind = kind_of(config.kind)
     if not config.enabled:
         log.warning("source_disabled source=%s reason=enabled: false", config.name)
@@ -264,7 +265,7 @@ def _polled_kind(config: SourceConfig) -> SourceKind | None:
             config.name,
         )
     else:
-        return kind
+        return kind.open_poller
     return None
 
 
