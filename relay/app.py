@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from starlette.applications import Starlette
 
@@ -12,6 +15,8 @@ from relay.service import Relay
 from relay.settings import Settings
 from relay.web.routes import ROUTES
 
+log = logging.getLogger("relay")
+
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     @asynccontextmanager
@@ -19,8 +24,28 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         relay = await Relay.start(settings, clock)
         app.state.relay = relay
         try:
-            yield
+            with _reload_on_hangup(relay):
+                yield
         finally:
             await relay.stop()
 
     return Starlette(routes=ROUTES, lifespan=lifespan)
+
+
+@contextmanager
+def _reload_on_hangup(relay: Relay) -> Iterator[None]:
+    """SIGHUP re-reads rules.yaml. uvicorn handles SIGINT and SIGTERM only: without this a
+    SIGHUP ends the process. Signals reach the main thread only; an app served from another
+    thread still reloads through POST /admin/reload."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, relay.reload_soon)
+        installed = True
+    except (RuntimeError, ValueError) as exc:
+        log.warning("sighup_reload_unavailable reason=%s", exc)
+        installed = False
+    try:
+        yield
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGHUP)

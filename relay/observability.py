@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from typing import TextIO
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from relay.secrets import RedactingFilter
 
@@ -17,6 +18,22 @@ POLLS = Counter("relay_polls_total", "Poll requests to platforms", ["source", "o
 ATTEMPTS = Counter("relay_attempts_total", "Delivery attempts", ["channel", "outcome"])
 DELIVERIES = Counter("relay_deliveries_total", "Deliveries finished", ["channel", "status"])
 ATTEMPT_SECONDS = Histogram("relay_attempt_seconds", "Delivery attempt latency", ["channel"])
+# Alertmanager's names (alert on `relay_config_last_reload_successful == 0`)
+CONFIG_LOADED = Gauge("relay_config_last_reload_successful", "Whether the last configuration reload worked")
+CONFIG_LOADED_AT = Gauge(
+    "relay_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded"
+)
+
+
+def config_loaded(now: datetime) -> None:
+    """At start and after each reload that took effect."""
+    CONFIG_LOADED.set(1)
+    CONFIG_LOADED_AT.set(now.timestamp())
+
+
+def config_refused() -> None:
+    """A reload found the file invalid: the configuration in force stays."""
+    CONFIG_LOADED.set(0)
 
 
 def log_handler(stream: TextIO | None = None) -> logging.Handler:

@@ -42,8 +42,12 @@ class Scheduler:
     _rules: dict[str, Rule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._rules = {r.name: r for r in self.ruleset.rules}
+        self.use(self.ruleset)
         self.started_at = self.started_at or self.clock.now()
+
+    def use(self, ruleset: RuleSet) -> None:
+        """A reloaded rules.yaml: the next pass reads it (a pass under way keeps the one it began with)."""
+        self.ruleset, self._rules = ruleset, {r.name: r for r in ruleset.rules}
 
     async def run(self, stop: asyncio.Event, every: float = TICK_EVERY) -> None:
         while not stop.is_set():
@@ -62,17 +66,18 @@ class Scheduler:
         return report
 
     async def _digests(self, now: datetime) -> int:
+        ruleset, rules = self.ruleset, self._rules
         windows = set(await self.store.due_digests(now))
-        for rule in self._rules.values():
+        for rule in rules.values():
             if rule.digest and rule.digest.send_empty:
                 end = rule.digest.last_end(now)
                 if self.started_at and end >= self.started_at:  # empty windows: only from now on
                     windows |= {(rule.name, channel, end) for channel in rule.notify}
         sent = 0
         for rule_name, channel, end in sorted(windows, key=lambda w: w[2]):
-            found = self._rules.get(rule_name)
-            if found is None or not self.ruleset.channels[channel].enabled:
-                continue
+            found, config = rules.get(rule_name), ruleset.channels.get(channel)
+            if found is None or config is None or not config.enabled:
+                continue  # the items wait, in case a reload brings the rule or channel back
             if await self.store.take_digest(rule_name, channel, end, _builder(found, channel, end, now)):
                 log.info(
                     "digest_enqueued rule=%s channel=%s window_end=%s", rule_name, channel, end.isoformat()
@@ -81,14 +86,15 @@ class Scheduler:
         return sent
 
     async def _stuck(self, now: datetime) -> int:
-        rules = [r for r in self._rules.values() if r.stuck_after]
+        ruleset = self.ruleset
+        rules = [r for r in ruleset.rules if r.stuck_after]
         if not rules:
             return 0
         alerts = 0
-        for source in self.ruleset.sources:
+        for source in ruleset.sources:
             for state in await self.store.active_runs(source):
                 for rule in rules:
-                    planned = plan_stuck(state, rule, self.ruleset.channels, now=now)
+                    planned = plan_stuck(state, rule, ruleset.channels, now=now)
                     if planned and (written := await self.store.enqueue(*planned)):
                         log.info(
                             "run_stuck source=%s run=%s rule=%s", source, state.snapshot.run_id, rule.name

@@ -2,6 +2,7 @@
 
 `Relay.start` brings the parts up in order, `Relay.stop` takes them down in reverse:
 pollers stop, then the worker finishes or releases what it claimed, then the store closes.
+`Relay.reload` puts a new rules.yaml in force while it runs (SIGHUP, POST /admin/reload).
 """
 
 from __future__ import annotations
@@ -9,29 +10,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2 as httpx
 
+from relay import observability as obs
 from relay.channels.base import Channel
 from relay.channels.registry import open_channel
 from relay.clock import Clock, SystemClock
 from relay.delivery.worker import DeliveryWorker
+from relay.errors import ConfigError
 from relay.pipeline import Pipeline
-from relay.rules.config import RuleSet, load_ruleset
+from relay.rules.changes import Changes
+from relay.rules.changes import changes as compare
+from relay.rules.config import RuleSet, SourceConfig, load_ruleset
 from relay.scheduler import Scheduler
 from relay.settings import Settings
 from relay.silences import Silence
 from relay.sources import health
-from relay.sources.base import Poller
+from relay.sources.base import OpenPoller, Poller
 from relay.sources.registry import kind_of
 from relay.store import Store, open_store
 
 log = logging.getLogger("relay")
 
 SILENCE_REFRESH = 5.0  # seconds
+
+
+@dataclass
+class _Polling:
+    """One source's poller as it runs; a reload that changes the source stops it alone."""
+
+    poller: Poller
+    client: httpx.AsyncClient
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -42,10 +57,12 @@ class Relay:
     pipeline: Pipeline
     clock: Clock
     channels: dict[str, Channel] = field(default_factory=dict)
-    pollers: dict[str, Poller] = field(default_factory=dict)
-    _http: list[httpx.AsyncClient] = field(default_factory=list)
+    worker: DeliveryWorker | None = None
+    scheduler: Scheduler | None = None
+    _polling: dict[str, _Polling] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None) -> Relay:
@@ -53,23 +70,23 @@ class Relay:
         store = await open_store(settings.database_url)
         clock = clock or SystemClock()
         relay = cls(settings, ruleset, store, Pipeline(store, ruleset, clock, asyncio.Event()), clock)
-        relay._open_channels()
-        relay._open_pollers()
+        opened, problems = _open_channels(ruleset, ruleset.channels)
+        relay.channels.update(opened)
+        for problem in problems:
+            log.error("channel_disabled %s", problem)
         relay.pipeline.silences = await store.silences(clock.now())
         relay._spawn(relay._refresh_silences(), "silences")
         if settings.workers:
-            limits = {name: c.rate_limit for name, c in ruleset.channels.items() if c.rate_limit}
-            worker = DeliveryWorker(
-                store, relay.channels, ruleset.delivery, clock, relay.pipeline.wakeup, limits
+            relay.worker = DeliveryWorker(
+                store, relay.channels, ruleset.delivery, clock, relay.pipeline.wakeup, _rate_limits(ruleset)
             )
-            relay.pipeline.handoff = worker
-            relay._tasks.append(asyncio.create_task(worker.run(relay._stop), name="worker"))
-        if settings.pollers:
-            for name, poller in relay.pollers.items():
-                relay._tasks.append(asyncio.create_task(poller.run(relay._stop), name=f"poll-{name}"))
+            relay.pipeline.handoff = relay.worker
+            relay._spawn(relay.worker.run(relay._stop), "worker")
+        relay._open_pollers(ruleset.sources)
         if settings.scheduler:
-            scheduler = Scheduler(store, ruleset, clock, relay.pipeline.wakeup)
-            relay._spawn(scheduler.run(relay._stop, settings.scheduler_every), "scheduler")
+            relay.scheduler = Scheduler(store, ruleset, clock, relay.pipeline.wakeup)
+            relay._spawn(relay.scheduler.run(relay._stop, settings.scheduler_every), "scheduler")
+        obs.config_loaded(clock.now())
         log.info(
             "relay_started config=%s database=%s sources=%d channels=%d rules=%d",
             settings.config_path,
@@ -80,40 +97,87 @@ class Relay:
         )
         return relay
 
-    def _open_channels(self) -> None:
-        for name, config in self.ruleset.channels.items():
-            if not config.enabled:
-                log.warning(
-                    "channel_disabled channel=%s reason=no URL configured (rules that name it skip it)", name
-                )
-                continue
-            try:
-                self.channels[name] = open_channel(config, self.ruleset.delivery.timeout)
-            except ValueError as exc:
-                log.error("channel_disabled channel=%s reason=%s", name, exc)
+    @property
+    def pollers(self) -> dict[str, Poller]:
+        return {name: running.poller for name, running in self._polling.items()}
 
-    def _open_pollers(self) -> None:
-        for name, config in self.ruleset.sources.items():
-            kind = kind_of(config.kind)
-            if not config.enabled:
-                log.warning("source_disabled source=%s reason=enabled: false", name)
-            elif kind.open_poller is None:
-                log.info("source_push_only source=%s kind=%s", name, config.kind)
-            elif not kind.polls(config):
-                log.warning(
-                    "source_polling_disabled source=%s reason=no api_key set;"
-                    " webhook ingest at /hooks/%s still works",
-                    name,
-                    name,
-                )
-            else:
-                client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
-                self._http.append(client)
-                self.pollers[name] = kind.open_poller(
-                    config, client, self.store, self.pipeline.ingest, self.clock
-                )
+    async def reload(self) -> Changes:
+        """Put rules.yaml as it is now in force. An invalid file raises ConfigError and changes
+        nothing. Otherwise every part reads the new rules from one moment on the event loop;
+        sends under way finish on the channels they began with (closed after them); changed
+        and removed sources' pollers stop, new and changed ones start."""
+        async with self._reloading:
+            if self._stop.is_set():
+                raise RuntimeError("the relay is stopping")
+            ruleset, changes, opened = await self._prepare()
+            sending = self.worker.sending() if self.worker else set()
+            if retired := self._swap(ruleset, changes, opened):
+                self._spawn(_close_after(retired, sending), "close-channels")
+            await self._stop_pollers(changes.sources.to_close)
+            self._open_pollers(changes.sources.to_open)
+        obs.config_loaded(self.clock.now())
+        log.info("config_reloaded config=%s rules=%d %s", ruleset.path, len(ruleset.rules), changes.summary())
+        return changes
+
+    def reload_soon(self) -> None:
+        """SIGHUP: reload in the background (an invalid file is logged by `reload`)."""
+        self._spawn(self._reload_quietly(), "reload")
+
+    async def _reload_quietly(self) -> None:
+        with contextlib.suppress(ConfigError, RuntimeError):
+            await self.reload()
+
+    async def _prepare(self) -> tuple[RuleSet, Changes, dict[str, Channel]]:
+        """Everything that can refuse the file, before anything changes: parse it, open the
+        channels it adds or changes (apprise checks its URLs here, as `relay check` does)."""
+        try:
+            ruleset = load_ruleset(self.settings.config_path)
+            changes = compare(self.ruleset, ruleset)
+            opened, problems = _open_channels(ruleset, changes.channels.to_open)
+            if problems:
+                await _close(opened.values())
+                raise problems[0]
+        except ConfigError as exc:
+            obs.config_refused()
+            log.error("config_reload_failed error=%s (the configuration in force stays)", exc)
+            raise
+        return ruleset, changes, opened
+
+    def _swap(self, ruleset: RuleSet, changes: Changes, opened: dict[str, Channel]) -> list[Channel]:
+        """The new rules in force everywhere at once: nothing here awaits, so no snapshot or
+        delivery sees part of each. Returns the channels taken out of service."""
+        retired = [self.channels.pop(name) for name in changes.channels.to_close if name in self.channels]
+        self.channels.update(opened)  # the worker's own dict: what it looks up from now on
+        self.ruleset = self.pipeline.ruleset = ruleset
+        if self.worker:
+            self.worker.configure(ruleset.delivery, _rate_limits(ruleset))
+        if self.scheduler:
+            self.scheduler.use(ruleset)
+        return retired
+
+    def _open_pollers(self, names: Iterable[str]) -> None:
+        """Open (and, when this process polls, start) the pollers of these sources."""
+        for name in sorted(names):
+            config = self.ruleset.sources[name]
+            if (open_poller := _poller_of(config)) is None:
+                continue
+            client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
+            poller = open_poller(config, client, self.store, self.pipeline.ingest, self.clock)
+            running = self._polling[name] = _Polling(poller, client)
+            if self.settings.pollers:
+                running.task = asyncio.create_task(poller.run(running.stop), name=f"poll-{name}")
+
+    async def _stop_pollers(self, names: Iterable[str]) -> None:
+        """Each ends its wait or abandons its cycle at once (what it ingested stays)."""
+        stopping = [self._polling.pop(name) for name in names if name in self._polling]
+        for running in stopping:
+            running.stop.set()
+        await asyncio.gather(*(r.task for r in stopping if r.task), return_exceptions=True)
+        for running in stopping:
+            await running.client.aclose()
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks = [t for t in self._tasks if not t.done()]  # reloads come and go
         self._tasks.append(asyncio.create_task(work, name=name))
 
     async def _refresh_silences(self) -> None:
@@ -154,11 +218,67 @@ class Relay:
         }
 
     async def stop(self) -> None:
-        self._stop.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for channel in self.channels.values():
-            await channel.close()
-        for client in self._http:
-            await client.aclose()
-        await self.store.close()
+        async with self._reloading:  # a reload under way finishes first
+            self._stop.set()
+            pollers = self._stop_pollers(list(self._polling))
+            await asyncio.gather(pollers, *self._tasks, return_exceptions=True)
+            await _close(self.channels.values())
+            await self.store.close()
         log.info("relay_stopped")
+
+
+def _open_channels(ruleset: RuleSet, names: Iterable[str]) -> tuple[dict[str, Channel], list[ConfigError]]:
+    """The channels that opened, and why the others did not (a URL apprise does not know)."""
+    opened: dict[str, Channel] = {}
+    problems: list[ConfigError] = []
+    for name in sorted(names):
+        config = ruleset.channels[name]
+        if not config.enabled:
+            log.warning(
+                "channel_disabled channel=%s reason=no URL configured (rules that name it skip it)", name
+            )
+            continue
+        try:
+            opened[name] = open_channel(config, ruleset.delivery.timeout)
+        except ValueError as exc:
+            problems.append(ConfigError(f"channel {name!r}: {exc}", ruleset.path, config.line))
+    return opened, problems
+
+
+def _rate_limits(ruleset: RuleSet) -> dict[str, tuple[int, float]]:
+    return {name: c.rate_limit for name, c in ruleset.channels.items() if c.rate_limit}
+
+
+def _poller_of(config: SourceConfig) -> OpenPoller | None:
+    """How to open the source's poller when it is to be polled; otherwise None, and the log
+    says why."""
+    kind = kind_of(config.kind)
+    if not config.enabled:
+        log.warning("source_disabled source=%s reason=enabled: false", config.name)
+    elif kind.open_poller is None:
+        log.info("source_push_only source=%s kind=%s", config.name, config.kind)
+    elif not kind.polls(config):
+        log.warning(
+            "source_polling_disabled source=%s reason=no api_key set;"
+            " webhook ingest at /hooks/%s still works",
+            config.name,
+            config.name,
+        )
+    else:
+        return kind.open_poller
+    return None
+
+
+async def _close_after(channels: list[Channel], sending: set[asyncio.Task[None]]) -> None:
+    """Channels taken out of service close once the sends that began on them have ended."""
+    if sending:
+        await asyncio.wait(sending)
+    await _close(channels)
+
+
+async def _close(channels: Iterable[Channel]) -> None:
+    for channel in list(channels):
+        try:
+            await channel.close()
+        except Exception:  # one channel's failure to close must not keep the others open
+            log.exception("channel_close_failed channel=%s", channel.name)

@@ -17,6 +17,10 @@ class RateGate:
         self._limits = dict(limits)
         self._sent: dict[str, deque[datetime]] = defaultdict(deque)
 
+    def limit(self, limits: Mapping[str, tuple[int, float]]) -> None:
+        """New limits (a reload); what was sent within a period still counts."""
+        self._limits = dict(limits)
+
     def admit(self, channel: str, now: datetime) -> datetime | None:
         """None: send now (counted). Otherwise the moment the channel has a free slot."""
         limit = self._limits.get(channel)

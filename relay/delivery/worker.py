@@ -62,10 +62,7 @@ class DeliveryWorker:
         self.store, self.channels, self.policy, self.clock = store, channels, policy, clock
         self.wakeup = wakeup
         self.gate = RateGate(rate_limits or {})
-        # long enough for the slowest possible round (every try timing out, every pause at its
-        # cap): a delivery whose worker died is claimed again once this has passed
-        tries = policy.quick_tries
-        self.lease = (policy.timeout + SEND_GRACE) * tries + MAX_QUICK_WAIT * (tries - 1) + LEASE_MARGIN
+        self.lease = _lease(policy)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._pausing: dict[str, int] = {}  # delivery waiting between quick tries -> members
         # claimed, not started yet: handed over by the pipeline, or claimed ahead from the store
@@ -75,6 +72,15 @@ class DeliveryWorker:
         self._waited_out = True  # the last wait ran to its time-out: look at the store
         self._reserved = 0  # pipeline writes under way that will hand their deliveries here
         self._closing = False
+
+    def configure(self, policy: DeliveryPolicy, rate_limits: Mapping[str, tuple[int, float]]) -> None:
+        """A reloaded rules.yaml: claims, retries and rate limits follow it from now on."""
+        self.policy, self.lease = policy, _lease(policy)
+        self.gate.limit(rate_limits)
+
+    def sending(self) -> set[asyncio.Task[None]]:
+        """The sends under way; each keeps the channel it started with until it ends."""
+        return set(self._inflight.values())
 
     def reserve(self) -> float | None:
         """The lease for the pipeline to claim fresh deliveries with as it writes them, or
@@ -277,6 +283,13 @@ class DeliveryWorker:
                 delivery.channel,
                 _iso(outcome.next_attempt_at),
             )
+
+
+def _lease(policy: DeliveryPolicy) -> float:
+    """Long enough for the slowest possible round (every try timing out, every pause at its
+    cap): a delivery whose worker died is claimed again once this has passed."""
+    tries = policy.quick_tries
+    return (policy.timeout + SEND_GRACE) * tries + MAX_QUICK_WAIT * (tries - 1) + LEASE_MARGIN
 
 
 def _attempt_record(d: Delivery, index: int, started: datetime, latency: float, r: Response) -> Attempt:

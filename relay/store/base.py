@@ -86,6 +86,11 @@ class Store(Protocol):
 
     async def next_due(self) -> datetime | None: ...
 
+    async def heartbeat(self, now: datetime) -> None:
+        """Rewrite one row, committed like any write: proves the store takes writes now
+        (/readyz). Raises when it cannot (a read-only file, a full disk); waits while another
+        process holds the write lock, so the caller bounds the wait."""
+
     async def delivery(self, delivery_id: str) -> Delivery | None: ...
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 100) -> list[Delivery]: ...

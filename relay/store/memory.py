@@ -25,6 +25,7 @@ class MemoryStore:
         self._task_last: dict[tuple[str, str], Phase] = {}
         self._silences: dict[str, Silence] = {}
         self._digest_items: list[tuple[DigestItem, bool]] = []  # (item, sent)
+        self._heartbeat: datetime | None = None
         self._lock = asyncio.Lock()
 
     async def record(
@@ -178,6 +179,10 @@ class MemoryStore:
         times = [d.next_attempt_at for d in self._deliveries.values() if d.status == DeliveryStatus.PENDING]
         times += list(self._leases.values())
         return min(times, default=None)
+
+    async def heartbeat(self, now: datetime) -> None:
+        async with self._lock:  # waits behind writes under way, as a SQL store's does
+            self._heartbeat = now
 
     async def delivery(self, delivery_id: str) -> Delivery | None:
         return self._deliveries.get(delivery_id)

@@ -66,4 +66,6 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX digest_items_due ON digest_items (sent, window_end)
     """,
+    # 4: one row /readyz rewrites to prove the store takes writes (Store.heartbeat)
+    "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL)",
 ]

@@ -11,10 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relay.durations import parse_duration
+from relay.errors import ConfigError
 from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Transition
 from relay.payload import iso
 from relay.preview import PreviewError, run_for_preview
 from relay.preview import preview as render_preview
+from relay.secrets import redact
 from relay.service import Relay
 from relay.silences import Silence, new_silence, silence_json
 from relay.web.responses import error
@@ -93,6 +95,28 @@ async def replay(request: Request) -> Response:
     if not await relay.replay(request.path_params["id"]):
         return error(404, "no dead or sent delivery with this id")
     return JSONResponse({"replayed": request.path_params["id"]}, status_code=202)
+
+
+async def reload(request: Request) -> Response:
+    """Re-read rules.yaml (as SIGHUP does). 200 with what changed; 422 with the file's error
+    (file and line), the configuration in force staying as it was."""
+    if denied := _authorized(request):
+        return denied
+    relay: Relay = request.app.state.relay
+    try:
+        changes = await relay.reload()
+    except ConfigError as exc:
+        return error(422, redact(str(exc)), file=exc.file, line=exc.line)
+    ruleset = relay.ruleset
+    return JSONResponse(
+        {
+            "reloaded": ruleset.path,
+            "sources": len(ruleset.sources),
+            "channels": len(ruleset.channels),
+            "rules": len(ruleset.rules),
+            "changes": changes.as_json(),
+        }
+    )
 
 
 async def preview(request: Request) -> Response:

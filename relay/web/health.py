@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from relay.secrets import redact
 from relay.service import Relay
+
+# answered within this, so a load balancer's probe sees 503 rather than its own timeout
+READY_TIMEOUT = 2.0  # seconds
 
 
 async def healthz(request: Request) -> Response:
@@ -14,11 +20,22 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     relay: Relay = request.app.state.relay
-    try:
-        await relay.store.next_due()
-    except Exception as exc:  # any store failure means: do not send traffic here
-        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+    if problem := await _store_problem(relay):
+        return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
     return JSONResponse({"status": "ready", "sources": relay.source_status()})
+
+
+async def _store_problem(relay: Relay) -> str | None:
+    """Why the store cannot read and take a write within READY_TIMEOUT, or None."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await relay.store.next_due()
+            await relay.store.heartbeat(relay.clock.now())
+    except TimeoutError:
+        return f"store: no write within {READY_TIMEOUT:g}s (its lock held elsewhere, or the disk stalls)"
+    except Exception as exc:  # any store failure means: do not send traffic here
+        return f"store: {type(exc).__name__}: {redact(str(exc))}"
+    return None
 
 
 async def metrics(request: Request) -> Response:

@@ -18,6 +18,7 @@ ROUTES = [
     Route("/admin/deliveries/{id}", admin.delivery, methods=["GET"]),
     Route("/admin/deliveries/{id}/replay", admin.replay, methods=["POST"]),
     Route("/admin/preview", admin.preview, methods=["POST"]),
+    Route("/admin/reload", admin.reload, methods=["POST"]),
     Route("/admin/silences", admin.silences, methods=["GET", "POST"]),
     Route("/admin/silences/{id}", admin.expire_silence, methods=["DELETE"]),
 ]

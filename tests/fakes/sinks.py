@@ -44,6 +44,8 @@ class RecordingSink:
     received: list[Recorded] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
     always_fail: int | None = None
+    delay: float = 0.0  # seconds before answering: a slow receiver keeps sends in flight
+    arrived: int = 0  # requests received, answered or not yet
     answered: int = 0
 
     def app(self) -> Starlette:
@@ -51,6 +53,9 @@ class RecordingSink:
 
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
+        self.arrived += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.answered += 1
         status = self.always_fail or (self.failures.pop(0) if self.failures else None)
         if status:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -331,3 +332,36 @@ async def test_record_leaves_out_deliveries_it_did_not_write(store: Store) -> No
     second = await store.record(s, decide, T0, lease=30)  # same key: a duplicate, not sent again
     assert len(first.deliveries) == 1 and second.deliveries == []
     assert len(await store.deliveries()) == 1
+
+
+async def test_heartbeat_is_a_write_that_changes_nothing_a_reader_sees(store: Store) -> None:
+    await ingest(store, snap("EXECUTING"))
+
+    async def seen() -> tuple[object, ...]:
+        return await store.runs(), await store.transitions(), await store.deliveries(), await store.next_due()
+
+    before = await seen()
+    await store.heartbeat(T0)
+    await store.heartbeat(T0 + timedelta(seconds=1))  # the same row, rewritten
+    assert await seen() == before
+
+
+async def test_sqlite_heartbeat_lands_only_once_another_process_lets_go_of_the_lock(tmp_path: Path) -> None:
+    """What /readyz relies on: while another process holds the write lock the probe does not
+    pretend to have written; it waits (the caller bounds the wait) and lands once freed."""
+    import sqlite3
+
+    from tests.fakes.sqlite_lock import write_locked
+
+    path = tmp_path / "locked.db"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        async with write_locked(path):
+            probe = asyncio.create_task(store.heartbeat(T0))
+            done, _ = await asyncio.wait([probe], timeout=0.5)
+            assert not done
+        await asyncio.wait_for(probe, 10)
+    finally:
+        await store.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT at FROM heartbeat").fetchall() == [(T0.timestamp(),)]
