@@ -987,9 +987,10 @@ class TaskRunnerPoller:
 
 
 def bearer_token(config: SourceConfig, headers: Mapping[str, str], body: bytes) -> None:
-    """RunWisp's notifiers sign nothing: `Authorization: Bearer <webhook_secret>` instead."""
-    got = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-    if not hmac.compare_digest(got.encode(), f"Bearer {config.webhook_secret}".encode()):
+    """RunWisp's notifiers sign nothing: `Authorization: Bearer <webhook_secret>` instead (any
+    of the source's secrets)."""
+    got = next((v for k, v in headers.items() if k.lower() == "authorization"), "").encode()
+    if not any(hmac.compare_digest(got, f"Bearer {s}".encode()) for s in config.webhook_secrets):
         raise SignatureError("expected the header Authorization: Bearer <the source's webhook_secret>")
 
 
@@ -1022,5 +1023,6 @@ KIND = SourceKind(
     authenticate=bearer_token,
     open_poller=_open_poller,
     check_options=_check_options,
+    secret_is_key=False,  # a bearer token
     needs_credentials=False,
 )

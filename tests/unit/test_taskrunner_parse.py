@@ -342,7 +342,7 @@ def test_the_kind_parses_pushed_bodies_with_the_sources_links() -> None:
 
 
 def test_pushes_authenticate_with_a_bearer_token() -> None:
-    source = SourceConfig(name="runner", kind="taskrunner", base_url="", webhook_secret="hook-secret-123")
+    source = SourceConfig(name="runner", kind="taskrunner", base_url="", webhook_secrets=("hook-secret-123",))
     bearer_token(source, {"Authorization": "Bearer hook-secret-123"}, b"{}")
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "hook-secret-123"}):
         with pytest.raises(SignatureError):

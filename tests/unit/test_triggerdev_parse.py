@@ -34,7 +34,7 @@ from relay.sources.triggerdev import (
 
 SECRET = "trigger-alert-secret-0123"
 CONFIG = SourceConfig(
-    name="trigger", kind="triggerdev", base_url="https://api.trigger.dev", webhook_secret=SECRET
+    name="trigger", kind="triggerdev", base_url="https://api.trigger.dev", webhook_secrets=(SECRET,)
 )
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -136,7 +136,7 @@ def config(**options: Any) -> SourceConfig:
         name="trigger",
         kind="triggerdev",
         base_url="https://api.trigger.dev",
-        webhook_secret=SECRET,
+        webhook_secrets=(SECRET,),
         options=options,
     )
 
@@ -447,7 +447,7 @@ def test_standard_webhooks_signatures_are_accepted_for_any_shape(payload: dict[s
         "webhook-signature": sign(SECRET, "msg_1", ts, body),
     }
     authenticate(CONFIG, headers, body)
-    headers["webhook-signature"] = sign("another-secret", "msg_1", ts, body)
+    headers["webhook-signature"] = sign("whsec_YW5vdGhlci1zZWNyZXQ", "msg_1", ts, body)
     with pytest.raises(SignatureError, match="no signature matches"):
         authenticate(CONFIG, headers, body)
 
