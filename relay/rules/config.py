@@ -266,11 +266,12 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
 def _check_keys(r: _Reader, key: str) -> None:
     """Standard Webhooks secrets must decode as the reference library decodes them (see
     relay.signing), or every signature made or checked with them would fail at run time."""
-    for secret in r.strings(key):
+    values = r.strings(key)
+    for n, secret in enumerate(values, 1):
         try:
             signing.key(secret)
         except ValueError as exc:
-            raise r.fail(key, str(exc)) from exc
+            raise r.fail(key, f"{key}{f' #{n}' if len(values) > 1 else ''}: {exc}") from exc
 
 
 _PERIODS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0}

@@ -22,7 +22,8 @@ Ways in, all ending in `Pipeline.ingest`:
   data), `{runs: [...]}`, or the payload of RunWisp's own `type = "webhook"` notifier
   (`{kind: "run.failed", task, run: {id, exit_code, ...}, output_tail, ...}`). RunWisp
   signs nothing: with a `webhook_secret` the request must carry
-  `Authorization: Bearer <webhook_secret>` (set it in the notifier's `headers`).
+  `Authorization: Bearer <webhook_secret>` (set it in the notifier's `headers`; any of the
+  source's secrets while they rotate).
 
 Runs carry no error message. When a run turns terminal in a problem phase (the store held
 it as active, or it is news: pushed, or finished after the relay started watching), the

@@ -141,15 +141,15 @@ def test_secrets_may_be_one_string_or_a_list_and_are_all_masked(
     [
         (
             "sources:\n  r:\n    kind: recoup\n    webhook_secret: abcde\n",
-            "rules.yaml:4: source 'r': not a Standard Webhooks secret: expected whsec_<base64>",
+            "rules.yaml:4: source 'r': webhook_secret: not a Standard Webhooks secret: expected whsec_",
         ),
         (
             "sources:\n  r:\n    kind: recoup\n    webhook_secret: ['whsec_b2s', 'whsec_']\n",
-            "rules.yaml:4: source 'r': not a Standard Webhooks secret",
+            "rules.yaml:4: source 'r': webhook_secret #2: not a Standard Webhooks secret",
         ),
         (
             "channels:\n  c:\n    kind: webhook\n    url: http://127.0.0.1:1/\n    secret: sécret-clé\n",
-            "rules.yaml:5: channel 'c': not a Standard Webhooks secret",
+            "rules.yaml:5: channel 'c': secret: not a Standard Webhooks secret",
         ),
         (
             "channels:\n  c:\n    kind: webhook\n    secret: [whsec_b2s, 42]\n",
