@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
 
@@ -26,25 +26,53 @@ from relay.secrets import redact
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="apprise")
 
 
-class _PerThreadCapture(logging.Handler):
-    """apprise says why a send failed only through its logger: keep each thread's lines."""
+# Why a send failed is in apprise's log lines: the warning says that it failed, the cause (an
+# SMTP server's refusal, an exception, a response body) comes at DEBUG. apprise collects each
+# call's lines itself, across the worker threads it sends from (AppriseResult.logs), but only
+# lines its logger lets through: so its logger passes DEBUG, and only what the relay logs at
+# its own level goes on to the relay's log.
+_CAUSES = ("Exception:", "Response Details:")  # apprise's DEBUG lines that say why
 
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.local = threading.local()
 
+class _ToRelayLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        lines = getattr(self.local, "lines", None)
-        if lines is not None:
-            lines.append(record.getMessage())
-
-    def collect(self) -> list[str]:
-        self.local.lines = []
-        return self.local.lines  # type: ignore[no-any-return]
+        root = logging.getLogger()
+        if record.levelno >= root.getEffectiveLevel():
+            root.handle(record)
 
 
-_capture = _PerThreadCapture()
-logging.getLogger("apprise").addHandler(_capture)
+_apprise_log = logging.getLogger("apprise")
+_apprise_log.setLevel(logging.DEBUG)
+_apprise_log.propagate = False
+_apprise_log.addHandler(_ToRelayLog())
+
+
+def failure_detail(result: Any, private: tuple[str, ...] = ()) -> str | None:
+    """The warnings and causes apprise logged during one notify call, with the channel URL's
+    private parts and every known secret masked, cut to an excerpt."""
+    lines = [
+        e.message
+        for e in result.logs()
+        if e.level in ("WARNING", "ERROR", "CRITICAL") or any(c in e.message for c in _CAUSES)
+    ]
+    if not lines:
+        return None
+    text = " ".join(lines)
+    for part in private:
+        text = text.replace(part, "***")
+    return redact(excerpt(text))
+
+
+def private_parts(url: str) -> tuple[str, ...]:
+    """What in an apprise URL may be a credential, as a cause may quote it (a request URL in
+    an exception): the user and password, a host that is no DNS name or IP (services put
+    tokens there), path segments and query values; e-mail addresses stay readable."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    values = [parts.username or "", parts.password or "", "" if "." in host else host]
+    values += [*parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
+    found = {form for v in values for form in (v, unquote(v)) if len(form) >= 6 and "@" not in form}
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 def build(url: str) -> Any:
@@ -75,6 +103,7 @@ class AppriseChannel:
         self.name = config.name
         self._apprise = build(config.url)
         self._html = prefers_html(self._apprise)
+        self._private = private_parts(config.url)
 
     async def send(self, delivery: Delivery) -> Response:
         loop = asyncio.get_running_loop()
@@ -86,12 +115,12 @@ class AppriseChannel:
             body, body_format = html_body(m), apprise.NotifyFormat.HTML
         else:
             body, body_format = text_body(m), apprise.NotifyFormat.TEXT
-        lines = _capture.collect()
-        ok = self._apprise.notify(title=m.title, body=body, body_format=body_format)
-        if ok:
+        result = self._apprise.notify(
+            title=m.title, body=body, body_format=body_format, log_level=logging.DEBUG
+        )
+        if result:
             return Response(ok=True)
-        detail = redact(excerpt(" ".join(lines))) if lines else None
-        return Response(ok=False, error="apprise_failed", excerpt=detail)
+        return Response(ok=False, error="apprise_failed", excerpt=failure_detail(result, self._private))
 
     async def close(self) -> None:
         return None

@@ -1,6 +1,6 @@
 """Outbound webhook: the versioned JSON payload (docs/webhook-payload.schema.json), signed the
-Standard Webhooks way; `webhook-id` is the delivery id, the same on every retry, so receivers
-can de-duplicate."""
+Standard Webhooks way (relay.signing), once per configured secret; `webhook-id` is the delivery
+id, the same on every retry, so receivers can de-duplicate."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from relay.channels.base import Response
 from relay.channels.http import new_client, post
 from relay.models import Delivery
 from relay.rules.config import ChannelConfig
-from relay.signing import sign
+from relay.signing import sign_all
 
 
 class WebhookChannel:
@@ -25,8 +25,8 @@ class WebhookChannel:
         headers = {"content-type": "application/json", **dict(self._config.headers)}
         timestamp = int(time.time())
         headers |= {"webhook-id": delivery.id, "webhook-timestamp": str(timestamp)}
-        if self._config.secret:
-            headers["webhook-signature"] = sign(self._config.secret, delivery.id, timestamp, body)
+        if self._config.secrets:  # one signature per secret: receivers may hold any one of them
+            headers["webhook-signature"] = sign_all(self._config.secrets, delivery.id, timestamp, body)
         return await post(self._client, self._config.url, body, headers)
 
     async def close(self) -> None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from relay import secrets
+from relay import secrets, signing
 from relay.digests import DigestSpec
 from relay.durations import parse_duration
 from relay.errors import ConfigError
@@ -53,7 +53,7 @@ class SourceConfig:
     api_key: str = ""
     poll_every: float = 30.0
     limit: int = 100
-    webhook_secret: str = ""
+    webhook_secrets: tuple[str, ...] = ()  # any of them authenticates a pushed update (rotation)
     run_url: str | None = None  # e.g. "https://example.com/runs/{run_id}"
     enabled: bool = True  # off: neither polled nor accepted by webhook
     options: MappingABC[str, Any] = field(default_factory=dict)  # kind-specific, see SOURCE_KINDS
@@ -64,7 +64,7 @@ class ChannelConfig:
     name: str
     kind: str
     url: str = ""
-    secret: str = ""
+    secrets: tuple[str, ...] = ()  # a webhook channel signs with each (rotation)
     headers: tuple[tuple[str, str], ...] = ()
     rate_limit: tuple[int, float] | None = None  # at most N messages per period (seconds)
     line: int = field(default=0, compare=False)
@@ -148,6 +148,15 @@ class _Reader:
             if key not in allowed:
                 raise self.fail(key, f"unknown option {key!r} (expected one of: {', '.join(allowed)})")
 
+    def strings(self, key: str) -> tuple[str, ...]:
+        """A string or a list of strings (secrets while they rotate); empty ones are dropped, so
+        `${VAR:-}` left unset means none. The error never shows the values."""
+        value = self.data.get(key)
+        items = value if isinstance(value, list) else [value]
+        if not all(v is None or isinstance(v, str) for v in items):
+            raise self.fail(key, f"{key} must be a string or a list of strings")
+        return tuple(v for v in items if v)
+
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.get(key, str, default)
         if value not in choices:
@@ -176,20 +185,24 @@ def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, fi
     from relay.sources.registry import kind_of
 
     for name, config in sources.items():
+        kind = kind_of(config.kind)
         try:
-            kind_of(config.kind).check_options(config)
+            kind.check_options(config)
         except ValueError as exc:
             raise ConfigError(f"source {name!r}: {exc}", file, section.line_of(name)) from exc
+        if kind.secret_is_key:
+            _check_keys(_Reader(section[name], file, f"source {name!r}"), "webhook_secret")
 
 
 def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, ChannelConfig]) -> None:
     """Keys, secrets and channel URLs (a Slack webhook URL is a credential) are masked in
     logs and answers even when written into the file literally instead of as ${ENV}."""
     for s in sources.values():
-        secrets.register(s.api_key)
-        secrets.register(s.webhook_secret)
+        for secret in (s.api_key, *s.webhook_secrets):
+            secrets.register(secret)
     for c in channels.values():
-        secrets.register(c.secret)
+        for secret in c.secrets:
+            secrets.register(secret)
         if c.kind != "console":
             secrets.register(c.url)
 
@@ -221,7 +234,7 @@ def _source(name: str, data: object, file: str) -> SourceConfig:
         api_key=r.get("api_key", str, ""),
         poll_every=poll_every,
         limit=limit,
-        webhook_secret=r.get("webhook_secret", str, ""),
+        webhook_secrets=r.strings("webhook_secret"),
         run_url=r.get("run_url", str, "") or None,
         enabled=r.get("enabled", bool, True),
         options={k: r.data[k] for k in kind_options if r.data.get(k) not in (None, "")},
@@ -237,15 +250,28 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
     r.only("kind", "url", "secret", "headers", "rate_limit")
     kind = r.choice("kind", CHANNEL_KINDS, "apprise")
     headers = r.get("headers", dict, {})
+    if kind == "webhook":
+        _check_keys(r, "secret")
     return ChannelConfig(
         name,
         kind,
         url=r.get("url", str, ""),
-        secret=r.get("secret", str, ""),
+        secrets=r.strings("secret"),
         headers=tuple((str(k), str(v)) for k, v in headers.items()),
         rate_limit=r.convert("rate_limit", _rate, None),
         line=line,
     )
+
+
+def _check_keys(r: _Reader, key: str) -> None:
+    """Standard Webhooks secrets must decode as the reference library decodes them (see
+    relay.signing), or every signature made or checked with them would fail at run time."""
+    values = r.strings(key)
+    for n, secret in enumerate(values, 1):
+        try:
+            signing.key(secret)
+        except ValueError as exc:
+            raise r.fail(key, f"{key}{f' #{n}' if len(values) > 1 else ''}: {exc}") from exc
 
 
 _PERIODS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0}

@@ -50,9 +50,9 @@ OpenPoller = Callable[[SourceConfig, httpx2.AsyncClient, Store, Ingest, Clock], 
 
 
 def standard_webhooks(config: SourceConfig, headers: Mapping[str, str], body: bytes) -> None:
-    """The default: Standard Webhooks signature with the source's webhook_secret.
+    """The default: a Standard Webhooks signature made with any of the source's secrets.
     Raises relay.signing.SignatureError."""
-    verify(config.webhook_secret, dict(headers), body, now=time.time())
+    verify(config.webhook_secrets, dict(headers), body, now=time.time())
 
 
 def no_options(config: SourceConfig) -> None:
@@ -67,6 +67,8 @@ class SourceKind:
     open_poller: OpenPoller | None = None
     # validates the kind-specific options when rules.yaml loads: raises ValueError
     check_options: Callable[[SourceConfig], None] = no_options
+    # True: webhook_secret is a Standard Webhooks secret, checked when rules.yaml loads
+    secret_is_key: bool = True
     # False: the platform may run without auth, so a source polls with no api_key too
     needs_credentials: bool = True
 

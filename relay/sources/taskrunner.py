@@ -22,7 +22,8 @@ Ways in, all ending in `Pipeline.ingest`:
   data), `{runs: [...]}`, or the payload of RunWisp's own `type = "webhook"` notifier
   (`{kind: "run.failed", task, run: {id, exit_code, ...}, output_tail, ...}`). RunWisp
   signs nothing: with a `webhook_secret` the request must carry
-  `Authorization: Bearer <webhook_secret>` (set it in the notifier's `headers`).
+  `Authorization: Bearer <webhook_secret>` (set it in the notifier's `headers`; any of the
+  source's secrets while they rotate).
 
 Runs carry no error message. When a run turns terminal in a problem phase (the store held
 it as active, or it is news: pushed, or finished after the relay started watching), the
@@ -987,9 +988,10 @@ class TaskRunnerPoller:
 
 
 def bearer_token(config: SourceConfig, headers: Mapping[str, str], body: bytes) -> None:
-    """RunWisp's notifiers sign nothing: `Authorization: Bearer <webhook_secret>` instead."""
-    got = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-    if not hmac.compare_digest(got.encode(), f"Bearer {config.webhook_secret}".encode()):
+    """RunWisp's notifiers sign nothing: `Authorization: Bearer <webhook_secret>` instead (any
+    of the source's secrets)."""
+    got = next((v for k, v in headers.items() if k.lower() == "authorization"), "").encode()
+    if not any(hmac.compare_digest(got, f"Bearer {s}".encode()) for s in config.webhook_secrets):
         raise SignatureError("expected the header Authorization: Bearer <the source's webhook_secret>")
 
 
@@ -1022,5 +1024,6 @@ KIND = SourceKind(
     authenticate=bearer_token,
     open_poller=_open_poller,
     check_options=_check_options,
+    secret_is_key=False,  # a bearer token
     needs_credentials=False,
 )

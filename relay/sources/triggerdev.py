@@ -341,6 +341,10 @@ class RecentIds:
 recent_alerts = RecentIds()
 
 
+def _hex_hmac(secret: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+
+
 def authenticate(config: SourceConfig, headers: Mapping[str, str], body: bytes) -> None:
     """A Trigger.dev signature (x-trigger-signature-hmacsha256, alert payloads only), or else
     a Standard Webhooks signature (any accepted shape). Raises SignatureError.
@@ -352,10 +356,10 @@ def authenticate(config: SourceConfig, headers: Mapping[str, str], body: bytes) 
     if signature is None:
         standard_webhooks(config, headers, body)
         return
-    if not config.webhook_secret:
+    if not config.webhook_secrets:
         raise SignatureError("the source has no webhook_secret")
-    expected = hmac.new(config.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode("utf-8", "replace")):
+    got = signature.strip().lower().encode("utf-8", "replace")
+    if not any(hmac.compare_digest(_hex_hmac(s, body), got) for s in config.webhook_secrets):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
     try:
         alert = is_alert(json.loads(body))
@@ -893,4 +897,5 @@ KIND = SourceKind(
     authenticate=authenticate,
     open_poller=_open_poller,
     check_options=check_options,
+    secret_is_key=False,  # Trigger.dev's alerts use it as a plain HMAC secret
 )

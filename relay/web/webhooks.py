@@ -65,7 +65,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _authenticate(request: Request, source: SourceConfig, body: bytes) -> None:
-    if source.webhook_secret:
+    if source.webhook_secrets:
         try:
             kind_of(source.kind).authenticate(source, request.headers, body)
         except SignatureError as exc:

@@ -84,8 +84,17 @@ async def recording_sink(
 
 
 class _Mailbox:
-    def __init__(self) -> None:
+    def __init__(self, refuse: str | None = None) -> None:
         self.messages: list[EmailMessage] = []
+        self.refuse = refuse
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.messages.append(message_from_bytes(envelope.original_content))
@@ -93,9 +102,10 @@ class _Mailbox:
 
 
 @asynccontextmanager
-async def smtp_server() -> AsyncIterator[tuple[list[EmailMessage], int]]:
-    """A real SMTP server (aiosmtpd) on loopback; yields (received messages, port)."""
-    mailbox = _Mailbox()
+async def smtp_server(refuse: str | None = None) -> AsyncIterator[tuple[list[EmailMessage], int]]:
+    """A real SMTP server (aiosmtpd) on loopback; yields (received messages, port). `refuse`:
+    its answer to every recipient instead of 250, e.g. "550 mailbox unavailable"."""
+    mailbox = _Mailbox(refuse)
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()

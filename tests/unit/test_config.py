@@ -114,3 +114,52 @@ def test_delivery_policy(tmp_path: Path) -> None:
     ruleset = load_ruleset(write(tmp_path, "delivery:\n  schedule: [100ms, 1s, 2m]\n  quick_tries: 1\n"))
     assert ruleset.delivery.schedule == (0.1, 1.0, 120.0)
     assert ruleset.delivery.quick_tries == 1
+
+
+def test_secrets_may_be_one_string_or_a_list_and_are_all_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEW_HOOK_KEY", "whsec_bmV3LWhvb2sta2V5")
+    monkeypatch.delenv("UNSET_KEY", raising=False)
+    text = (
+        "sources:\n  r:\n    kind: recoup\n    webhook_secret:\n      - ${NEW_HOOK_KEY}\n"
+        "      - b2xkLWhvb2sta2V5\n      - ${UNSET_KEY:-}\n"
+        "  w: {kind: taskrunner, webhook_secret: 'plain bearer token!'}\n"
+        "channels:\n  one: {kind: webhook, url: 'http://127.0.0.1:1/', secret: 'whsec_b25lLWtleQ'}\n"
+        "  two: {kind: webhook, url: 'http://127.0.0.1:1/', secret: ['whsec_dHdvLWtleQ==', 'dGhyZWUta2V5']}\n"
+    )
+    ruleset = load_ruleset(write(tmp_path, text))
+    assert ruleset.sources["r"].webhook_secrets == ("whsec_bmV3LWhvb2sta2V5", "b2xkLWhvb2sta2V5")
+    assert ruleset.sources["w"].webhook_secrets == ("plain bearer token!",)  # a bearer token, not a key
+    assert ruleset.channels["one"].secrets == ("whsec_b25lLWtleQ",)
+    assert ruleset.channels["two"].secrets == ("whsec_dHdvLWtleQ==", "dGhyZWUta2V5")
+    assert secrets.redact("b2xkLWhvb2sta2V5 dGhyZWUta2V5 whsec_b25lLWtleQ") == "*** *** ***"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "sources:\n  r:\n    kind: recoup\n    webhook_secret: abcde\n",
+            "rules.yaml:4: source 'r': webhook_secret: not a Standard Webhooks secret: expected whsec_",
+        ),
+        (
+            "sources:\n  r:\n    kind: recoup\n    webhook_secret: ['whsec_b2s', 'whsec_']\n",
+            "rules.yaml:4: source 'r': webhook_secret #2: not a Standard Webhooks secret",
+        ),
+        (
+            "channels:\n  c:\n    kind: webhook\n    url: http://127.0.0.1:1/\n    secret: sécret-clé\n",
+            "rules.yaml:5: channel 'c': secret: not a Standard Webhooks secret",
+        ),
+        (
+            "channels:\n  c:\n    kind: webhook\n    secret: [whsec_b2s, 42]\n",
+            "rules.yaml:4: channel 'c': secret must be a string or a list of strings",
+        ),
+    ],
+)
+def test_a_secret_the_reference_library_cannot_read_is_refused_at_load(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    message = error_of(tmp_path, text)
+    assert expected in message, message
+    assert "abcde" not in message and "sécret" not in message and "b2s" not in message

@@ -1,8 +1,11 @@
 import base64
+import time
+from datetime import UTC, datetime
 
 import pytest
+from standardwebhooks import Webhook
 
-from relay.signing import SignatureError, sign, verify
+from relay.signing import SignatureError, key, sign, sign_all, verify
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
@@ -46,3 +49,65 @@ def test_tampering_is_rejected(change, message) -> None:  # type: ignore[no-unty
     h, b = change(headers(body), body)
     with pytest.raises(SignatureError, match=message):
         verify(SECRET, h, b, now=1_000_010)
+
+
+# -- the secret, read as the reference library (PyPI standardwebhooks) reads it ------------------
+
+RAW = b"rotation-key-\x00\xff-of-31-bytes-long"  # base64 of 31 bytes needs one '=' of padding
+PADDED = base64.b64encode(RAW).decode()
+FORMS = {
+    "whsec_ and padding": "whsec_" + PADDED,
+    "whsec_ without padding": "whsec_" + PADDED.rstrip("="),
+    "bare base64": PADDED,
+    "bare without padding": PADDED.rstrip("="),
+}
+
+
+@pytest.mark.parametrize("secret", FORMS.values(), ids=FORMS.keys())
+def test_every_form_of_a_secret_is_the_same_key_as_in_the_reference(secret: str) -> None:
+    assert PADDED.endswith("=")  # else the unpadded forms would test nothing
+    body, ts = b'{"a":"\xc3\xa9"}', int(time.time())
+    mine = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(secret, "msg_1", ts, body),
+    }
+    assert Webhook(secret).verify(body, mine) == {"a": "é"}
+    theirs = Webhook(secret).sign("msg_1", datetime.fromtimestamp(ts, UTC), body.decode())
+    for form in FORMS.values():  # and a signature made with one form verifies with any other
+        verify(form, {**mine, "webhook-signature": theirs}, body, now=ts)
+
+
+@pytest.mark.parametrize("secret", ["", "whsec_", "whsec_abcde", "abcde", "=====", "sécret-clé"])
+def test_a_secret_the_reference_refuses_is_no_key_here_either(secret: str) -> None:
+    with pytest.raises(Exception):  # noqa: B017, PT011  (binascii.Error, its own error, ValueError)
+        Webhook(secret)
+    with pytest.raises(ValueError, match="not a Standard Webhooks secret"):
+        key(secret)
+
+
+def test_rotation_one_signature_per_secret_and_any_secret_verifies() -> None:
+    old, new = (
+        "whsec_" + base64.b64encode(b"old-key").decode(),
+        "whsec_" + base64.b64encode(b"new-key").decode(),
+    )
+    body, ts = b'{"a":1}', int(time.time())
+    h = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign_all((old, new), "msg_1", ts, body),
+    }
+    assert h["webhook-signature"].count("v1,") == 2
+    for secret in (old, new):
+        Webhook(secret).verify(body, h)
+        verify(secret, h, body, now=ts)
+    verify((SECRET, new), {**h, "webhook-signature": sign(new, "msg_1", ts, body)}, body, now=ts)
+    with pytest.raises(SignatureError, match="no signature matches"):
+        verify((SECRET,), h, body, now=ts)
+
+
+def test_secrets_of_another_scheme_are_skipped_and_alone_are_refused() -> None:
+    body = b'{"a":1}'
+    verify(("abcde", SECRET), headers(body), body, now=1_000_010)
+    with pytest.raises(SignatureError, match="no configured secret is a Standard Webhooks secret"):
+        verify(("abcde",), headers(body), body, now=1_000_010)

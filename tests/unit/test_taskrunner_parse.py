@@ -4,6 +4,7 @@ log tail, the source's options, and the SSE decoder."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -342,12 +343,15 @@ def test_the_kind_parses_pushed_bodies_with_the_sources_links() -> None:
 
 
 def test_pushes_authenticate_with_a_bearer_token() -> None:
-    source = SourceConfig(name="runner", kind="taskrunner", base_url="", webhook_secret="hook-secret-123")
+    source = SourceConfig(name="runner", kind="taskrunner", base_url="", webhook_secrets=("hook-secret-123",))
     bearer_token(source, {"Authorization": "Bearer hook-secret-123"}, b"{}")
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "hook-secret-123"}):
         with pytest.raises(SignatureError):
             bearer_token(source, headers, b"{}")
     assert kind_of("taskrunner").authenticate is bearer_token
+    rotating = replace(source, webhook_secrets=("new-token-456", "hook-secret-123"))
+    for token in rotating.webhook_secrets:  # while tokens rotate, either one is let in
+        bearer_token(rotating, {"authorization": f"Bearer {token}"}, b"{}")
 
 
 # -- options ---------------------------------------------------------------------------------------

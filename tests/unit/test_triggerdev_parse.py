@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from relay.sources.triggerdev import (
 
 SECRET = "trigger-alert-secret-0123"
 CONFIG = SourceConfig(
-    name="trigger", kind="triggerdev", base_url="https://api.trigger.dev", webhook_secret=SECRET
+    name="trigger", kind="triggerdev", base_url="https://api.trigger.dev", webhook_secrets=(SECRET,)
 )
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -136,7 +137,7 @@ def config(**options: Any) -> SourceConfig:
         name="trigger",
         kind="triggerdev",
         base_url="https://api.trigger.dev",
-        webhook_secret=SECRET,
+        webhook_secrets=(SECRET,),
         options=options,
     )
 
@@ -447,7 +448,7 @@ def test_standard_webhooks_signatures_are_accepted_for_any_shape(payload: dict[s
         "webhook-signature": sign(SECRET, "msg_1", ts, body),
     }
     authenticate(CONFIG, headers, body)
-    headers["webhook-signature"] = sign("another-secret", "msg_1", ts, body)
+    headers["webhook-signature"] = sign("whsec_YW5vdGhlci1zZWNyZXQ", "msg_1", ts, body)
     with pytest.raises(SignatureError, match="no signature matches"):
         authenticate(CONFIG, headers, body)
 
@@ -455,6 +456,16 @@ def test_standard_webhooks_signatures_are_accepted_for_any_shape(payload: dict[s
 def test_no_signature_at_all_is_rejected() -> None:
     with pytest.raises(SignatureError, match="missing webhook-id"):
         authenticate(CONFIG, {}, json.dumps(ALERT_V2).encode())
+
+
+def test_while_secrets_rotate_a_trigger_signature_with_either_is_accepted() -> None:
+    body = json.dumps(ALERT_V2).encode()
+    rotating = replace(CONFIG, webhook_secrets=("trigger-new-secret", SECRET))
+    for secret in rotating.webhook_secrets:
+        authenticate(rotating, {"x-trigger-signature-hmacsha256": trigger_signature(body, secret)}, body)
+        triggerdev.recent_alerts.clear()
+    with pytest.raises(SignatureError, match="does not match"):
+        authenticate(rotating, {"x-trigger-signature-hmacsha256": trigger_signature(body, "other")}, body)
 
 
 def test_a_trigger_signature_needs_a_secret() -> None:
