@@ -68,7 +68,9 @@ class Relay:
             for name, poller in relay.pollers.items():
                 relay._tasks.append(asyncio.create_task(poller.run(relay._stop), name=f"poll-{name}"))
         if settings.scheduler:
-            scheduler = Scheduler(store, ruleset, clock, relay.pipeline.wakeup)
+            scheduler = Scheduler(
+                store, ruleset, clock, relay.pipeline.wakeup, template_errors=relay.pipeline.template_errors
+            )
             relay._spawn(scheduler.run(relay._stop, settings.scheduler_every), "scheduler")
         log.info(
             "relay_started config=%s database=%s sources=%d channels=%d rules=%d",

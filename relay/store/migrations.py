@@ -66,4 +66,6 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX digest_items_due ON digest_items (sent, window_end)
     """,
+    # 4: why a delivery carries the default message instead of its rule's template
+    "ALTER TABLE deliveries ADD COLUMN template_error TEXT",
 ]

@@ -69,7 +69,9 @@ async def template_errors(relay: RunningRelay) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-async def test_a_template_that_raises_sends_the_default_message(relay_with: Relay, logged: io.StringIO) -> None:
+async def test_a_template_that_raises_sends_the_default_message(
+    relay_with: Relay, logged: io.StringIO
+) -> None:
     relay, slack = relay_with
     before = await template_errors(relay)
 

@@ -1,0 +1,131 @@
+import io
+import logging
+import re
+
+import pytest
+
+from relay.models import RunError
+from relay.redaction import DEFAULT, MASK, Redaction, SecretPatternFilter, compile_patterns, redact_run
+from tests.builders import snap
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+SIGNED_VIDEO = f"https://x.supabase.co/storage/v1/object/sign/v/final.mp4?token={JWT}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("openai said no to sk-proj-Ab3dEfGh1jKlMn0pQrStUv", "openai said no to sk-***"),
+        ("key sk-live-1234567890abcdef rejected", "key sk-*** rejected"),
+        ("stripe sk_live_51HxAbCdEfGhIjKl", "stripe sk_live_***"),
+        ("header Authorization: Bearer abc.DEF-123_ghi~jkl", "header Authorization: Bearer ***"),
+        ("authorization: Basic dXNlcjpwYXNzd29yZA==", "authorization: Basic ***"),
+        ("aws AKIAIOSFODNN7EXAMPLE denied", "aws AKIA*** denied"),
+        ("sts ASIAY34FZKBOKMUTVV7A expired", "sts ASIA*** expired"),
+        (f"token {JWT} expired", "token eyJ*** expired"),
+        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "secret whsec_***"),
+        ("trigger tr_dev_7Gh3kLmN0pQrSt and tr_prod_Ab12Cd34Ef56", "trigger tr_dev_*** and tr_prod_***"),
+        ("tr_4b5c6d7e8f9a0b1c2d3e", "tr_***"),
+        ("push ghp_1234567890abcdefghijABCDEFGHIJ123456", "push ghp_***"),
+        ("postgres://relay:hunter2@db.internal:5432/app", "postgres://***@db.internal:5432/app"),
+        ("GET https://user:pw@host/x failed", "GET https://***@host/x failed"),
+        (
+            "post to https://hooks.slack.com/services/T0/B0/XyZ failed",
+            "post to https://hooks.slack.com/services/*** failed",
+        ),
+        ("dsn password=s3cr3t host=db", "dsn password=*** host=db"),
+        ('{"api_key": "abc123def"}', '{"api_key": "***"}'),
+        ("https://api.example.com/v1?api_key=abc123&page=2", "https://api.example.com/v1?api_key=***&page=2"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            f"-----BEGIN RSA PRIVATE KEY-----{MASK}",
+        ),
+    ],
+)
+def test_secrets_are_masked_keeping_what_they_were(text: str, expected: str) -> None:
+    assert DEFAULT.text(text) == expected
+    assert DEFAULT.text(expected) == expected  # masking twice changes nothing more
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "skipping task-name: sk-learn is not installed",
+        "risk-assessment-pipeline failed on disk-usage-check",
+        "see https://example.com/runs/run_1?page=2#top and http://127.0.0.1:8080/hooks/recoup",
+        "mail team@example.com about the create-content run",
+        "Bearer tokens are required for authentication",
+        "Basic authentication failed; the password must be at least 8 characters",
+        "TypeError: Cannot read properties of undefined (reading 'token')",
+        "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span tr_rows",
+        "data:video/mp4;base64,AAAAIGZ0eXBpc29t",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert DEFAULT.text(text) == text
+
+
+def test_a_run_is_redacted_everywhere_but_its_ids_and_video_link() -> None:
+    run = snap(
+        "FAILED",
+        task="sync-sk-proj-Ab3dEfGh1jKlMn0pQrStUv",
+        tags=("key:AKIAIOSFODNN7EXAMPLE",),
+        url="https://admin:pw@dash.example.com/runs/run_1",
+        metadata={"headers": {"Authorization": "Basic abc"}, "env": ["DB=postgres://u:p@db/x"], "n": 3},
+        output={"video": {"signedUrl": SIGNED_VIDEO}, "apiKey": "plain", "log": f"auth {JWT}"},
+        error=RunError(f"401 for {JWT}", "AuthError sk-live-1234567890abcdef", f"at call (Bearer {JWT})"),
+    )
+    redacted, changed = redact_run(run, DEFAULT)
+    assert changed
+    assert (redacted.source, redacted.run_id, redacted.status, redacted.phase) == (
+        run.source,
+        run.run_id,
+        run.status,
+        run.phase,
+    )
+    assert redacted.task == "sync-sk-***" and redacted.tags == ("key:AKIA***",)
+    assert redacted.url == "https://***@dash.example.com/runs/run_1"
+    assert redacted.metadata == {
+        "headers": {"Authorization": MASK},
+        "env": ["DB=postgres://***@db/x"],
+        "n": 3,
+    }
+    assert redacted.output == {"video": {"signedUrl": SIGNED_VIDEO}, "apiKey": MASK, "log": "auth eyJ***"}
+    assert redacted.error == RunError("401 for eyJ***", "AuthError sk-***", "at call (Bearer ***)")
+    assert JWT not in repr(redacted).replace(SIGNED_VIDEO, "")
+
+
+def test_a_clean_run_is_returned_as_it_is() -> None:
+    run = snap("FAILED", error="ffmpeg exited with code 1", output={"videoSourceUrl": "https://v/x.mp4"})
+    assert redact_run(run, DEFAULT) == (run, False)
+
+
+def test_off_changes_nothing_and_extra_patterns_add_to_the_built_in_ones() -> None:
+    run = snap("FAILED", error="customer 4111-1111-1111-1111 key sk-live-1234567890abcdef")
+    assert redact_run(run, Redaction(enabled=False)) == (run, False)
+    cards = Redaction(patterns=compile_patterns([r"\b(?:\d{4}-){3}\d{4}\b"]))
+    redacted, changed = redact_run(run, cards)
+    assert changed and redacted.error is not None
+    assert redacted.error.message == "customer *** key sk-***"
+
+
+def test_an_invalid_pattern_is_named() -> None:
+    with pytest.raises(ValueError, match=re.escape("invalid regular expression 'sk-[': unterminated")):
+        compile_patterns(["ok", "sk-["])
+
+
+def test_log_lines_pass_the_built_in_patterns() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(SecretPatternFilter())
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning("poll_failed reason=%s", "GET https://u:secret-pw@api.example.com said 401")
+        logger.warning("transition_observed task=%s", "create-content")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == (
+        "poll_failed reason=GET https://***@api.example.com said 401\n"
+        "transition_observed task=create-content\n"
+    )
