@@ -1,12 +1,26 @@
 import io
 import logging
 import re
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from relay.models import RunError
-from relay.redaction import DEFAULT, MASK, Redaction, SecretPatternFilter, compile_patterns, redact_run
-from tests.builders import snap
+from relay.digests import DigestSpec, digest_message
+from relay.dispatch import plan, plan_stuck
+from relay.errors import ConfigError
+from relay.models import RunError, RunState, Transition, Via
+from relay.redaction import (
+    DEFAULT,
+    MASK,
+    NOTE,
+    Redaction,
+    SecretPatternFilter,
+    compile_patterns,
+    redact_run,
+)
+from relay.rules.config import load_ruleset
+from tests.builders import T0, snap
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 SIGNED_VIDEO = f"https://x.supabase.co/storage/v1/object/sign/v/final.mp4?token={JWT}"
@@ -129,3 +143,76 @@ def test_log_lines_pass_the_built_in_patterns() -> None:
         "poll_failed reason=GET https://***@api.example.com said 401\n"
         "transition_observed task=create-content\n"
     )
+
+
+RULES = """
+sources: {recoup: {kind: recoup}}
+channels: {console: {kind: console}}
+redaction:
+  enabled: %s
+  patterns: [%s]
+rules:
+  - {name: default, notify: [console]}
+  - {name: raw, notify: [console], redact: false}
+  - {name: masked, notify: [console], redact: true}
+"""
+
+
+def test_rules_yaml_sets_the_policy_and_a_rule_may_switch_it(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES % ("true", r"'\bCUST-\d+'"))
+    rules = {r.name: r.redaction for r in load_ruleset(path).rules}
+    assert [p.pattern for p in rules["default"].patterns] == [r"\bCUST-\d+"]
+    assert (rules["default"].enabled, rules["raw"].enabled, rules["masked"].enabled) == (True, False, True)
+    path.write_text(RULES % ("false", ""))
+    ruleset = load_ruleset(path)
+    assert not ruleset.redaction.enabled
+    assert [r.redaction.enabled for r in ruleset.rules] == [False, False, True]
+
+
+def test_redaction_is_on_without_a_word_in_rules_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("channels: {c: {kind: console}}\nrules: [{name: r, notify: [c]}]\n")
+    assert load_ruleset(path).rules[0].redaction == DEFAULT
+
+
+def test_an_invalid_pattern_is_a_config_error_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES % ("true", "'ok', 'sk-['"))
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset(path)
+    assert str(caught.value).startswith(
+        f"{path}:6: redaction: patterns: invalid regular expression 'sk-[': unterminated"
+    )
+
+
+PLANNED = """
+sources: {recoup: {kind: recoup}}
+channels: {hook: {kind: webhook, url: "http://127.0.0.1:9/x"}}
+rules:
+  - {name: digest, notify: [hook], digest: {cron: "0 9 * * *"}}
+  - {name: once, notify: [hook], once_per: {key: "{{ run.error.message }}", period: 1h}}
+  - {name: stuck, match: {phase: running}, notify: [hook], stuck_after: 30m}
+"""
+
+
+def test_digests_once_per_keys_and_stuck_alerts_see_the_masked_run(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(PLANNED)
+    ruleset = load_ruleset(path)
+    digest, once, stuck = ruleset.rules
+    run = snap("FAILED", error=f"token {JWT} expired")
+    t = Transition("t", "recoup", "run_1", None, run.phase, None, run.status, T0, Via.POLL)
+    planned = plan(t, run, [digest, once], ruleset.channels, now=T0)
+    (item,) = planned.digest_items
+    assert item.redacted and item.outcome == "Error: token eyJ*** expired"
+    assert NOTE in digest_message("digest", DigestSpec("0 9 * * *"), T0, [item]).body
+    (delivery,) = planned.deliveries
+    assert JWT not in delivery.idempotency_key and "eyJ***" in delivery.idempotency_key
+
+    running = snap("EXECUTING", task=f"sync {JWT}")
+    found = plan_stuck(RunState(running, T0, T0), stuck, ruleset.channels, now=T0 + timedelta(hours=1))
+    assert found is not None
+    (alert,) = found[1]
+    assert alert.message.title == "sync eyJ*** stuck in EXECUTING for 1h 00m (recoup)"
+    assert alert.payload["redacted"] and NOTE in alert.message.body
