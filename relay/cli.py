@@ -96,8 +96,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     path = args.file or settings.config_path
+    from relay.rules.template_check import template_failures
+
     ruleset = load_ruleset(path)
     _check_channels(ruleset)
+    if failures := template_failures(ruleset):
+        print("\n".join(failures), file=sys.stderr)
+        return 1
     print(
         f"{path}: ok ({len(ruleset.sources)} sources, {len(ruleset.channels)} channels,"
         f" {len(ruleset.rules)} rules)"

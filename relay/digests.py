@@ -19,6 +19,7 @@ from croniter import croniter
 
 from relay.messages import ERROR_LIMIT, inline_video_bytes, truncate, video_url
 from relay.models import Message, Phase, Snapshot, Transition
+from relay.redaction import NOTE
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,12 @@ class DigestItem:
     duration_ms: int | None
     outcome: str  # the video link, an inline video note, the error, or ""
     link: str | None
+    redacted: bool = False  # the run's data had secrets masked (relay/redaction.py)
 
 
-def item_for(rule: str, channel: str, spec: DigestSpec, transition: Transition, run: Snapshot) -> DigestItem:
+def item_for(
+    rule: str, channel: str, spec: DigestSpec, transition: Transition, run: Snapshot, *, redacted: bool
+) -> DigestItem:
     return DigestItem(
         rule=rule,
         channel=channel,
@@ -73,6 +77,7 @@ def item_for(rule: str, channel: str, spec: DigestSpec, transition: Transition, 
         duration_ms=run.duration_ms,
         outcome=_outcome(run),
         link=run.url,
+        redacted=redacted,
     )
 
 
@@ -105,5 +110,7 @@ def digest_message(rule: str, spec: DigestSpec, end: datetime, items: Sequence[D
             duration = f"{i.duration_ms / 1000:.0f}s" if i.duration_ms else ""
             rows.append((task, i.status, finished, duration, i.outcome))
     body = f"{len(items)} runs, {when}" if items else f"No runs matched, {when}"
+    if any(i.redacted for i in items):
+        body += f"\n{NOTE}"
     severity = "failure" if any(i.phase.problem for i in items) else "success" if items else "info"
     return Message(title, body, severity, None, (), tuple(rows) if items else ())

@@ -10,6 +10,9 @@ control is decided here too, all of it through keys and times the store already 
   the window's end as due time: the worker sends the group as one message;
 - a silence turns a delivery into a recorded `silenced` one;
 - a `digest` rule files a digest item instead of a delivery.
+
+Everything a rule sends is built from the run as its redaction policy masks it
+(relay/redaction.py): messages, payloads, digest items and once-per keys alike.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from relay.ids import new_id
 from relay.messages import duration_text
 from relay.models import Delivery, DeliveryStatus, Message, RunState, Snapshot, Transition
 from relay.payload import build_payload, iso
+from relay.redaction import NOTE, Redaction, redact_run
 from relay.rules.config import ChannelConfig, Rule
 from relay.rules.templates import render, render_text
 from relay.silences import Silence, muted_by
@@ -55,21 +59,25 @@ def plan(
     silences: Sequence[Silence] = (),
 ) -> Plan:
     result = Plan()
+    redacted: dict[Redaction, tuple[Snapshot, bool]] = {}  # rules mostly share the file's policy
     for rule in rules:
         if rule.stuck_after is not None or not wants(rule, transition):
             continue  # a stuck-run rule fires from the scheduler, never on a transition
-        rendered: dict[str, Message] = {}  # per channel kind: a rule's channels often share one
+        if rule.redaction not in redacted:
+            redacted[rule.redaction] = redact_run(run, rule.redaction)
+        shown, masked = redacted[rule.redaction]
+        rendered: dict[str, tuple[Message, str | None]] = {}  # per channel kind, often shared
         for name in rule.notify:
             channel = channels[name]
             if not channel.enabled:
                 continue
             if rule.digest is not None:
-                result.digest_items.append(item_for(rule.name, name, rule.digest, transition, run))
+                item = item_for(rule.name, name, rule.digest, transition, shown, redacted=masked)
+                result.digest_items.append(item)
                 continue
             if channel.kind not in rendered:
-                rendered[channel.kind] = render(rule.template, transition, run, channel.kind)
-            message = rendered[channel.kind]
-            delivery = _delivery(transition, run, rule, name, message, now)
+                rendered[channel.kind] = _render(rule, transition, shown, channel.kind, masked)
+            delivery = _delivery(transition, shown, rule, name, rendered[channel.kind], now, masked)
             if silence := muted_by(silences, _facts(run, rule, name), now):
                 delivery = replace(
                     delivery, status=DeliveryStatus.SILENCED, last_error=f"silenced by {silence.id}"
@@ -78,8 +86,21 @@ def plan(
     return result
 
 
+def _render(
+    rule: Rule, transition: Transition, run: Snapshot, kind: str, redacted: bool
+) -> tuple[Message, str | None]:
+    message, error = render(rule.template, transition, run, kind)
+    return (replace(message, body=f"{message.body}\n{NOTE}") if redacted else message), error
+
+
 def _delivery(
-    transition: Transition, run: Snapshot, rule: Rule, channel: str, message: Message, now: datetime
+    transition: Transition,
+    run: Snapshot,
+    rule: Rule,
+    channel: str,
+    rendered: tuple[Message, str | None],
+    now: datetime,
+    redacted: bool,
 ) -> Delivery:
     key = f"{run.source}:{run.run_id}:{transition.to_phase.value}:{rule.name}:{channel}"
     if rule.once_per is not None:
@@ -91,6 +112,7 @@ def _delivery(
         window = math.floor(now.timestamp() / rule.group_window) + 1
         due = datetime.fromtimestamp(window * rule.group_window, UTC)
         group = f"{rule.name}:{channel}:{window}"
+    message, template_error = rendered
     return Delivery(
         id=new_id(),
         transition_id=transition.id,
@@ -98,12 +120,13 @@ def _delivery(
         channel=channel,
         idempotency_key=key,
         message=message,
-        payload=build_payload(transition, run, message, rule=rule.name, key=key),
+        payload=build_payload(transition, run, message, rule=rule.name, key=key) | {"redacted": redacted},
         status=DeliveryStatus.PENDING,
         attempts=0,
         next_attempt_at=due,
         created_at=now,
         group_key=group,
+        template_error=template_error,
     )
 
 
@@ -140,18 +163,19 @@ def plan_stuck(
     if not rule.matcher.matches(transition, run):
         return None
     stuck_for = duration_text((now - since).total_seconds() * 1000)
+    run, redacted = redact_run(run, rule.redaction)
     deliveries = []
     for name in rule.notify:
         if not channels[name].enabled:
             continue
-        message = render(rule.template, transition, run, channels[name].kind)
+        message, error = _render(rule, transition, run, channels[name].kind, redacted)
         if rule.template is None:
             message = replace(
                 message,
                 title=f"{run.task} stuck in {run.status} for {stuck_for} ({run.source})",
                 severity="failure",
             )
-        delivery = _delivery(transition, run, rule, name, message, now)
+        delivery = _delivery(transition, run, rule, name, (message, error), now, redacted)
         deliveries.append(
             replace(delivery, idempotency_key=f"{run.source}:{run.run_id}:stuck:{rule.name}:{name}")
         )
@@ -189,6 +213,7 @@ def digest_delivery(
             for i in items
         ],
         "message": {"title": message.title, "body": message.body, "link": None},
+        "redacted": any(i.redacted for i in items),
     }
     return Delivery(
         id=new_id(),

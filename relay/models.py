@@ -169,6 +169,7 @@ class Delivery:
     rounds: int = 0  # claims that ended in failure: the index into the retry schedule
     last_error: str | None = None
     group_key: str | None = None  # deliveries sharing one are sent as one message
+    template_error: str | None = None  # the rule's template failed: the default message was sent
 
 
 @dataclass(frozen=True)

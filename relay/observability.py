@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from relay.models import Delivery
+from relay.redaction import SecretPatternFilter
 from relay.secrets import RedactingFilter
 
 SNAPSHOTS = Counter("relay_snapshots_total", "Snapshots ingested", ["source", "via", "outcome"])
@@ -36,11 +40,42 @@ def config_refused() -> None:
     CONFIG_LOADED.set(0)
 
 
+TEMPLATE_ERRORS = Counter(
+    "relay_template_errors_total",
+    "Deliveries sent with the default message: the rule's template failed",
+    ["rule"],
+)
+log = logging.getLogger("relay.templates")
+
+
+@dataclass
+class TemplateErrors:
+    """Counts every delivery whose rule's template failed, and logs once per rule: a template
+    that breaks on a common kind of run would otherwise log once per run."""
+
+    logged: set[str] = field(default_factory=set)
+
+    def report(self, deliveries: Iterable[Delivery]) -> None:
+        for d in deliveries:
+            if d.template_error is None:
+                continue
+            TEMPLATE_ERRORS.labels(d.rule).inc()
+            if d.rule not in self.logged:
+                self.logged.add(d.rule)
+                log.warning(
+                    "template_failed rule=%s error=%s (sent the default message instead;"
+                    " logged once per rule; `relay check` tries every template)",
+                    d.rule,
+                    d.template_error,
+                )
+
+
 def log_handler(stream: TextIO | None = None) -> logging.Handler:
     """Every line the process logs passes this handler's redaction, libraries' lines too."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())
+    handler.addFilter(SecretPatternFilter())
     return handler
 
 

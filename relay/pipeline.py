@@ -44,6 +44,7 @@ class Pipeline:
     silences: list[Silence] = field(default_factory=list)
     # this process's delivery worker: fresh deliveries are written claimed and handed to it
     handoff: Handoff | None = None
+    template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
 
     async def ingest(self, snapshot: Snapshot) -> Decision:
         now = self.clock.now()
@@ -83,6 +84,7 @@ class Pipeline:
         obs.SNAPSHOTS.labels(snapshot.source, snapshot.via.value, outcome).inc()
         if t is None:
             return
+        self.template_errors.report(decision.deliveries)
         obs.TRANSITIONS.labels(t.source, t.to_phase.value).inc()
         log.info(
             "transition_observed source=%s run=%s task=%s %s->%s via=%s deliveries=%d%s",

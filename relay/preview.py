@@ -17,6 +17,7 @@ from relay.clock import SystemClock
 from relay.dispatch import plan
 from relay.errors import RelayError
 from relay.models import Delivery, Snapshot, Transition
+from relay.redaction import redact_run
 from relay.rules.config import ChannelConfig, Rule, RuleSet
 from relay.store import Store
 
@@ -45,10 +46,11 @@ def preview(ruleset: RuleSet, rule_name: str, run: Snapshot) -> dict[str, Any]:
     # the message as sent at once: digests, groups and once-per keys are not simulated
     shown = replace(rule, first_seen="always", digest=None, group_window=None, once_per=None)
     deliveries = plan(transition, run, [shown], channels, now=transition.observed_at).deliveries
+    task = redact_run(run, rule.redaction)[0].task
     return {
         "rule": rule.name,
         "matches": rule.matcher.matches(transition, run),
-        "run": {"source": run.source, "id": run.run_id, "task": run.task, "status": run.status},
+        "run": {"source": run.source, "id": run.run_id, "task": task, "status": run.status},
         "channels": {d.channel: _render(ruleset.channels[d.channel], d) for d in deliveries},
     }
 

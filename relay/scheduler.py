@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from relay import observability as obs
 from relay.clock import Clock
 from relay.digests import DigestItem
 from relay.dispatch import digest_delivery, plan_stuck
@@ -39,6 +40,7 @@ class Scheduler:
     clock: Clock
     wakeup: asyncio.Event
     started_at: datetime | None = None
+    template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
     _rules: dict[str, Rule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -96,6 +98,7 @@ class Scheduler:
                 for rule in rules:
                     planned = plan_stuck(state, rule, ruleset.channels, now=now)
                     if planned and (written := await self.store.enqueue(*planned)):
+                        self.template_errors.report(planned[1])
                         log.info(
                             "run_stuck source=%s run=%s rule=%s", source, state.snapshot.run_id, rule.name
                         )

@@ -84,7 +84,9 @@ class Relay:
             relay._spawn(relay.worker.run(relay._stop), "worker")
         relay._open_pollers(ruleset.sources)
         if settings.scheduler:
-            relay.scheduler = Scheduler(store, ruleset, clock, relay.pipeline.wakeup)
+            relay.scheduler = Scheduler(
+                store, ruleset, clock, relay.pipeline.wakeup, template_errors=relay.pipeline.template_errors
+            )
             relay._spawn(relay.scheduler.run(relay._stop, settings.scheduler_every), "scheduler")
         obs.config_loaded(clock.now())
         log.info(

@@ -1,14 +1,15 @@
 """rules.yaml -> RuleSet. Every error names the file and the line.
 
-Top level: `sources`, `channels`, `rules`, and an optional `delivery` policy. See the
+Top level: `sources`, `channels`, `rules`, and optional `delivery` and `redaction`. See the
 commented example `rules.yaml` at the repository root for every option.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,7 @@ from relay import secrets, signing
 from relay.digests import DigestSpec
 from relay.durations import parse_duration
 from relay.errors import ConfigError
+from relay.redaction import DEFAULT, Redaction, compile_patterns
 from relay.rules.matching import Matcher, build_matcher
 from relay.rules.templates import RuleTemplate, compile_template
 from relay.rules.yamlfile import Mapping, load_yaml
@@ -85,6 +87,7 @@ class Rule:
     group_window: float | None = None  # seconds: a burst of matches becomes one message
     once_per: OncePer | None = None  # notify once per key per period
     stuck_after: float | None = None  # seconds a run may stay in a matched, non-terminal phase
+    redaction: Redaction = DEFAULT  # how the run's data is masked in this rule's messages
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class RuleSet:
     channels: dict[str, ChannelConfig]
     rules: tuple[Rule, ...]
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    redaction: Redaction = DEFAULT  # the file's policy (a rule may switch it with `redact`)
 
 
 class _Reader:
@@ -169,15 +173,16 @@ def load_ruleset(path: Path | str) -> RuleSet:
     file = str(path)
     root = load_yaml(path)
     top = _Reader(root, file, "top level", 1)
-    top.only("sources", "channels", "rules", "delivery")
+    top.only("sources", "channels", "rules", "delivery", "redaction")
     sources = {n: _source(n, v, file) for n, v in _section(top, "sources").items()}
     section = _section(top, "channels")
     channels = {n: _channel(n, v, file, section.line_of(n)) for n, v in section.items()}
-    rules = _rules(top, channels, sources, file)
+    redaction = _redaction(top.data.get("redaction"), file)
+    rules = _rules(top, channels, sources, file, redaction)
     _check_source_options(sources, _section(top, "sources"), file)
     _register_secrets(sources, channels)
     delivery = _delivery(top.data.get("delivery"), file)
-    return RuleSet(file, sources, channels, rules, delivery)
+    return RuleSet(file, sources, channels, rules, delivery, redaction)
 
 
 def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, file: str) -> None:
@@ -286,14 +291,18 @@ def _rate(value: Any) -> tuple[int, float]:
 
 
 def _rules(
-    top: _Reader, channels: dict[str, ChannelConfig], sources: dict[str, SourceConfig], file: str
+    top: _Reader,
+    channels: dict[str, ChannelConfig],
+    sources: dict[str, SourceConfig],
+    file: str,
+    redaction: Redaction,
 ) -> tuple[Rule, ...]:
     items = top.data.get("rules") or []
     if not isinstance(items, list):
         raise top.fail("rules", "rules must be a list")
     rules: list[Rule] = []
     for index, item in enumerate(items):
-        rule = _rule(index, item, channels, sources, file)
+        rule = _rule(index, item, channels, sources, file, redaction)
         if any(r.name == rule.name for r in rules):
             raise ConfigError(f"rule {rule.name!r} is defined twice", file, item.line)
         rules.append(rule)
@@ -306,6 +315,7 @@ def _rule(
     channels: dict[str, ChannelConfig],
     sources: dict[str, SourceConfig],
     file: str,
+    redaction: Redaction,
 ) -> Rule:
     r = _Reader(data, file, f"rule #{index + 1}")
     name = r.get("name", str, f"rule-{index + 1}")
@@ -320,6 +330,7 @@ def _rule(
         "group_window",
         "once_per",
         "stuck_after",
+        "redact",
     )
     notify = r.get("notify", list, [])
     if not notify:
@@ -332,7 +343,9 @@ def _rule(
         matcher = build_matcher(match_data, known_sources=set(sources))
     except ValueError as exc:
         raise ConfigError(f"rule {name!r}: match: {exc}", file, r.data.line_of("match")) from exc
-    template = _template(r.data.get("template"), file, f"rule {name!r} template", per_kind=True)
+    template = _template(
+        r.data.get("template"), file, f"rule {name!r} template", r.data.line_of("template"), per_kind=True
+    )
     return Rule(
         name,
         matcher,
@@ -343,23 +356,25 @@ def _rule(
         group_window=r.convert("group_window", parse_duration, None),
         once_per=_once_per(r, file),
         stuck_after=r.convert("stuck_after", parse_duration, None),
+        redaction=replace(redaction, enabled=r.get("redact", bool, redaction.enabled)),
     )
 
 
 TEMPLATE_KINDS = (*CHANNEL_KINDS, "email")  # email: an alias of apprise
 
 
-def _template(data: object, file: str, where: str, *, per_kind: bool) -> RuleTemplate | None:
+def _template(data: object, file: str, where: str, line: int, *, per_kind: bool) -> RuleTemplate | None:
     if data is None:
         return None
     t = _Reader(data, file, where)
     t.only("title", "body", *(TEMPLATE_KINDS if per_kind else ()))
     kinds = {}
     for kind in TEMPLATE_KINDS if per_kind else ():
-        if (sub := _template(t.data.get(kind), file, f"{where} {kind}", per_kind=False)) is not None:
+        sub = _template(t.data.get(kind), file, f"{where} {kind}", t.data.line_of(kind), per_kind=False)
+        if sub is not None:
             kinds["apprise" if kind == "email" else kind] = sub
     try:
-        return compile_template(t.get("title", str, ""), t.get("body", str, ""), kinds)
+        return compile_template(t.get("title", str, ""), t.get("body", str, ""), kinds, line)
     except ValueError as exc:
         raise t.fail(None, str(exc)) from exc
 
@@ -390,10 +405,25 @@ def _once_per(r: _Reader, file: str) -> OncePer | None:
     if period <= 0:
         raise o.fail("period", "period must be a duration such as 1h")
     try:
-        key = compile_template(o.get("key", str, "{{ run.task }}"), "")
+        key = compile_template(o.get("key", str, "{{ run.task }}"), "", line=o.data.line_of("key"))
     except ValueError as exc:
         raise o.fail("key", str(exc)) from exc
     return OncePer(key, period)
+
+
+def _redaction(data: object, file: str) -> Redaction:
+    """`redaction: {enabled: true, patterns: [regex, ...]}`: on by default."""
+    if data is None:
+        return DEFAULT
+    r = _Reader(data, file, "redaction")
+    r.only("enabled", "patterns")
+    return Redaction(r.get("enabled", bool, True), r.convert("patterns", _patterns, ()))
+
+
+def _patterns(value: Any) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list of regular expressions")
+    return compile_patterns(value)
 
 
 def _delivery(data: object, file: str) -> DeliveryPolicy:

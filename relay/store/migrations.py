@@ -68,4 +68,6 @@ MIGRATIONS: list[str] = [
     """,
     # 4: one row /readyz rewrites to prove the store takes writes (Store.heartbeat)
     "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL)",
+    # 5: why a delivery carries the default message instead of its rule's template
+    "ALTER TABLE deliveries ADD COLUMN template_error TEXT",
 ]

@@ -55,7 +55,7 @@ MAX_BATCH = 128  # writes per transaction: bounds how long one batch holds the t
 
 _DELIVERY_COLUMNS = (
     "id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,"
-    " next_attempt_at, created_at, rounds, last_error, group_key"
+    " next_attempt_at, created_at, rounds, last_error, group_key, template_error"
 )
 _STATE_COLUMNS = "snapshot, first_seen_at, phase_since"
 
@@ -586,7 +586,7 @@ def _insert_delivery(c: sqlite3.Connection, d: Delivery, lease_until: float | No
     """1 when written, 0 when a delivery with its idempotency key exists already."""
     return c.execute(
         f"INSERT OR IGNORE INTO deliveries ({_DELIVERY_COLUMNS}, lease_until)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             d.id,
             d.transition_id,
@@ -602,6 +602,7 @@ def _insert_delivery(c: sqlite3.Connection, d: Delivery, lease_until: float | No
             d.rounds,
             d.last_error,
             d.group_key,
+            d.template_error,
             lease_until,
         ),
     ).rowcount
@@ -625,6 +626,7 @@ def _delivery(r: tuple[Any, ...]) -> Delivery:
         rounds=r[11],
         last_error=r[12],
         group_key=r[13],
+        template_error=r[14],
     )
 
 

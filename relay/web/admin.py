@@ -198,6 +198,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "next_attempt_at": iso(d.next_attempt_at),
         "created_at": iso(d.created_at),
         "last_error": d.last_error,
+        "template_error": d.template_error,
         "transition_id": d.transition_id,
         "message": {"title": d.message.title, "body": d.message.body},
     }

@@ -56,6 +56,22 @@ async def test_record_and_read_back(store: Store) -> None:
     assert stored is not None and stored.message == delivery("x").message
 
 
+async def test_a_delivery_keeps_its_template_error(store: Store) -> None:
+    def decide(previous: RunState | None, context: Context) -> Decision:
+        t = diff(previous, snap("FAILED"), now=T0, watching_since=context.watching_since)
+        assert t is not None
+        return Decision(snap("FAILED"), t, [replace(delivery(t.id), template_error="TypeError: boom")])
+
+    await store.record(snap("FAILED"), decide, T0, lease=30)
+    await store.complete("d-k1", [], Outcome(DeliveryStatus.DEAD, error="gone"))
+    await store.replay("d-k1", T0)
+    (claimed,) = await store.claim(T0, 10, lease=30)
+    stored = await store.delivery("d-k1")
+    assert claimed.template_error == "TypeError: boom" and stored is not None
+    assert stored.template_error == "TypeError: boom"
+    assert (await store.deliveries())[0].template_error == "TypeError: boom"
+
+
 async def test_terminal_runs_are_not_active(store: Store) -> None:
     await ingest(store, snap("EXECUTING"))
     await ingest(store, snap("COMPLETED", at=5), keys=("k2",))

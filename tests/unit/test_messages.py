@@ -46,20 +46,31 @@ def test_failures_show_error_name_and_message() -> None:
 
 def test_template_overrides_and_sandbox() -> None:
     tpl = compile_template("{{ run.task }} is {{ run.status | lower }}", "{{ video_url }}")
-    m = render(tpl, t_for("COMPLETED"), snap("COMPLETED", output=OUTPUT))
-    assert m.title == "create-content is completed" and m.body == OUTPUT["videoSourceUrl"]
+    m, error = render(tpl, t_for("COMPLETED"), snap("COMPLETED", output=OUTPUT))
+    assert m.title == "create-content is completed" and m.body == OUTPUT["videoSourceUrl"] and error is None
     default = render(None, t_for("COMPLETED"), snap("COMPLETED"))
     hidden = compile_template("{{ run.__class__.__mro__ }}", "")
     assert render(hidden, t_for("COMPLETED"), snap("COMPLETED")) == default  # sandboxed: nothing
     unsafe = compile_template("{{ run.items.__self__.clear() }}", "")
-    m = render(unsafe, t_for("COMPLETED"), snap("COMPLETED"))
-    assert m.title == default.title and "template error" in m.body  # refused, still sent
+    m, error = render(unsafe, t_for("COMPLETED"), snap("COMPLETED"))
+    assert m == default[0] and error is not None and error.startswith("SecurityError")  # refused, sent
+
+
+def test_a_template_raising_anything_gives_the_default_message_and_the_error() -> None:
+    run, t = snap("FAILED", error="Out of memory"), t_for("FAILED")
+    for body, error in [
+        ("{{ run.task + 1 }}", 'TypeError: can only concatenate str (not "int") to str'),
+        ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ run.output.size + 1 }}", "UndefinedError: 'None' has no attribute 'size'"),
+        ("{{ '{x}'.format_map(run.metadata) }}", "KeyError: 'x'"),
+    ]:
+        assert render(compile_template("t", body), t, run) == (default_message(t, run), error)
 
 
 def test_templates_per_channel_kind_override_the_rule_s() -> None:
     slack = compile_template("", "{{ video_url }} :tada:")
     tpl = compile_template("{{ run.task }} done", "see {{ video_url }}", {"slack": slack})
     run, t = snap("COMPLETED", output=OUTPUT), t_for("COMPLETED")
-    assert render(tpl, t, run, "slack").body == f"{OUTPUT['videoSourceUrl']} :tada:"
-    assert render(tpl, t, run, "slack").title == "create-content done"  # inherited
-    assert render(tpl, t, run, "apprise").body == f"see {OUTPUT['videoSourceUrl']}"
+    assert render(tpl, t, run, "slack")[0].body == f"{OUTPUT['videoSourceUrl']} :tada:"
+    assert render(tpl, t, run, "slack")[0].title == "create-content done"  # inherited
+    assert render(tpl, t, run, "apprise")[0].body == f"see {OUTPUT['videoSourceUrl']}"

@@ -1,0 +1,218 @@
+import io
+import logging
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from relay.digests import DigestSpec, digest_message
+from relay.dispatch import plan, plan_stuck
+from relay.errors import ConfigError
+from relay.models import RunError, RunState, Transition, Via
+from relay.redaction import (
+    DEFAULT,
+    MASK,
+    NOTE,
+    Redaction,
+    SecretPatternFilter,
+    compile_patterns,
+    redact_run,
+)
+from relay.rules.config import load_ruleset
+from tests.builders import T0, snap
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+SIGNED_VIDEO = f"https://x.supabase.co/storage/v1/object/sign/v/final.mp4?token={JWT}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("openai said no to sk-proj-Ab3dEfGh1jKlMn0pQrStUv", "openai said no to sk-***"),
+        ("key sk-live-1234567890abcdef rejected", "key sk-*** rejected"),
+        ("stripe sk_live_51HxAbCdEfGhIjKl", "stripe sk_live_***"),
+        ("header Authorization: Bearer abc.DEF-123_ghi~jkl", "header Authorization: Bearer ***"),
+        ("authorization: Basic dXNlcjpwYXNzd29yZA==", "authorization: Basic ***"),
+        ("aws AKIAIOSFODNN7EXAMPLE denied", "aws AKIA*** denied"),
+        ("sts ASIAY34FZKBOKMUTVV7A expired", "sts ASIA*** expired"),
+        (f"token {JWT} expired", "token eyJ*** expired"),
+        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "secret whsec_***"),
+        ("trigger tr_dev_7Gh3kLmN0pQrSt and tr_prod_Ab12Cd34Ef56", "trigger tr_dev_*** and tr_prod_***"),
+        ("tr_4b5c6d7e8f9a0b1c2d3e", "tr_***"),
+        ("push ghp_1234567890abcdefghijABCDEFGHIJ123456", "push ghp_***"),
+        ("postgres://relay:hunter2@db.internal:5432/app", "postgres://***@db.internal:5432/app"),
+        ("GET https://user:pw@host/x failed", "GET https://***@host/x failed"),
+        (
+            "post to https://hooks.slack.com/services/T0/B0/XyZ failed",
+            "post to https://hooks.slack.com/services/*** failed",
+        ),
+        ("dsn password=s3cr3t host=db", "dsn password=*** host=db"),
+        ('{"api_key": "abc123def"}', '{"api_key": "***"}'),
+        ("https://api.example.com/v1?api_key=abc123&page=2", "https://api.example.com/v1?api_key=***&page=2"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            f"-----BEGIN RSA PRIVATE KEY-----{MASK}",
+        ),
+    ],
+)
+def test_secrets_are_masked_keeping_what_they_were(text: str, expected: str) -> None:
+    assert DEFAULT.text(text) == expected
+    assert DEFAULT.text(expected) == expected  # masking twice changes nothing more
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "skipping task-name: sk-learn is not installed",
+        "risk-assessment-pipeline failed on disk-usage-check",
+        "see https://example.com/runs/run_1?page=2#top and http://127.0.0.1:8080/hooks/recoup",
+        "mail team@example.com about the create-content run",
+        "Bearer tokens are required for authentication",
+        "Basic authentication failed; the password must be at least 8 characters",
+        "TypeError: Cannot read properties of undefined (reading 'token')",
+        "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span tr_rows",
+        "data:video/mp4;base64,AAAAIGZ0eXBpc29t",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert DEFAULT.text(text) == text
+
+
+def test_a_run_is_redacted_everywhere_but_its_ids_and_video_link() -> None:
+    run = snap(
+        "FAILED",
+        task="sync-sk-proj-Ab3dEfGh1jKlMn0pQrStUv",
+        tags=("key:AKIAIOSFODNN7EXAMPLE",),
+        url="https://admin:pw@dash.example.com/runs/run_1",
+        metadata={"headers": {"Authorization": "Basic abc"}, "env": ["DB=postgres://u:p@db/x"], "n": 3},
+        output={"video": {"signedUrl": SIGNED_VIDEO}, "apiKey": "plain", "log": f"auth {JWT}"},
+        error=RunError(f"401 for {JWT}", "AuthError sk-live-1234567890abcdef", f"at call (Bearer {JWT})"),
+    )
+    redacted, changed = redact_run(run, DEFAULT)
+    assert changed
+    assert (redacted.source, redacted.run_id, redacted.status, redacted.phase) == (
+        run.source,
+        run.run_id,
+        run.status,
+        run.phase,
+    )
+    assert redacted.task == "sync-sk-***" and redacted.tags == ("key:AKIA***",)
+    assert redacted.url == "https://***@dash.example.com/runs/run_1"
+    assert redacted.metadata == {
+        "headers": {"Authorization": MASK},
+        "env": ["DB=postgres://***@db/x"],
+        "n": 3,
+    }
+    assert redacted.output == {"video": {"signedUrl": SIGNED_VIDEO}, "apiKey": MASK, "log": "auth eyJ***"}
+    assert redacted.error == RunError("401 for eyJ***", "AuthError sk-***", "at call (Bearer ***)")
+    assert JWT not in repr(redacted).replace(SIGNED_VIDEO, "")
+
+
+def test_a_clean_run_is_returned_as_it_is() -> None:
+    run = snap("FAILED", error="ffmpeg exited with code 1", output={"videoSourceUrl": "https://v/x.mp4"})
+    assert redact_run(run, DEFAULT) == (run, False)
+
+
+def test_off_changes_nothing_and_extra_patterns_add_to_the_built_in_ones() -> None:
+    run = snap("FAILED", error="customer 4111-1111-1111-1111 key sk-live-1234567890abcdef")
+    assert redact_run(run, Redaction(enabled=False)) == (run, False)
+    cards = Redaction(patterns=compile_patterns([r"\b(?:\d{4}-){3}\d{4}\b"]))
+    redacted, changed = redact_run(run, cards)
+    assert changed and redacted.error is not None
+    assert redacted.error.message == "customer *** key sk-***"
+
+
+def test_an_invalid_pattern_is_named() -> None:
+    with pytest.raises(ValueError, match=re.escape("invalid regular expression 'sk-[': unterminated")):
+        compile_patterns(["ok", "sk-["])
+
+
+def test_log_lines_pass_the_built_in_patterns() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(SecretPatternFilter())
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning("poll_failed reason=%s", "GET https://u:secret-pw@api.example.com said 401")
+        logger.warning("transition_observed task=%s", "create-content")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == (
+        "poll_failed reason=GET https://***@api.example.com said 401\n"
+        "transition_observed task=create-content\n"
+    )
+
+
+RULES = """
+sources: {recoup: {kind: recoup}}
+channels: {console: {kind: console}}
+redaction:
+  enabled: %s
+  patterns: [%s]
+rules:
+  - {name: default, notify: [console]}
+  - {name: raw, notify: [console], redact: false}
+  - {name: masked, notify: [console], redact: true}
+"""
+
+
+def test_rules_yaml_sets_the_policy_and_a_rule_may_switch_it(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES % ("true", r"'\bCUST-\d+'"))
+    rules = {r.name: r.redaction for r in load_ruleset(path).rules}
+    assert [p.pattern for p in rules["default"].patterns] == [r"\bCUST-\d+"]
+    assert (rules["default"].enabled, rules["raw"].enabled, rules["masked"].enabled) == (True, False, True)
+    path.write_text(RULES % ("false", ""))
+    ruleset = load_ruleset(path)
+    assert not ruleset.redaction.enabled
+    assert [r.redaction.enabled for r in ruleset.rules] == [False, False, True]
+
+
+def test_redaction_is_on_without_a_word_in_rules_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("channels: {c: {kind: console}}\nrules: [{name: r, notify: [c]}]\n")
+    assert load_ruleset(path).rules[0].redaction == DEFAULT
+
+
+def test_an_invalid_pattern_is_a_config_error_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES % ("true", "'ok', 'sk-['"))
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset(path)
+    assert str(caught.value).startswith(
+        f"{path}:6: redaction: patterns: invalid regular expression 'sk-[': unterminated"
+    )
+
+
+PLANNED = """
+sources: {recoup: {kind: recoup}}
+channels: {hook: {kind: webhook, url: "http://127.0.0.1:9/x"}}
+rules:
+  - {name: digest, notify: [hook], digest: {cron: "0 9 * * *"}}
+  - {name: once, notify: [hook], once_per: {key: "{{ run.error.message }}", period: 1h}}
+  - {name: stuck, match: {phase: running}, notify: [hook], stuck_after: 30m}
+"""
+
+
+def test_digests_once_per_keys_and_stuck_alerts_see_the_masked_run(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(PLANNED)
+    ruleset = load_ruleset(path)
+    digest, once, stuck = ruleset.rules
+    run = snap("FAILED", error=f"token {JWT} expired")
+    t = Transition("t", "recoup", "run_1", None, run.phase, None, run.status, T0, Via.POLL)
+    planned = plan(t, run, [digest, once], ruleset.channels, now=T0)
+    (item,) = planned.digest_items
+    assert item.redacted and item.outcome == "Error: token eyJ*** expired"
+    assert NOTE in digest_message("digest", DigestSpec("0 9 * * *"), T0, [item]).body
+    (delivery,) = planned.deliveries
+    assert JWT not in delivery.idempotency_key and "eyJ***" in delivery.idempotency_key
+
+    running = snap("EXECUTING", task=f"sync {JWT}")
+    found = plan_stuck(RunState(running, T0, T0), stuck, ruleset.channels, now=T0 + timedelta(hours=1))
+    assert found is not None
+    (alert,) = found[1]
+    assert alert.message.title == "sync eyJ*** stuck in EXECUTING for 1h 00m (recoup)"
+    assert alert.payload["redacted"] and NOTE in alert.message.body
