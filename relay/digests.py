@@ -20,6 +20,8 @@ from croniter import croniter
 from relay.messages import ERROR_LIMIT, inline_video_bytes, truncate, video_url
 from relay.models import Message, Phase, Snapshot, Transition
 
+MAX_ROWS = 200  # runs listed in one digest's table; the rest are counted ("… and N more")
+
 
 @dataclass(frozen=True)
 class DigestSpec:
@@ -57,6 +59,7 @@ class DigestItem:
     duration_ms: int | None
     outcome: str  # the video link, an inline video note, the error, or ""
     link: str | None
+    video_url: str | None = None  # absent from items stored before it existed
 
 
 def item_for(rule: str, channel: str, spec: DigestSpec, transition: Transition, run: Snapshot) -> DigestItem:
@@ -73,6 +76,7 @@ def item_for(rule: str, channel: str, spec: DigestSpec, transition: Transition, 
         duration_ms=run.duration_ms,
         outcome=_outcome(run),
         link=run.url,
+        video_url=video_url(run.output),
     )
 
 
@@ -95,15 +99,34 @@ def digest_message(rule: str, spec: DigestSpec, end: datetime, items: Sequence[D
     counts = Counter(i.phase.value for i in items)
     summary = ", ".join(f"{n} {phase}" for phase, n in sorted(counts.items())) or "nothing ran"
     title = f"Digest {rule}: {summary}"
-    rows: list[tuple[str, ...]] = [("Task", "Status", "Finished", "Duration", "Video or error")]
-    by_task: dict[str, list[DigestItem]] = defaultdict(list)
-    for item in items:
-        by_task[item.task].append(item)
-    for task in sorted(by_task):
-        for i in sorted(by_task[task], key=lambda i: i.finished_at or i.window_end):
-            finished = f"{i.finished_at.astimezone(zone):%d %b %H:%M}" if i.finished_at else ""
-            duration = f"{i.duration_ms / 1000:.0f}s" if i.duration_ms else ""
-            rows.append((task, i.status, finished, duration, i.outcome))
+    header: tuple[str, ...] = ("Task", "Status", "Finished", "Duration", "Video or error")
+    grouped = _by_task(items)
+    ordered = [i for task in sorted(grouped) for i in grouped[task]]
+    shown = ordered[:MAX_ROWS]
+    rows = [header, *(_row(i, zone) for i in shown)] if items else []
     body = f"{len(items)} runs, {when}" if items else f"No runs matched, {when}"
     severity = "failure" if any(i.phase.problem for i in items) else "success" if items else "info"
-    return Message(title, body, severity, None, (), tuple(rows) if items else ())
+    return Message(
+        title,
+        body,
+        severity,
+        rows=tuple(rows),
+        row_links=tuple(i.video_url for i in shown),
+        more=len(ordered) - len(shown),
+    )
+
+
+def _by_task(items: Sequence[DigestItem]) -> dict[str, list[DigestItem]]:
+    grouped: dict[str, list[DigestItem]] = defaultdict(list)
+    for item in items:
+        grouped[item.task].append(item)
+    for runs in grouped.values():
+        runs.sort(key=lambda i: i.finished_at or i.window_end)
+    return grouped
+
+
+def _row(i: DigestItem, zone: ZoneInfo) -> tuple[str, ...]:
+    finished = f"{i.finished_at.astimezone(zone):%d %b %H:%M}" if i.finished_at else ""
+    duration = f"{i.duration_ms / 1000:.0f}s" if i.duration_ms else ""
+    # a video is linked by the row's link (row_links), never from the outcome's text
+    return (i.task, i.status, finished, duration, "video" if i.video_url else i.outcome)
