@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from relay.channels.base import Response
 from relay.channels.http import new_client, post
-from relay.messages import clean, fit, more_line, one_line, text_lines, web_url
+from relay.messages import clean, fit, more_line, one_line, rows_text, text_lines, web_url
 from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
 
@@ -47,9 +48,23 @@ def slack_payload(message: Message) -> dict[str, Any]:
     rows, left = _rows(message, room)
     more = message.more + left
     blocks += rows + ([_section(_escape(more_line(more)))] if more else []) + footer
-    # the fallback: Slack shows it in notifications, and parses it as mrkdwn too
-    fallback = fit("\n".join([one_line(message.title), *text_lines(message)]), SECTION_LIMIT, _escape)
-    return {"text": fallback, "blocks": blocks}
+    return {"text": _fallback(message), "blocks": blocks}
+
+
+def _fallback(m: Message) -> str:
+    """The top-level text: Slack shows it in notifications and parses it as mrkdwn too. Rows
+    as many as fit, then the count of the rest."""
+    facts = text_lines(replace(m, rows=(), row_links=(), more=0))
+    text = fit("\n".join([one_line(m.title), *facts]), SECTION_LIMIT - ROW_LIMIT, _escape)
+    rows = rows_text(m.rows, m.row_links).splitlines()[1:]  # no header
+    shown = 0
+    for row in rows:
+        line = fit(clean(row), ROW_LIMIT, _escape)
+        if len(text) + len(line) + 1 > SECTION_LIMIT - len(more_line(len(rows) + m.more)) - 1:
+            break
+        text, shown = f"{text}\n{line}", shown + 1
+    left = len(rows) - shown + m.more
+    return f"{text}\n{_escape(more_line(left))}" if left else text
 
 
 def _header(m: Message) -> Block:
