@@ -7,6 +7,7 @@ from relay.channels.console import console_text
 from relay.channels.email_html import html_body
 from relay.channels.slack import slack_payload
 from relay.delivery.grouping import merge
+from relay.digests import DigestSpec, digest_message, item_for
 from relay.messages import default_message, fit, inline_video_bytes, safe_output, truncate, web_url
 from relay.models import Delivery, DeliveryStatus, Link, Message, Phase, Transition, Via
 from tests.builders import T0, snap
@@ -174,3 +175,22 @@ def test_slack_counts_the_rows_it_has_no_room_for() -> None:
 def test_a_template_can_not_make_links() -> None:
     m = replace(Message("t", f"<{VIDEO}|click> {VIDEO}"), links=())
     assert slack_links(slack_payload(m)) == set() and html_links(html_body(m)) == set()
+
+
+def test_a_large_digest_lists_what_fits_and_counts_the_rest() -> None:
+    spec = DigestSpec("0 9 * * *")
+    runs = [
+        snap("COMPLETED", run_id=f"r{n}", output={"videoSourceUrl": f"{VIDEO}?n={n}"})
+        for n in range(250)
+    ]
+    items = [item_for("overnight", "mail", spec, transition("COMPLETED"), run) for run in runs]
+    m = digest_message("overnight", spec, spec.window_end(T0), items)
+    assert m.title == "Digest overnight: 250 succeeded"
+    assert len(m.rows) == 201 and m.more == 50 and m.row_links[0] == f"{VIDEO}?n=0"
+    for text in (html_body(m), apprise_text_part(html_body(m)), text_body(m), console_text("c", m)):
+        assert "… and 50 more" in text and f"{VIDEO}?n=199" in text and f"{VIDEO}?n=200" not in text
+    payload = slack_payload(m)
+    assert payload["blocks"][-1]["text"]["text"] == "… and 50 more"
+    assert_slack_safe(payload, {f"{VIDEO}?n={n}" for n in range(200)})
+    *listed, more = payload["text"].splitlines()[2:]  # after the title and the body
+    assert len(listed) + int(more.removeprefix("… and ").removesuffix(" more")) == 250
