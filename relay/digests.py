@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from relay.messages import ERROR_LIMIT, inline_video_bytes, truncate, video_url
+from relay.messages import ERROR_LIMIT, FIELD_LIMIT, inline_video_bytes, one_line, truncate, video_url
 from relay.models import Message, Phase, Snapshot, Transition
 
 MAX_ROWS = 200  # runs listed in one digest's table; the rest are counted ("… and N more")
@@ -129,4 +129,5 @@ def _row(i: DigestItem, zone: ZoneInfo) -> tuple[str, ...]:
     finished = f"{i.finished_at.astimezone(zone):%d %b %H:%M}" if i.finished_at else ""
     duration = f"{i.duration_ms / 1000:.0f}s" if i.duration_ms else ""
     # a video is linked by the row's link (row_links), never from the outcome's text
-    return (i.task, i.status, finished, duration, "video" if i.video_url else i.outcome)
+    task, status = one_line(i.task, FIELD_LIMIT), one_line(i.status, FIELD_LIMIT)
+    return (task, status, finished, duration, "video" if i.video_url else i.outcome)

@@ -36,7 +36,8 @@ def clean(text: str) -> str:
 
 def one_line(text: str, limit: int = TITLE_LIMIT) -> str:
     """Clean text on one line (a title, a subject), at most `limit` characters."""
-    return truncate(" ".join(clean(text).split()), limit)
+    head = truncate(text, 4 * limit)  # enough to fill `limit` once whitespace is collapsed
+    return truncate(" ".join(clean(head).split()), limit)
 
 
 def web_url(url: object) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from relay.channels.base import Response
 from relay.channels.http import new_client, post
-from relay.messages import clean, fit, more_line, one_line, rows_text, text_lines, web_url
+from relay.messages import clean, fit, more_line, one_line, text_lines, truncate, web_url
 from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
 
@@ -54,12 +54,16 @@ def slack_payload(message: Message) -> dict[str, Any]:
 def _fallback(m: Message) -> str:
     """The top-level text: Slack shows it in notifications and parses it as mrkdwn too. Rows
     as many as fit, then the count of the rest."""
-    facts = text_lines(replace(m, rows=(), row_links=(), more=0))
+    facts = text_lines(replace(m, body=truncate(m.body, SECTION_LIMIT), rows=(), row_links=(), more=0))
     text = fit("\n".join([one_line(m.title), *facts]), SECTION_LIMIT - ROW_LIMIT, _escape)
-    rows = rows_text(m.rows, m.row_links).splitlines()[1:]  # no header
+    items = m.rows[1:]
+    rows = [
+        "  ".join(one_line(cell, ROW_LIMIT) for cell in row) + (f" {link}" if link else "")
+        for row, link in zip(items, _pad(m.row_links, len(items)), strict=True)
+    ]
     shown = 0
     for row in rows:
-        line = fit(clean(row), ROW_LIMIT, _escape)
+        line = fit(row, ROW_LIMIT, _escape)
         if len(text) + len(line) + 1 > SECTION_LIMIT - len(more_line(len(rows) + m.more)) - 1:
             break
         text, shown = f"{text}\n{line}", shown + 1
@@ -113,9 +117,11 @@ def _pad(links: tuple[str | None, ...], n: int) -> list[str | None]:
 def _row(row: tuple[str, ...], link: str | None) -> str:
     *cells, last = row
     first = fit(" · ".join(one_line(c, ROW_LIMIT) for c in cells if c), ROW_LIMIT, _escape)
-    label = one_line(last, LABEL_LIMIT)
-    target = _target(link, ROW_URL_LIMIT)
-    shown = f"<{target}|{_label(label)}>" if target and label else _escape(label)
+    label = one_line(last, ROW_LIMIT)
+    if (target := _target(link, ROW_URL_LIMIT)) and label:
+        shown = f"<{target}|{fit(label, LABEL_LIMIT, _label)}>"
+    else:
+        shown = fit(label, ROW_LIMIT, _escape)
     return (f"• *{first}* " if first else "• ") + shown
 
 
@@ -149,7 +155,7 @@ def _context(text: str) -> Block:
 
 def _text(text: str, limit: int, escape: Callable[[str], str] | None = None) -> str:
     """Run text for a mrkdwn field: without controls, cut, then escaped."""
-    return fit(clean(text), limit, escape or _escape)
+    return fit(clean(truncate(text, 2 * limit)), limit, escape or _escape)  # cut early: it may be 1 MB
 
 
 def _escape(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from relay.messages import one_line
 from relay.models import Delivery, Message
 
 MAX_ROWS = 50  # members listed in one grouped message; the rest are counted ("… and N more")
@@ -21,7 +22,7 @@ def merge(members: list[Delivery]) -> Delivery:
         f"{first.rule}: {len(members)} notifications",
         "",
         severity,
-        rows=(("Notification",), *((m.message.title,) for m in shown)),
+        rows=(("Notification",), *((one_line(m.message.title),) for m in shown)),
         row_links=tuple(m.message.link for m in shown),
         more=len(members) - len(shown),
     )

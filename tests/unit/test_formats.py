@@ -194,3 +194,22 @@ def test_a_large_digest_lists_what_fits_and_counts_the_rest() -> None:
     assert_slack_safe(payload, {f"{VIDEO}?n={n}" for n in range(200)})
     *listed, more = payload["text"].splitlines()[2:]  # after the title and the body
     assert len(listed) + int(more.removeprefix("… and ").removesuffix(" more")) == 250
+
+
+def test_slack_limits_hold_for_text_that_grows_when_escaped() -> None:
+    worst = "&<>`|" * 200_000  # 1 MB, five times as long once escaped
+    long_url = "https://x.example/" + "&" * 3000
+    m = Message(
+        worst,
+        worst,
+        link=long_url,
+        fields=tuple((worst, worst) for _ in range(12)),
+        rows=(("a", "b"), *((worst, worst) for _ in range(100))),
+        links=(Link(worst, long_url), Link("Video", VIDEO)),
+        error=worst,
+        row_links=(VIDEO, long_url) * 50,
+        more=1,
+    )
+    payload = slack_payload(m)
+    assert_slack_safe(payload, {VIDEO})
+    assert len(payload["text"]) <= 3000 and payload["blocks"][-1]["text"]["text"].startswith("… and ")
