@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from relay.messages import ERROR_LIMIT, inline_video_bytes, truncate, video_url
+from relay.messages import ERROR_LIMIT, FIELD_LIMIT, inline_video_bytes, one_line, truncate, video_url
 from relay.models import Message, Phase, Snapshot, Transition
 from relay.redaction import NOTE
+
+MAX_ROWS = 200  # runs listed in one digest's table; the rest are counted ("… and N more")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class DigestItem:
     outcome: str  # the video link, an inline video note, the error, or ""
     link: str | None
     redacted: bool = False  # the run's data had secrets masked (relay/redaction.py)
+    video_url: str | None = None  # absent from items stored before it existed
 
 
 def item_for(
@@ -78,6 +81,7 @@ def item_for(
         outcome=_outcome(run),
         link=run.url,
         redacted=redacted,
+        video_url=video_url(run.output),
     )
 
 
@@ -100,17 +104,37 @@ def digest_message(rule: str, spec: DigestSpec, end: datetime, items: Sequence[D
     counts = Counter(i.phase.value for i in items)
     summary = ", ".join(f"{n} {phase}" for phase, n in sorted(counts.items())) or "nothing ran"
     title = f"Digest {rule}: {summary}"
-    rows: list[tuple[str, ...]] = [("Task", "Status", "Finished", "Duration", "Video or error")]
-    by_task: dict[str, list[DigestItem]] = defaultdict(list)
-    for item in items:
-        by_task[item.task].append(item)
-    for task in sorted(by_task):
-        for i in sorted(by_task[task], key=lambda i: i.finished_at or i.window_end):
-            finished = f"{i.finished_at.astimezone(zone):%d %b %H:%M}" if i.finished_at else ""
-            duration = f"{i.duration_ms / 1000:.0f}s" if i.duration_ms else ""
-            rows.append((task, i.status, finished, duration, i.outcome))
+    header: tuple[str, ...] = ("Task", "Status", "Finished", "Duration", "Video or error")
+    grouped = _by_task(items)
+    ordered = [i for task in sorted(grouped) for i in grouped[task]]
+    shown = ordered[:MAX_ROWS]
+    rows = [header, *(_row(i, zone) for i in shown)] if items else []
     body = f"{len(items)} runs, {when}" if items else f"No runs matched, {when}"
     if any(i.redacted for i in items):
         body += f"\n{NOTE}"
     severity = "failure" if any(i.phase.problem for i in items) else "success" if items else "info"
-    return Message(title, body, severity, None, (), tuple(rows) if items else ())
+    return Message(
+        title,
+        body,
+        severity,
+        rows=tuple(rows),
+        row_links=tuple(i.video_url for i in shown),
+        more=len(ordered) - len(shown),
+    )
+
+
+def _by_task(items: Sequence[DigestItem]) -> dict[str, list[DigestItem]]:
+    grouped: dict[str, list[DigestItem]] = defaultdict(list)
+    for item in items:
+        grouped[item.task].append(item)
+    for runs in grouped.values():
+        runs.sort(key=lambda i: i.finished_at or i.window_end)
+    return grouped
+
+
+def _row(i: DigestItem, zone: ZoneInfo) -> tuple[str, ...]:
+    finished = f"{i.finished_at.astimezone(zone):%d %b %H:%M}" if i.finished_at else ""
+    duration = f"{i.duration_ms / 1000:.0f}s" if i.duration_ms else ""
+    # a video is linked by the row's link (row_links), never from the outcome's text
+    task, status = one_line(i.task, FIELD_LIMIT), one_line(i.status, FIELD_LIMIT)
+    return (task, status, finished, duration, "video" if i.video_url else i.outcome)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 JSON = dict[str, Any]
 
@@ -133,16 +133,31 @@ class Transition:
         return self.from_phase is None
 
 
+class Link(NamedTuple):
+    """A labelled URL taken from a field that is a link (a video, an image), never from text."""
+
+    label: str
+    url: str
+
+
 @dataclass(frozen=True)
 class Message:
-    """Rendered content for one channel: what a person (or system) receives."""
+    """Rendered content for one channel: what a person (or system) receives.
+
+    Every string is plain text that channels escape for where it lands; only `link`, `links`
+    and `row_links` can become links, and only when they are http(s) URLs.
+    """
 
     title: str
     body: str
     severity: str = "info"  # info | success | failure
-    link: str | None = None
+    link: str | None = None  # the run's page
     fields: tuple[tuple[str, str], ...] = ()
-    rows: tuple[tuple[str, ...], ...] = ()  # a table (digests): a header row, then one per run
+    rows: tuple[tuple[str, ...], ...] = ()  # a table (digests, groups): a header row, then one per item
+    links: tuple[Link, ...] = ()  # the video, the image
+    error: str | None = None  # shown as a code block
+    row_links: tuple[str | None, ...] = ()  # per item row: the URL its last cell links to
+    more: int = 0  # items left out of `rows`: every channel says "… and N more"
 
 
 class DeliveryStatus(StrEnum):

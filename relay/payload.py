@@ -35,7 +35,13 @@ def build_payload(transition: Transition, run: Snapshot, message: Message, *, ru
             "via": transition.via.value,
         },
         "run": _run(run),
-        "message": {"title": message.title, "body": message.body, "link": message.link},
+        "message": {
+            "title": message.title,
+            "body": message.body,
+            "link": message.link,
+            "error": message.error,
+            "links": [{"label": label, "url": url} for label, url in message.links],
+        },
     }
 
 

@@ -18,7 +18,7 @@ import apprise
 
 from relay.channels.base import Response, excerpt
 from relay.channels.email_html import html_body
-from relay.messages import rows_text
+from relay.messages import one_line, text_lines
 from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
 from relay.secrets import redact
@@ -86,13 +86,13 @@ def build(url: str) -> Any:
 
 
 def text_body(m: Message) -> str:
-    body = m.body + "".join(f"\n{k}: {v}" for k, v in m.fields)
-    body += f"\n{m.link}" if m.link else ""
-    return body + (f"\n\n{rows_text(m.rows)}" if m.rows else "")
+    """The message as plain text, every link spelled out."""
+    return "\n".join(text_lines(m))
 
 
 def prefers_html(instance: Any) -> bool:
-    """E-mail plugins send HTML (with a text alternative); chat plugins get plain text."""
+    """E-mail plugins send HTML with a text alternative that apprise derives from it (which is
+    why every link in html_body is spelled out as its own text); chat plugins get plain text."""
     # a plugin's notify_format is its format, or a tuple of those it takes, preferred first
     formats = [getattr(plugin, "notify_format", None) for plugin in instance]
     return all((f[0] if isinstance(f, tuple) else f) == apprise.NotifyFormat.HTML for f in formats)
@@ -115,8 +115,9 @@ class AppriseChannel:
             body, body_format = html_body(m), apprise.NotifyFormat.HTML
         else:
             body, body_format = text_body(m), apprise.NotifyFormat.TEXT
+        # one line, no controls, cut: the e-mail subject (apprise only collapses whitespace)
         result = self._apprise.notify(
-            title=m.title, body=body, body_format=body_format, log_level=logging.DEBUG
+            title=one_line(m.title), body=body, body_format=body_format, log_level=logging.DEBUG
         )
         if result:
             return Response(ok=True)

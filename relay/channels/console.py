@@ -1,21 +1,20 @@
-"""Prints messages to standard output: the channel a newcomer sees working first."""
+"""Prints messages to standard output: the channel a newcomer sees working first.
+
+Run data never reaches the terminal raw: control characters (ANSI escapes, carriage returns)
+are removed and every line after the title is indented, so a run cannot fake another message.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from relay.channels.base import Response
-from relay.messages import rows_text
+from relay.messages import one_line, text_lines
 from relay.models import Delivery, Message
 
 
 def console_text(channel: str, m: Message) -> str:
-    lines = [f"[{channel}] {m.title}", *("  " + line for line in m.body.splitlines())]
-    lines += [f"  {k}: {v}" for k, v in m.fields]
-    if m.link:
-        lines.append(f"  {m.link}")
-    lines += ["  " + line for line in rows_text(m.rows).splitlines()]
-    return "\n".join(lines)
+    return "\n".join([f"[{channel}] {one_line(m.title)}", *("  " + line for line in text_lines(m))])
 
 
 class ConsoleChannel:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from relay.messages import one_line
 from relay.models import Delivery, Message
 
-MAX_LINES = 50  # lines listed in one grouped message; the rest are counted
+MAX_ROWS = 50  # members listed in one grouped message; the rest are counted ("… and N more")
 
 
 def merge(members: list[Delivery]) -> Delivery:
@@ -14,12 +15,17 @@ def merge(members: list[Delivery]) -> Delivery:
     first = members[0]
     if len(members) == 1:
         return first
-    lines = [f"• {m.message.title}" + (f" ({m.message.link})" if m.message.link else "") for m in members]
-    if len(lines) > MAX_LINES:
-        lines = [*lines[:MAX_LINES], f"… and {len(lines) - MAX_LINES} more"]
+    shown = members[:MAX_ROWS]
     severities = {m.message.severity for m in members}
     severity = "failure" if "failure" in severities else first.message.severity
-    message = Message(f"{first.rule}: {len(members)} notifications", "\n".join(lines), severity)
+    message = Message(
+        f"{first.rule}: {len(members)} notifications",
+        "",
+        severity,
+        rows=(("Notification",), *((one_line(m.message.title),) for m in shown)),
+        row_links=tuple(m.message.link for m in shown),
+        more=len(members) - len(shown),
+    )
     payload = {
         "type": "run.transition.group",
         "version": "1",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relay.digests import DigestItem
-from relay.models import JSON, Message, Phase, RunError, Snapshot, Via
+from relay.models import JSON, Link, Message, Phase, RunError, Snapshot, Via
 
 
 def epoch(value: datetime) -> float:
@@ -69,9 +69,13 @@ def message_to_json(m: Message) -> str:
 
 
 def message_from_json(text: str) -> Message:
+    """Also a message stored before links, error, row_links and more existed: its body is
+    shown as the plain text it always was (a "Video: ..." line in it is no link)."""
     d = json.loads(text)
     d["fields"] = tuple(tuple(f) for f in d["fields"])
     d["rows"] = tuple(tuple(r) for r in d.get("rows", ()))
+    d["links"] = tuple(Link(*link) for link in d.get("links", ()))
+    d["row_links"] = tuple(d.get("row_links", ()))
     return Message(**d)
 
 

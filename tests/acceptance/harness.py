@@ -49,8 +49,7 @@ async def running_relay(
         config_path=str(config),
         database_url=f"sqlite:///{database}",
         admin_token=ADMIN_TOKEN,
-        max_body_bytes=64 * 1024,
-        **overrides,
+        **({"max_body_bytes": 64 * 1024} | overrides),
     )
     app = create_app(settings, clock)
     async with serve(app, lifespan="on") as url, httpx.AsyncClient(timeout=10) as client:

@@ -69,7 +69,8 @@ async def test_digest_is_sent_once_at_nine_berlin_time_across_a_restart(tmp_path
     parts = {p.get_content_type(): _text(p) for p in mail.walk() if p.get_content_maintype() == "text"}
     assert set(parts) == {"text/plain", "text/html"}
     assert "25 Nov 00:30" in parts["text/plain"] and "OOM: Out of memory" in parts["text/plain"]
-    assert f'<a href="{VIDEO}">video</a>' in parts["text/html"] and "<table" in parts["text/html"]
+    assert f'video <a href="{VIDEO}">{VIDEO}</a>' in parts["text/html"] and "<table" in parts["text/html"]
+    assert VIDEO in parts["text/plain"]  # every link of the HTML part, spelled out
 
 
 def _text(part: EmailMessage) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx2 as httpx
 
 from tests.acceptance.harness import ADMIN_TOKEN, ROOT, relay_process
+from tests.checks import validate_payload
 from tests.fakes.sinks import recording_sink
 
 README_UPDATE = {
@@ -75,6 +76,7 @@ delivery: {{schedule: [2s], quick_tries: 1}}
         assert sink.received == []
         with relay_process(config, tmp_path / "relay.db") as relay:
             (got,) = await sink.wait_for(1)
+            validate_payload(got.json())
             assert got.json()["run"]["id"] == "run_demo_1"
             await _wait_statuses(relay.url, ["sent"])  # recorded as sent: nothing will send it again
         assert len(sink.received) == 1

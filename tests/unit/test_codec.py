@@ -1,12 +1,21 @@
 """The store codec writes exactly what dataclasses.asdict would (stored rows stay readable)."""
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 
 import pytest
 
-from relay.models import Message, Snapshot
-from relay.store.codec import message_from_json, message_to_json, snapshot_from_json, snapshot_to_json
+from relay.digests import DigestItem
+from relay.models import Link, Message, Phase, Snapshot
+from relay.store.codec import (
+    digest_item_from_json,
+    digest_item_to_json,
+    message_from_json,
+    message_to_json,
+    snapshot_from_json,
+    snapshot_to_json,
+)
 from tests.builders import snap
 
 SNAPSHOTS = [
@@ -38,6 +47,35 @@ def test_snapshot_json_is_asdicts_and_round_trips(s: Snapshot) -> None:
 
 
 def test_message_json_is_asdicts_and_round_trips() -> None:
-    m = Message("t", "b", "failure", "https://x", (("Video", "https://v"), ("Error", "boom")))
+    m = Message(
+        "t",
+        "b",
+        "failure",
+        "https://x",
+        (("Template", "bedroom"),),
+        (("Task", "Outcome"), ("a", "video")),
+        (Link("Video", "https://v"),),
+        "boom",
+        ("https://v",),
+        3,
+    )
     assert message_to_json(m) == json.dumps(asdict(m), separators=(",", ":"))
     assert message_from_json(message_to_json(m)) == m
+
+
+def test_a_message_stored_before_links_existed_is_decoded_as_plain_text() -> None:
+    body = "Run r1\\nVideo: javascript:alert(1)"
+    old = f'{{"title":"t","body":"{body}","severity":"info","link":null,"fields":[]}}'
+    m = message_from_json(old)
+    assert m == Message("t", "Run r1\nVideo: javascript:alert(1)")  # no link made of its text
+    assert m.links == () and m.error is None and m.row_links == () and m.more == 0
+
+
+def test_a_digest_item_stored_before_video_url_existed_is_decoded() -> None:
+    item = DigestItem(
+        "r", "c", datetime(2026, 1, 1, tzinfo=UTC), "s", "id", "task", "COMPLETED", Phase.SUCCEEDED,
+        None, None, "https://v", None, video_url="https://v",
+    )
+    stored = json.loads(digest_item_to_json(item))
+    del stored["video_url"]
+    assert digest_item_from_json(json.dumps(stored)) == replace(item, video_url=None)

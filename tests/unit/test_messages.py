@@ -1,7 +1,7 @@
 import base64
 
 from relay.messages import default_message, video_url
-from relay.models import Phase, Transition, Via
+from relay.models import Link, Phase, Transition, Via
 from relay.payload import build_payload
 from relay.rules.templates import compile_template, render
 from tests.builders import T0, snap
@@ -22,8 +22,10 @@ def t_for(status: str) -> Transition:
 
 def test_completed_shows_video_caption_template_song() -> None:
     m = default_message(t_for("COMPLETED"), snap("COMPLETED", output=OUTPUT))
-    assert "https://v3.fal.media/files/abc/final.mp4" in m.body
-    assert "new single out now" in m.body
+    video = Link("Video", "https://v3.fal.media/files/abc/final.mp4")
+    image = Link("Image", "https://x/i.png")
+    assert m.links == (video, image)
+    assert "new single out now" in m.body and "https://" not in m.body  # links are links, never text
     assert ("Template", "artist-caption-bedroom") in m.fields and ("Song", "Midnight") in m.fields
     assert m.severity == "success" and "completed" in m.title
 
@@ -41,7 +43,7 @@ def test_inline_data_video_is_never_pasted() -> None:
 def test_failures_show_error_name_and_message() -> None:
     for status in ("FAILED", "CRASHED", "SYSTEM_FAILURE"):
         m = default_message(t_for(status), snap(status, error="Out of memory"))
-        assert "Error: Error: Out of memory" in m.body and m.severity == "failure"
+        assert m.error == "Error: Out of memory" and m.severity == "failure"
 
 
 def test_template_overrides_and_sandbox() -> None:

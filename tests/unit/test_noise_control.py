@@ -20,6 +20,7 @@ from relay.scheduler import Scheduler
 from relay.silences import new_silence
 from relay.store.memory import MemoryStore
 from tests.builders import snap
+from tests.checks import validate_payload
 
 START = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)  # 23:00 in Berlin
 
@@ -140,6 +141,7 @@ async def test_a_digest_is_one_message_per_window_sent_at_the_scheduled_minute(w
         ("create-content", "COMPLETED", "24 Nov 23:00"),
         ("create-video", "FAILED", "25 Nov 01:00"),
     ]
+    validate_payload(digest.payload)
     assert digest.payload["type"] == "digest" and digest.payload["counts"] == {"succeeded": 1, "failed": 1}
     assert (await world.scheduler.tick()).digests_sent == 0  # sent once
 
@@ -153,6 +155,7 @@ async def test_a_burst_of_failures_is_one_grouped_message(world: World) -> None:
     await world.deliver()
     (grouped,) = world.chat.sent
     assert grouped.message.title == "failures: 50 notifications"
+    validate_payload(grouped.payload)
     assert grouped.payload["count"] == 50 and len(grouped.payload["items"]) == 50
     assert {d.status for d in await world.store.deliveries(limit=100)} == {DeliveryStatus.SENT}
 
