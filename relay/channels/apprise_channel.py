@@ -21,7 +21,6 @@ from relay.channels.email_html import html_body
 from relay.messages import rows_text
 from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
-from relay.secrets import redact
 
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="apprise")
 
@@ -49,7 +48,11 @@ logging.getLogger("apprise").addHandler(_capture)
 
 def build(url: str) -> Any:
     """An apprise object for one URL, or ValueError when apprise does not understand it."""
-    instance = apprise.Apprise()
+    # sent on the calling thread (ours, off the event loop): with async_mode or a
+    # service_timeout apprise sends from its own pool, where `_capture` (per thread) cannot
+    # see why a send failed; the delivery worker bounds the time a send may take
+    asset = apprise.AppriseAsset(async_mode=False, service_timeout=0)
+    instance = apprise.Apprise(asset=asset)
     if not instance.add(url):
         raise ValueError("apprise does not recognise this URL (see apprise's list of services)")
     for plugin in instance:
@@ -90,7 +93,7 @@ class AppriseChannel:
         ok = self._apprise.notify(title=m.title, body=body, body_format=body_format)
         if ok:
             return Response(ok=True)
-        detail = redact(excerpt(" ".join(lines))) if lines else None
+        detail = excerpt(" ".join(lines)) if lines else None
         return Response(ok=False, error="apprise_failed", excerpt=detail)
 
     async def close(self) -> None:

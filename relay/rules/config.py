@@ -183,15 +183,17 @@ def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, fi
 
 
 def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, ChannelConfig]) -> None:
-    """Keys, secrets and channel URLs (a Slack webhook URL is a credential) are masked in
-    logs and answers even when written into the file literally instead of as ${ENV}."""
+    """Keys, secrets, credentials in a source's base_url and channel URLs (a Slack webhook
+    URL is a credential, token by token) are masked in logs and answers even when written
+    into the file literally instead of as ${ENV}."""
     for s in sources.values():
         secrets.register(s.api_key)
         secrets.register(s.webhook_secret)
+        secrets.register_credentials(s.base_url)
     for c in channels.values():
         secrets.register(c.secret)
         if c.kind != "console":
-            secrets.register(c.url)
+            secrets.register_url(c.url)
 
 
 def _section(top: _Reader, key: str) -> Mapping:

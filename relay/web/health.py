@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,7 +20,15 @@ async def readyz(request: Request) -> Response:
         await relay.store.next_due()
     except Exception as exc:  # any store failure means: do not send traffic here
         return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
-    return JSONResponse({"status": "ready", "sources": relay.source_status()})
+    return JSONResponse({"status": "ready", "sources": _public(relay.source_status())})
+
+
+# /readyz answers anyone: no error text, which may name hosts and URLs (the admin API has it)
+PUBLIC_SOURCE_FIELDS = ("kind", "enabled", "polling", "consecutive_failures")
+
+
+def _public(status: dict[str, Any]) -> dict[str, Any]:
+    return {name: {k: s[k] for k in PUBLIC_SOURCE_FIELDS} for name, s in status.items()}
 
 
 async def metrics(request: Request) -> Response:
