@@ -1,6 +1,6 @@
 """rules.yaml -> RuleSet. Every error names the file and the line.
 
-Top level: `sources`, `channels`, `rules`, and an optional `delivery` policy. See the
+Top level: `sources`, `channels`, `rules`, an optional `delivery` policy and `network` allow list. See the
 commented example `rules.yaml` at the repository root for every option.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +19,7 @@ from relay import secrets
 from relay.digests import DigestSpec
 from relay.durations import parse_duration
 from relay.errors import ConfigError
+from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.rules.matching import Matcher, build_matcher
 from relay.rules.templates import RuleTemplate, compile_template
 from relay.rules.yamlfile import Mapping, load_yaml
@@ -57,6 +58,8 @@ class SourceConfig:
     run_url: str | None = None  # e.g. "https://example.com/runs/{run_id}"
     enabled: bool = True  # off: neither polled nor accepted by webhook
     options: MappingABC[str, Any] = field(default_factory=dict)  # kind-specific, see SOURCE_KINDS
+    # where URLs in its run data (a presigned output) may point: the top-level `network`
+    network: NetworkPolicy = PUBLIC_ONLY
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,9 @@ def load_ruleset(path: Path | str) -> RuleSet:
     file = str(path)
     root = load_yaml(path)
     top = _Reader(root, file, "top level", 1)
-    top.only("sources", "channels", "rules", "delivery")
-    sources = {n: _source(n, v, file) for n, v in _section(top, "sources").items()}
+    top.only("sources", "channels", "rules", "delivery", "network")
+    network = _network(top.data.get("network"), file)
+    sources = {n: replace(_source(n, v, file), network=network) for n, v in _section(top, "sources").items()}
     section = _section(top, "channels")
     channels = {n: _channel(n, v, file, section.line_of(n)) for n, v in section.items()}
     rules = _rules(top, channels, sources, file)
@@ -370,6 +374,19 @@ def _once_per(r: _Reader, file: str) -> OncePer | None:
     except ValueError as exc:
         raise o.fail("key", str(exc)) from exc
     return OncePer(key, period)
+
+
+def _network(data: object, file: str) -> NetworkPolicy:
+    """`network: {allow: [...]}`: hosts and networks that URLs taken from run data (a presigned
+    output URL) may point to besides public addresses; see relay.netguard."""
+    if data is None:
+        return PUBLIC_ONLY
+    r = _Reader(data, file, "network")
+    r.only("allow")
+    try:
+        return NetworkPolicy.parse(r.get("allow", list, []))
+    except ValueError as exc:
+        raise r.fail("allow", f"allow: {exc}") from exc
 
 
 def _delivery(data: object, file: str) -> DeliveryPolicy:
