@@ -11,6 +11,7 @@ import pytest
 
 from relay import secrets
 from relay.observability import log_handler
+from relay.settings import Settings
 
 
 def leaks(text: str, parts: list[str]) -> list[str]:
@@ -120,3 +121,11 @@ def test_a_logged_traceback_is_masked_too() -> None:
     written = stream.getvalue()
     assert "ValueError: cannot reach" in written and "delivery_crashed" in written
     assert "tb-secret-0f9e8d7c" not in written
+
+
+def test_settings_read_from_the_environment_are_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_ADMIN_TOKEN", "adm-7f6e5d4c3b")
+    monkeypatch.setenv("RELAY_DATABASE_URL", "postgresql://relay:Db-1a2b3c4d@db.internal/relay")
+    Settings.from_env()
+    shown = secrets.redact("token adm-7f6e5d4c3b, database postgresql://relay:Db-1a2b3c4d@db.internal/relay")
+    assert shown == "token ***, database postgresql://***@db.internal/relay"
