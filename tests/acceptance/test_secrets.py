@@ -209,7 +209,7 @@ rules: [{name: r, match: {phase: terminal}, notify: [console]}]
         async with running_relay(config, tmp_path / "relay.db") as relay:
             for _ in range(500):
                 sources = (await relay.admin("sources"))["sources"]
-                if sources["recoup"]["consecutive_failures"]:
+                if "no access" in (sources["recoup"]["last_error"] or ""):  # ours, not a stale one
                     break
                 await asyncio.sleep(0.01)
             ready = (await relay.client.get(f"{relay.url}/readyz")).json()
