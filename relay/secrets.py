@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
 
 _MIN_LEN = 6  # shorter values (ports, flags) would mask innocent text
 _secrets: set[str] = set()
@@ -39,7 +39,8 @@ def register_url(url: str) -> None:
     """A URL that is a credential as a whole (a channel's): the URL and every part of it that
     looks like a token (host, path and userinfo pieces, query values), besides its credentials."""
     _register_forms(url)
-    parts = urlsplit(url)
+    if (parts := _parsed(url)) is None:
+        return
     register_credentials(url)
     # the raw netloc: `hostname` would lower-case a token written as the host (discord://id/...)
     text = " ".join([parts.netloc, unquote(parts.path), *(v for _, v in parse_qsl(parts.query))])
@@ -51,7 +52,8 @@ def register_url(url: str) -> None:
 def register_credentials(url: str) -> None:
     """Only what is a credential in a URL that is not one itself (a source's `base_url`):
     the password of its userinfo and query values named like a key or token."""
-    parts = urlsplit(url)
+    if (parts := _parsed(url)) is None:
+        return
     if parts.password:
         userinfo = parts.netloc.rpartition("@")[0]
         _register_forms(parts.password)
@@ -60,6 +62,13 @@ def register_credentials(url: str) -> None:
     for key, value in parse_qsl(parts.query):
         if _CREDENTIAL_KEY.search(key):
             _register_forms(value)
+
+
+def _parsed(url: str) -> SplitResult | None:
+    try:
+        return urlsplit(url)
+    except ValueError:  # e.g. an unclosed [ in the host: config validation says so, not us
+        return None
 
 
 def looks_like_token(piece: str) -> bool:

@@ -82,6 +82,12 @@ def test_only_the_credentials_of_a_source_base_url_are_masked() -> None:
     assert secrets.redact("pa55w0rd-x k9y8x7w6") == "*** ***"
 
 
+def test_a_malformed_url_is_registered_whole_without_failing_the_load() -> None:
+    secrets.register_url("http://[::1/hooks/Mf4lF0rm3dT0k3n")
+    secrets.register_credentials("http://user:pw-9z8y7x6w@[::1/")
+    assert secrets.redact("to http://[::1/hooks/Mf4lF0rm3dT0k3n") == "to ***"
+
+
 def test_a_url_without_credentials_registers_nothing() -> None:
     secrets.register_credentials("http://127.0.0.1:9477/api/v2024-11")
     secrets.register_url("http://127.0.0.1:9477/v2024/abc")
