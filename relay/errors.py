@@ -4,6 +4,7 @@ RelayError
  +-- ConfigError        rules.yaml is invalid (carries file and line)
  +-- SourceError        a platform answered something we cannot use
  |    +-- RateLimited   the platform asked us to wait (carries retry_after seconds)
+ |    +-- FetchRefused  a URL from run data points where the relay may not fetch (relay.netguard)
  +-- IngestError        a webhook request is rejected (carries the HTTP status to answer)
 """
 
@@ -29,6 +30,10 @@ class RateLimited(SourceError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FetchRefused(SourceError):
+    pass
 
 
 class IngestError(RelayError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from relay import secrets
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -33,4 +35,8 @@ class Settings:
             "log_level": env.get("RELAY_LOG_LEVEL", cls.log_level),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        # secrets read from the environment, masked like the ${VAR}s of rules.yaml
+        secrets.register(settings.admin_token)
+        secrets.register_credentials(settings.database_url)
+        return settings

@@ -21,7 +21,6 @@ from relay.channels.email_html import html_body
 from relay.messages import one_line, text_lines
 from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
-from relay.secrets import redact
 
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="apprise")
 
@@ -60,7 +59,7 @@ def failure_detail(result: Any, private: tuple[str, ...] = ()) -> str | None:
     text = " ".join(lines)
     for part in private:
         text = text.replace(part, "***")
-    return redact(excerpt(text))
+    return excerpt(text)  # which masks every registered secret before it cuts
 
 
 def private_parts(url: str) -> tuple[str, ...]:

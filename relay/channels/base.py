@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from relay.models import Delivery
+from relay.secrets import redact
 
 EXCERPT_LIMIT = 300
 
@@ -32,5 +33,6 @@ class Channel(Protocol):
 
 
 def excerpt(text: str) -> str:
-    text = " ".join(text.split())
+    """A receiver's words, one line, secrets masked before cutting (no prefix of one survives)."""
+    text = redact(" ".join(text.split()))
     return text if len(text) <= EXCERPT_LIMIT else text[: EXCERPT_LIMIT - 1] + "…"

@@ -20,7 +20,6 @@ from datetime import UTC
 import aiohttp
 
 from relay.channels.base import Response, excerpt
-from relay.secrets import redact
 
 MAX_CONNECTIONS = 32  # per channel; the delivery worker's concurrency bounds it too
 MAX_READ = 64 * 1024  # of a receiver's answer: only an excerpt is kept
@@ -73,11 +72,11 @@ async def post(client: Client, url: str, content: bytes, headers: dict[str, str]
             status, wait = answer.status, answer.headers.get("retry-after")
     except (aiohttp.ClientError, TimeoutError) as exc:
         name = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
-        return Response(ok=False, error=name, excerpt=redact(excerpt(str(exc))) or None)
+        return Response(ok=False, error=name, excerpt=excerpt(str(exc)) or None)
     return Response(
         ok=200 <= status < 300,
         http_status=status,
-        excerpt=redact(excerpt(text)) if text else None,
+        excerpt=excerpt(text) if text else None,
         retry_after=retry_after(wait),
     )
 

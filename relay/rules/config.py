@@ -1,6 +1,7 @@
 """rules.yaml -> RuleSet. Every error names the file and the line.
 
-Top level: `sources`, `channels`, `rules`, and optional `delivery` and `redaction`. See the
+Top level: `sources`, `channels`, `rules`, and optional `delivery`, `redaction` and `network`
+(an allow list for URLs fetched because of run data). See the
 commented example `rules.yaml` at the repository root for every option.
 """
 
@@ -20,6 +21,7 @@ from relay import secrets, signing
 from relay.digests import DigestSpec
 from relay.durations import parse_duration
 from relay.errors import ConfigError
+from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction, compile_patterns
 from relay.rules.matching import Matcher, build_matcher
 from relay.rules.templates import RuleTemplate, compile_template
@@ -59,6 +61,8 @@ class SourceConfig:
     run_url: str | None = None  # e.g. "https://example.com/runs/{run_id}"
     enabled: bool = True  # off: neither polled nor accepted by webhook
     options: MappingABC[str, Any] = field(default_factory=dict)  # kind-specific, see SOURCE_KINDS
+    # where URLs in its run data (a presigned output) may point: the top-level `network`
+    network: NetworkPolicy = PUBLIC_ONLY
 
 
 @dataclass(frozen=True)
@@ -173,8 +177,9 @@ def load_ruleset(path: Path | str) -> RuleSet:
     file = str(path)
     root = load_yaml(path)
     top = _Reader(root, file, "top level", 1)
-    top.only("sources", "channels", "rules", "delivery", "redaction")
-    sources = {n: _source(n, v, file) for n, v in _section(top, "sources").items()}
+    top.only("sources", "channels", "rules", "delivery", "redaction", "network")
+    network = _network(top.data.get("network"), file)
+    sources = {n: replace(_source(n, v, file), network=network) for n, v in _section(top, "sources").items()}
     section = _section(top, "channels")
     channels = {n: _channel(n, v, file, section.line_of(n)) for n, v in section.items()}
     redaction = _redaction(top.data.get("redaction"), file)
@@ -200,16 +205,18 @@ def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, fi
 
 
 def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, ChannelConfig]) -> None:
-    """Keys, secrets and channel URLs (a Slack webhook URL is a credential) are masked in
-    logs and answers even when written into the file literally instead of as ${ENV}."""
+    """Keys, secrets, credentials in a source's base_url and channel URLs (a Slack webhook
+    URL is a credential, token by token) are masked in logs and answers even when written
+    into the file literally instead of as ${ENV}."""
     for s in sources.values():
         for secret in (s.api_key, *s.webhook_secrets):
             secrets.register(secret)
+        secrets.register_credentials(s.base_url)
     for c in channels.values():
         for secret in c.secrets:
             secrets.register(secret)
         if c.kind != "console":
-            secrets.register(c.url)
+            secrets.register_url(c.url)
 
 
 def _section(top: _Reader, key: str) -> Mapping:
@@ -424,6 +431,19 @@ def _patterns(value: Any) -> tuple[re.Pattern[str], ...]:
     if not isinstance(value, list):
         raise ValueError("expected a list of regular expressions")
     return compile_patterns(value)
+
+
+def _network(data: object, file: str) -> NetworkPolicy:
+    """`network: {allow: [...]}`: hosts and networks that URLs taken from run data (a presigned
+    output URL) may point to besides public addresses; see relay.netguard."""
+    if data is None:
+        return PUBLIC_ONLY
+    r = _Reader(data, file, "network")
+    r.only("allow")
+    try:
+        return NetworkPolicy.parse(r.get("allow", list, []))
+    except ValueError as exc:
+        raise r.fail("allow", f"allow: {exc}") from exc
 
 
 def _delivery(data: object, file: str) -> DeliveryPolicy:

@@ -54,6 +54,7 @@ from relay.durations import parse_duration
 from relay.errors import ConfigError, RateLimited, SourceError
 from relay.lifecycle import trigger_phase
 from relay.models import JSON, Phase, RunError, Snapshot, Via
+from relay.netguard import PUBLIC_ONLY, NetworkPolicy, fetch
 from relay.rules.config import MIN_POLL_EVERY, SourceConfig
 from relay.secrets import redact
 from relay.signing import SignatureError
@@ -484,8 +485,10 @@ class TriggerClient:
         clock: Clock | None = None,
         api_version: str | None = API_VERSION,
         budget: RateBudget | None = None,
+        network: NetworkPolicy = PUBLIC_ONLY,
     ) -> None:
         self._http, self._api_key, self._timeout = http, api_key, timeout
+        self._network = network  # where presigned output URLs may point
         self._base = base_url.rstrip("/")
         self._clock: Clock = clock or SystemClock()
         self._version = api_version
@@ -494,7 +497,9 @@ class TriggerClient:
 
     @classmethod
     def for_source(cls, config: SourceConfig, http: httpx2.AsyncClient, clock: Clock) -> TriggerClient:
-        return cls(http, base_url=config.base_url, api_key=config.api_key, clock=clock)
+        return cls(
+            http, base_url=config.base_url, api_key=config.api_key, clock=clock, network=config.network
+        )
 
     async def list_runs(self, created_from: datetime, page_size: int, after: str | None = None) -> RunPage:
         """One page, newest first: raw items (parse_retrieved validates them) and the cursor."""
@@ -522,11 +527,10 @@ class TriggerClient:
 
     async def fetch_output(self, url: str) -> JSON:
         """An offloaded output (over 512 KB) from its presigned URL: no credentials sent, at
-        most MAX_OUTPUT_BYTES. A superjson packet ({"json": ..., "meta": ...}) is unwrapped."""
+        most MAX_OUTPUT_BYTES, only from where relay.netguard allows (the URL is run data).
+        A superjson packet ({"json": ..., "meta": ...}) is unwrapped."""
         try:
-            request = self._http.build_request("GET", url, timeout=self._timeout)
-            request.headers.pop("authorization", None)
-            response = await self._http.send(request, auth=None, follow_redirects=True, stream=True)
+            response = await fetch(self._http, url, self._network, timeout=self._timeout)
         except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
             raise SourceError(f"GET output failed: {type(exc).__name__}: {exc or 'no detail'}") from exc
         try:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -22,7 +23,15 @@ async def readyz(request: Request) -> Response:
     relay: Relay = request.app.state.relay
     if problem := await _store_problem(relay):
         return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
-    return JSONResponse({"status": "ready", "sources": relay.source_status()})
+    return JSONResponse({"status": "ready", "sources": _public(relay.source_status())})
+
+
+# /readyz answers anyone: no error text, which may name hosts and URLs (the admin API has it)
+PUBLIC_SOURCE_FIELDS = ("kind", "enabled", "polling", "consecutive_failures")
+
+
+def _public(status: dict[str, Any]) -> dict[str, Any]:
+    return {name: {k: s[k] for k in PUBLIC_SOURCE_FIELDS} for name, s in status.items()}
 
 
 async def _store_problem(relay: Relay) -> str | None:

@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 import pytest
 from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from relay.clock import Clock, FakeClock, SystemClock
-from relay.errors import ConfigError, RateLimited, SourceError
+from relay.errors import ConfigError, FetchRefused, RateLimited, SourceError
 from relay.models import Phase, Snapshot, Via
+from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.sources import triggerdev
 from relay.sources.recoup import DEFAULT_RETRY_AFTER
 from relay.sources.triggerdev import (
@@ -30,6 +37,7 @@ from relay.sources.triggerdev import (
     parse_webhook,
 )
 from tests.contract.prism import prism_mock, seed
+from tests.fakes.servers import serve
 from tests.fakes.trigger_api import FakeTriggerApi, iso
 from tests.integration.helpers import SourceEnv, eventually, relay_parts
 
@@ -52,6 +60,8 @@ sources:
     sweep_window: 2h
     project_ref: proj_test
 """
+# the fake's presigned output URLs point at it, on loopback: out of bounds unless allowed
+ALLOW_LOOPBACK = 'network: {allow: ["127.0.0.1/32"]}\n'
 
 
 @dataclass
@@ -64,6 +74,7 @@ class Env(SourceEnv):
             "base_url": self.config.base_url,
             "api_key": KEY,
             "budget": RateBudget(),  # never shared between tests, whatever the port
+            "network": self.config.network,
             **changes,
         }
         return TriggerClient(options.pop("http", self.http), **options)
@@ -98,10 +109,12 @@ async def fake() -> AsyncIterator[FakeTriggerApi]:
 
 @pytest.fixture
 async def env(tmp_path: Path, fake: FakeTriggerApi) -> AsyncIterator[Env]:
-    sources = SOURCES.format(base_url=fake.base_url, key=KEY)
+    sources = SOURCES.format(base_url=fake.base_url, key=KEY) + ALLOW_LOOPBACK
     async with relay_parts(tmp_path, sources) as (http, store, pipeline, ruleset):
         config = ruleset.sources["trigger"]
-        client = TriggerClient(http, base_url=config.base_url, api_key=KEY, budget=RateBudget())
+        client = TriggerClient(
+            http, base_url=config.base_url, api_key=KEY, budget=RateBudget(), network=config.network
+        )
         poller = TriggerPoller(config, client, store, pipeline.ingest, SystemClock())
         yield Env(http, store, pipeline, config, fake, poller)
 
@@ -305,6 +318,77 @@ async def test_an_output_that_cannot_be_fetched_is_logged_not_fatal(
     assert await env.transitions("run_1") == [(None, "EXECUTING"), ("EXECUTING", "COMPLETED")]
     assert (await env.stored("run_1")).output is None
     assert "poll_output_failed source=trigger run=run_1 reason=GET output: HTTP 403" in caplog.text
+
+
+async def test_an_output_url_into_the_relay_s_network_is_refused_and_the_run_still_notifies(
+    tmp_path: Path, fake: FakeTriggerApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    sources = SOURCES.format(base_url=fake.base_url, key=KEY)  # no ALLOW_LOOPBACK
+    async with relay_parts(tmp_path, sources) as (http, store, pipeline, ruleset):
+        config = ruleset.sources["trigger"]
+        client = TriggerClient(http, base_url=config.base_url, api_key=KEY, budget=RateBudget())
+        poller = TriggerPoller(config, client, store, pipeline.ingest, SystemClock())
+        env = Env(http, store, pipeline, config, fake, poller)
+        fake.put_run("run_1", status="EXECUTING")
+        await env.poller.poll_once()
+        fake.set_status("run_1", "COMPLETED", output=OUTPUT, offloaded=True)
+
+        await env.poller.poll_once()
+
+        assert fake.output_requests() == []  # nothing was sent to it
+        assert await env.transitions("run_1") == [(None, "EXECUTING"), ("EXECUTING", "COMPLETED")]
+        assert (await env.stored("run_1")).output is None
+        completed = (await env.transition_list("run_1"))[-1]
+        notified = [d for d in await store.deliveries(None, 10) if d.transition_id == completed.id]
+        assert [d.channel for d in notified] == ["console"]
+    assert (
+        "poll_output_failed source=trigger run=run_1 reason=127.0.0.1 is a loopback address;"
+        " rules.yaml network.allow can allow it" in caplog.text
+    )
+
+
+def storage(hosts: list[str]) -> Starlette:
+    """Presigned storage: /out.json (records the Host it was asked for), /redirect?to=URL
+    (without `to`: to itself, for ever)."""
+
+    async def output(request: Request) -> Response:
+        hosts.append(request.headers["host"])
+        return JSONResponse({"rows": 1})
+
+    async def redirect(request: Request) -> Response:
+        return Response(status_code=302, headers={"location": request.query_params.get("to", "/redirect")})
+
+    return Starlette(routes=[Route("/out.json", output), Route("/redirect", redirect)])
+
+
+async def test_a_redirect_is_followed_only_where_the_first_url_could_go(env: Env) -> None:
+    hosts: list[str] = []
+    async with serve(storage(hosts)) as base:
+        client = env.client()
+        assert await client.fetch_output(f"{base}/redirect?to=/out.json") == {"rows": 1}
+        for target, why in [
+            ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+            ("http://127.0.0.2:1/x", "127.0.0.2 is a loopback address"),  # outside 127.0.0.1/32
+            ("file:///etc/passwd", "only http and https URLs are fetched, not file"),
+            ("/redirect", "more than 5 redirects"),
+        ]:
+            with pytest.raises(FetchRefused, match=re.escape(why)):
+                await client.fetch_output(f"{base}/redirect?to={quote(target, safe='')}")
+    assert hosts == [base.removeprefix("http://")]
+
+
+async def test_a_name_is_checked_by_its_addresses_and_asked_for_by_its_name(env: Env) -> None:
+    hosts: list[str] = []
+    async with serve(storage(hosts)) as base:
+        by_name = base.replace("127.0.0.1", "localhost") + "/out.json"
+        with pytest.raises(FetchRefused, match="localhost resolves to .*, which is a loopback address"):
+            await env.client(network=PUBLIC_ONLY).fetch_output(by_name)
+        loopback = NetworkPolicy.parse(["127.0.0.0/8", "::1/128"])
+        assert await env.client(network=loopback).fetch_output(by_name) == {"rows": 1}
+        named = NetworkPolicy.parse(["localhost"])  # not pinned: the operator vouches for it
+        assert await env.client(network=named).fetch_output(by_name) == {"rows": 1}
+    # sent to the checked address, still named as in the URL (virtual hosts, signatures, TLS)
+    assert hosts == [by_name.split("/")[2]] * 2
 
 
 async def test_a_pushed_failure_is_completed_by_id_without_a_second_notification(env: Env) -> None:
