@@ -10,7 +10,7 @@ from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -18,7 +18,7 @@ from croniter import croniter
 from relay import secrets
 from relay.digests import DigestSpec
 from relay.durations import parse_duration
-from relay.errors import ConfigError
+from relay.errors import ConfigError, ConfigErrors, did_you_mean
 from relay.rules.matching import Matcher, build_matcher
 from relay.rules.templates import RuleTemplate, compile_template
 from relay.rules.yamlfile import Mapping, load_yaml
@@ -43,6 +43,7 @@ CHANNEL_KINDS = ("console", "slack", "webhook", "apprise")
 FIRST_SEEN = ("recent", "always", "never")
 MIN_POLL_EVERY = 0.05  # rejects 0, which would be a hot loop against the platform
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class DeliveryPolicy:
     quick_wait: float = 0.2  # first in-attempt backoff; doubles, with jitter
     timeout: float = 10.0
     concurrency: int = 16
+    shutdown_grace: float = 5.0  # on stop: how long sends in flight may take to finish
 
 
 @dataclass(frozen=True)
@@ -146,13 +148,40 @@ class _Reader:
     def only(self, *allowed: str) -> None:
         for key in self.data:
             if key not in allowed:
-                raise self.fail(key, f"unknown option {key!r} (expected one of: {', '.join(allowed)})")
+                hint = did_you_mean(key, allowed) or f" (expected one of: {', '.join(allowed)})"
+                raise self.fail(key, f"unknown option {key!r}{hint}")
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.get(key, str, default)
         if value not in choices:
-            raise self.fail(key, f"{key} must be one of {', '.join(choices)}, got {value!r}")
+            hint = did_you_mean(value, choices)
+            raise self.fail(key, f"{key} must be one of {', '.join(choices)}, got {value!r}{hint}")
         return value
+
+
+class _Errors:
+    """Each top-level key, source, channel and rule is checked on its own, so that one run
+    reports every mistake in the file (raised together at the end)."""
+
+    def __init__(self) -> None:
+        self.found: list[ConfigError] = []
+
+    def check(self, build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+        try:
+            return build(*args, **kwargs)
+        except ConfigErrors as exc:
+            self.found += exc.errors
+        except ConfigError as exc:
+            self.found.append(exc)
+        return None
+
+    def each(self, section: Mapping, build: Callable[[str, Any], T]) -> dict[str, T]:
+        built = {name: self.check(build, name, value) for name, value in section.items()}
+        return {name: item for name, item in built.items() if item is not None}
+
+    def raise_found(self) -> None:
+        if self.found:
+            raise ConfigErrors(self.found)
 
 
 def load_ruleset(path: Path | str) -> RuleSet:
@@ -160,26 +189,36 @@ def load_ruleset(path: Path | str) -> RuleSet:
     file = str(path)
     root = load_yaml(path)
     top = _Reader(root, file, "top level", 1)
-    top.only("sources", "channels", "rules", "delivery")
-    sources = {n: _source(n, v, file) for n, v in _section(top, "sources").items()}
-    section = _section(top, "channels")
-    channels = {n: _channel(n, v, file, section.line_of(n)) for n, v in section.items()}
-    rules = _rules(top, channels, sources, file)
-    _check_source_options(sources, _section(top, "sources"), file)
+    errors = _Errors()
+    errors.check(top.only, "sources", "channels", "rules", "delivery")
+    source_section = errors.check(_section, top, "sources") or Mapping()
+    sources = errors.each(source_section, lambda n, v: _source(n, v, file))
+    section = errors.check(_section, top, "channels") or Mapping()
+    channels = errors.each(section, lambda n, v: _channel(n, v, file, section.line_of(n)))
+    # names, not what loaded: a broken channel is reported once, not by every rule naming it
+    rules = errors.check(_rules, top, list(section), set(source_section), file, errors) or ()
+    for name, config in sources.items():
+        errors.check(_check_source_options, config, file, source_section.line_of(name))
+    delivery = errors.check(_delivery, top.data.get("delivery"), file) or DeliveryPolicy()
+    errors.raise_found()
     _register_secrets(sources, channels)
-    delivery = _delivery(top.data.get("delivery"), file)
     return RuleSet(file, sources, channels, rules, delivery)
 
 
-def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, file: str) -> None:
+def _check_source_options(config: SourceConfig, file: str, line: int) -> None:
     """Each kind checks its own options; imported here, late, as the kinds import this module."""
     from relay.sources.registry import kind_of
 
-    for name, config in sources.items():
-        try:
-            kind_of(config.kind).check_options(config)
-        except ValueError as exc:
-            raise ConfigError(f"source {name!r}: {exc}", file, section.line_of(name)) from exc
+    try:
+        kind_of(config.kind).check_options(config)
+    except ValueError as exc:
+        raise ConfigError(f"source {config.name!r}: {exc}", file, line) from exc
+
+
+def _known_statuses() -> set[str]:
+    from relay.sources.registry import KINDS
+
+    return {status for kind in KINDS.values() for status in kind.statuses}
 
 
 def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, ChannelConfig]) -> None:
@@ -260,25 +299,28 @@ def _rate(value: Any) -> tuple[int, float]:
 
 
 def _rules(
-    top: _Reader, channels: dict[str, ChannelConfig], sources: dict[str, SourceConfig], file: str
+    top: _Reader, channels: list[str], sources: set[str], file: str, errors: _Errors
 ) -> tuple[Rule, ...]:
     items = top.data.get("rules") or []
     if not isinstance(items, list):
         raise top.fail("rules", "rules must be a list")
     rules: list[Rule] = []
+    statuses = _known_statuses()
     for index, item in enumerate(items):
-        rule = _rule(index, item, channels, sources, file)
-        if any(r.name == rule.name for r in rules):
-            raise ConfigError(f"rule {rule.name!r} is defined twice", file, item.line)
-        rules.append(rule)
+        rule = errors.check(_rule, index, item, channels, sources, statuses, file)
+        if rule is not None and any(r.name == rule.name for r in rules):
+            errors.found.append(ConfigError(f"rule {rule.name!r} is defined twice", file, item.line))
+        elif rule is not None:
+            rules.append(rule)
     return tuple(rules)
 
 
 def _rule(
     index: int,
     data: object,
-    channels: dict[str, ChannelConfig],
-    sources: dict[str, SourceConfig],
+    channels: list[str],
+    sources: set[str],
+    statuses: set[str],
     file: str,
 ) -> Rule:
     r = _Reader(data, file, f"rule #{index + 1}")
@@ -303,7 +345,7 @@ def _rule(
             raise r.fail("notify", f"unknown channel {channel!r} (defined: {', '.join(channels) or 'none'})")
     match_data = r.data.get("match") or Mapping()
     try:
-        matcher = build_matcher(match_data, known_sources=set(sources))
+        matcher = build_matcher(match_data, known_sources=sources, known_statuses=statuses)
     except ValueError as exc:
         raise ConfigError(f"rule {name!r}: match: {exc}", file, r.data.line_of("match")) from exc
     template = _template(r.data.get("template"), file, f"rule {name!r} template", per_kind=True)
@@ -374,7 +416,7 @@ def _delivery(data: object, file: str) -> DeliveryPolicy:
     if data is None:
         return DeliveryPolicy()
     r = _Reader(data, file, "delivery")
-    r.only("schedule", "quick_tries", "quick_wait", "timeout", "concurrency")
+    r.only("schedule", "quick_tries", "quick_wait", "timeout", "concurrency", "shutdown_grace")
     default = DeliveryPolicy()
 
     def schedule(value: Any) -> tuple[float, ...]:
@@ -388,4 +430,5 @@ def _delivery(data: object, file: str) -> DeliveryPolicy:
         quick_wait=r.convert("quick_wait", parse_duration, default.quick_wait),
         timeout=r.convert("timeout", parse_duration, default.timeout),
         concurrency=max(1, r.get("concurrency", int, default.concurrency)),
+        shutdown_grace=r.convert("shutdown_grace", parse_duration, default.shutdown_grace),
     )

@@ -69,6 +69,8 @@ class SourceKind:
     check_options: Callable[[SourceConfig], None] = no_options
     # False: the platform may run without auth, so a source polls with no api_key too
     needs_credentials: bool = True
+    # the status names its snapshots carry: a rule's `status:` must be one of some kind's
+    statuses: frozenset[str] = frozenset()
 
     def polls(self, config: SourceConfig) -> bool:
         return (

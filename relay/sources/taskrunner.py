@@ -1023,4 +1023,5 @@ KIND = SourceKind(
     open_poller=_open_poller,
     check_options=_check_options,
     needs_credentials=False,
+    statuses=frozenset({*STATUSES, *END_REASONS, "stopped"}),  # see display_status
 )

@@ -52,7 +52,7 @@ import httpx2
 from relay.clock import Clock, SystemClock
 from relay.durations import parse_duration
 from relay.errors import ConfigError, RateLimited, SourceError
-from relay.lifecycle import trigger_phase
+from relay.lifecycle import TRIGGER_STATUSES, trigger_phase
 from relay.models import JSON, Phase, RunError, Snapshot, Via
 from relay.rules.config import MIN_POLL_EVERY, SourceConfig
 from relay.secrets import redact
@@ -893,4 +893,5 @@ KIND = SourceKind(
     authenticate=authenticate,
     open_poller=_open_poller,
     check_options=check_options,
+    statuses=frozenset(TRIGGER_STATUSES),
 )

@@ -65,7 +65,7 @@ def test_env_substitution_and_secret_registration(tmp_path: Path, monkeypatch: p
             "rules.yaml:6: rule 'r': unknown option 'colour'",
         ),
         ("channels:\n  c: ${NOT_SET_ANYWHERE}\n", "rules.yaml:2: environment variable NOT_SET_ANYWHERE"),
-        ("channels: [\n", "rules.yaml:2: invalid YAML"),
+        ("channels: [\n", "rules.yaml:2: YAML syntax: the file ends in the middle of a value"),
         ("sources:\n  a: {poll_every: soon}\n", "rules.yaml:2: source 'a': poll_every: expected a duration"),
         (
             "channels:\n  c: {kind: console}\nrules:\n  - name: r\n    notify: [c]\n"
