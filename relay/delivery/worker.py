@@ -44,8 +44,10 @@ MAX_QUICK_WAIT = 10.0  # a longer Retry-After goes to the durable schedule inste
 # (ready to send or sending), and, counted apart, those waiting between quick tries, so
 # retries never starve fresh deliveries and both stay bounded
 HOLD_FACTOR = 4
-SEND_GRACE = 5.0  # beyond the HTTP timeout, for a channel (apprise) that keeps its own time
-LEASE_MARGIN = 10.0
+# as shares of the HTTP timeout (5 s and 10 s with the default 10 s): a send may take this
+# much longer, for a channel (apprise) that keeps its own time; a lease this much more
+SEND_GRACE = 0.5
+LEASE_MARGIN = 1.0
 
 
 class DeliveryWorker:
@@ -63,8 +65,8 @@ class DeliveryWorker:
         self.gate = RateGate(rate_limits or {})
         # long enough for the slowest possible round (every try timing out, every pause at its
         # cap): a delivery whose worker died is claimed again once this has passed
-        tries = policy.quick_tries
-        self.lease = (policy.timeout + SEND_GRACE) * tries + MAX_QUICK_WAIT * (tries - 1) + LEASE_MARGIN
+        tries, send = policy.quick_tries, policy.timeout * (1 + SEND_GRACE)
+        self.lease = send * tries + MAX_QUICK_WAIT * (tries - 1) + policy.timeout * LEASE_MARGIN
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._pausing: dict[str, int] = {}  # delivery waiting between quick tries -> members
         # claimed, not started yet: handed over by the pipeline, or claimed ahead from the store
@@ -153,8 +155,10 @@ class DeliveryWorker:
         and, with those not started, given back (with what writes under way hand over:
         claimed, they would wait for their lease otherwise). A stopped send is recorded as an
         `interrupted` attempt: its receiver may have it, and gets it again after a restart."""
-        self._closing = True
-        deadline = time.monotonic() + self.policy.shutdown_grace
+        self._closing, grace = True, self.policy.shutdown_grace
+        if self._inflight:
+            log.info("delivery_draining sending=%d grace=%gs", len(self._inflight), grace)
+        deadline = time.monotonic() + grace
         while self._reserved and time.monotonic() < deadline:
             self._nudge.clear()
             with contextlib.suppress(TimeoutError):
@@ -251,7 +255,7 @@ class DeliveryWorker:
         self._pausing.pop(delivery.id, None)
         started, t0 = self.clock.now(), time.perf_counter()
         try:
-            response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout + SEND_GRACE)
+            response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout * (1 + SEND_GRACE))
         except TimeoutError:
             response = Response(ok=False, error="timeout")
         except asyncio.CancelledError:

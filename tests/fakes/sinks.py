@@ -45,12 +45,20 @@ class RecordingSink:
     failures: list[int] = field(default_factory=list)
     always_fail: int | None = None
     answered: int = 0
+    arrived: list[Recorded] = field(default_factory=list)  # every POST, as it comes in
+    # cleared: each request is held until it is set again (a receiver slow to answer)
+    answering: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])])
 
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
+        self.arrived.append(Recorded(request.url.path, dict(request.headers), body))
+        await self.answering.wait()
         self.answered += 1
         status = self.always_fail or (self.failures.pop(0) if self.failures else None)
         if status:
