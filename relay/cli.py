@@ -121,6 +121,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     setup_logging(settings.log_level)
     load_ruleset(settings.config_path)  # fail fast, before binding the port
+    asyncio.run(_can_open(settings.database_url))
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -131,6 +132,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     uvicorn.Server(config).run()
     return 0
+
+
+async def _can_open(database_url: str) -> None:
+    from relay.store import open_store
+
+    await (await open_store(database_url)).close()
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:

@@ -110,9 +110,12 @@ async def test_ctrl_c_while_waiting_for_a_platform(tmp_path: Path) -> None:
 
 
 def test_a_database_that_cannot_be_opened(tmp_path: Path) -> None:
-    result = relay_cli("deliveries", "--database", f"sqlite:///{tmp_path}")  # a directory
-    assert result.returncode == 1
-    assert result.stderr == f"error: cannot open the database {tmp_path}: unable to open database file\n"
+    directory = ["--database", f"sqlite:///{tmp_path}"]
+    expected = f"error: cannot open the database {tmp_path}: unable to open database file\n"
+    serve = ["serve", "--config", str(ROOT / "rules.yaml"), "--port", str(free_port())]
+    for command in (["deliveries"], serve):
+        result = relay_cli(*command, *directory)
+        assert (result.returncode, result.stderr) == (1, expected)
     other = relay_cli("deliveries", "--database", "postgres://db.example.com/relay")
     assert other.returncode == 1
     assert other.stderr == "error: unsupported database URL scheme: 'postgres' (use sqlite:///FILE)\n"
