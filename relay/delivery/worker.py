@@ -63,10 +63,7 @@ class DeliveryWorker:
         self.store, self.channels, self.policy, self.clock = store, channels, policy, clock
         self.wakeup = wakeup
         self.gate = RateGate(rate_limits or {})
-        # long enough for the slowest possible round (every try timing out, every pause at its
-        # cap): a delivery whose worker died is claimed again once this has passed
-        tries, send = policy.quick_tries, policy.timeout * (1 + SEND_GRACE)
-        self.lease = send * tries + MAX_QUICK_WAIT * (tries - 1) + policy.timeout * LEASE_MARGIN
+        self.lease = _lease(policy)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._pausing: dict[str, int] = {}  # delivery waiting between quick tries -> members
         # claimed, not started yet: handed over by the pipeline, or claimed ahead from the store
@@ -293,9 +290,11 @@ class DeliveryWorker:
             )
 
 
-def _own(member: Delivery, attempts: list[Attempt]) -> list[Attempt]:
-    """A group's attempts as one member's, numbered after that member's earlier ones."""
-    return [replace(a, delivery_id=member.id, n=member.attempts + i + 1) for i, a in enumerate(attempts)]
+def _lease(policy: DeliveryPolicy) -> float:
+    """Long enough for the slowest possible round (every try timing out, every pause at its
+    cap): a delivery whose worker died is claimed again once this has passed."""
+    tries, send = policy.quick_tries, policy.timeout * (1 + SEND_GRACE)
+    return send * tries + MAX_QUICK_WAIT * (tries - 1) + policy.timeout * LEASE_MARGIN
 
 
 def _attempt_record(d: Delivery, index: int, started: datetime, latency: float, r: Response) -> Attempt:
@@ -309,6 +308,11 @@ def _attempt_record(d: Delivery, index: int, started: datetime, latency: float, 
         reason=retry.reason(r),
         excerpt=r.excerpt,
     )
+
+
+def _own(member: Delivery, attempts: list[Attempt]) -> list[Attempt]:
+    """A group's attempts as one member's, numbered after that member's earlier ones."""
+    return [replace(a, delivery_id=member.id, n=member.attempts + i + 1) for i, a in enumerate(attempts)]
 
 
 class _Wait:

@@ -197,28 +197,22 @@ def load_ruleset(path: Path | str) -> RuleSet:
     channels = errors.each(section, lambda n, v: _channel(n, v, file, section.line_of(n)))
     # names, not what loaded: a broken channel is reported once, not by every rule naming it
     rules = errors.check(_rules, top, list(section), set(source_section), file, errors) or ()
-    for name, config in sources.items():
-        errors.check(_check_source_options, config, file, source_section.line_of(name))
+    errors.check(_check_source_options, sources, source_section, file)
     delivery = errors.check(_delivery, top.data.get("delivery"), file) or DeliveryPolicy()
     errors.raise_found()
     _register_secrets(sources, channels)
     return RuleSet(file, sources, channels, rules, delivery)
 
 
-def _check_source_options(config: SourceConfig, file: str, line: int) -> None:
+def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, file: str) -> None:
     """Each kind checks its own options; imported here, late, as the kinds import this module."""
     from relay.sources.registry import kind_of
 
-    try:
-        kind_of(config.kind).check_options(config)
-    except ValueError as exc:
-        raise ConfigError(f"source {config.name!r}: {exc}", file, line) from exc
-
-
-def _known_statuses() -> set[str]:
-    from relay.sources.registry import KINDS
-
-    return {status for kind in KINDS.values() for status in kind.statuses}
+    for name, config in sources.items():
+        try:
+            kind_of(config.kind).check_options(config)
+        except ValueError as exc:
+            raise ConfigError(f"source {name!r}: {exc}", file, section.line_of(name)) from exc
 
 
 def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, ChannelConfig]) -> None:
@@ -296,6 +290,13 @@ def _rate(value: Any) -> tuple[int, float]:
     if not count.strip().isdigit() or int(count) < 1 or period.strip() not in _PERIODS:
         raise ValueError(f"expected a rate like 10/min, 100/h or 5/s, got {value!r}")
     return int(count), _PERIODS[period.strip()]
+
+
+def _known_statuses() -> set[str]:
+    """Every status some source kind reports (imported late, as `_check_source_options`)."""
+    from relay.sources.registry import KINDS
+
+    return {status for kind in KINDS.values() for status in kind.statuses}
 
 
 def _rules(

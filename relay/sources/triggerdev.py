@@ -890,8 +890,8 @@ def _open_poller(
 KIND = SourceKind(
     "triggerdev",
     parse_webhook,
+    statuses=frozenset(TRIGGER_STATUSES),
     authenticate=authenticate,
     open_poller=_open_poller,
     check_options=check_options,
-    statuses=frozenset(TRIGGER_STATUSES),
 )

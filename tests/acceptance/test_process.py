@@ -99,14 +99,15 @@ async def test_killed_while_sending_sends_again_with_the_same_id_and_records_the
         with relay_process(config, tmp_path / "relay.db") as relay:
             async with httpx.AsyncClient() as client:
                 await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
-            await _wait(lambda: len(sink.arrived) == 1)
+            await _wait(lambda: sink.arrived == 1)
             relay.proc.send_signal(signal.SIGKILL)  # mid-send, before the request timed out
             relay.proc.wait(5)
         sink.answering.set()
         with relay_process(config, tmp_path / "relay.db") as relay:
             await _wait_statuses(relay.url, ["sent"])
             log = await _attempt_log(relay.url)
-        first, again = sink.arrived
+        # the receiver got both: it answered the first when the relay was no longer there
+        first, again = await sink.wait_for(2)
         assert first.headers["webhook-id"] == again.headers["webhook-id"] == log["id"]
         assert [a["reason"] for a in log["attempt_log"]] == ["interrupted", "ok"]
 
@@ -118,7 +119,7 @@ async def test_sigterm_lets_a_send_finish_within_the_grace(tmp_path: Path) -> No
         with relay_process(config, tmp_path / "relay.db") as relay:
             async with httpx.AsyncClient() as client:
                 await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
-            await _wait(lambda: len(sink.arrived) == 1)
+            await _wait(lambda: sink.arrived == 1)
             relay.proc.send_signal(signal.SIGTERM)
             await relay.wait_for_output("delivery_draining sending=1 grace=20s")
             sink.answering.set()  # the receiver answers while the relay is stopping
@@ -127,7 +128,7 @@ async def test_sigterm_lets_a_send_finish_within_the_grace(tmp_path: Path) -> No
             await _wait_statuses(relay.url, ["sent"])
             log = await _attempt_log(relay.url)
         assert [a["reason"] for a in log["attempt_log"]] == ["ok"]
-        assert len(sink.arrived) == 1  # recorded as sent before the relay stopped: not sent again
+        assert sink.arrived == 1  # recorded as sent before the relay stopped: not sent again
 
 
 async def test_sigterm_hands_back_a_send_that_outlasts_the_grace(tmp_path: Path) -> None:
@@ -137,7 +138,7 @@ async def test_sigterm_hands_back_a_send_that_outlasts_the_grace(tmp_path: Path)
         with relay_process(config, tmp_path / "relay.db") as relay:
             async with httpx.AsyncClient() as client:
                 await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
-            await _wait(lambda: len(sink.arrived) == 1)
+            await _wait(lambda: sink.arrived == 1)
             relay.proc.send_signal(signal.SIGTERM)
             await _exited(relay.proc)
             assert "relay_stopped" in relay.output()
@@ -145,8 +146,8 @@ async def test_sigterm_hands_back_a_send_that_outlasts_the_grace(tmp_path: Path)
         with relay_process(config, tmp_path / "relay.db") as relay:
             await _wait_statuses(relay.url, ["sent"])  # handed back: sent at once after the restart
             log = await _attempt_log(relay.url)
-        first, again = sink.arrived
-        assert first.headers["webhook-id"] == again.headers["webhook-id"]
+        first, again = await sink.wait_for(2)
+        assert first.headers["webhook-id"] == again.headers["webhook-id"] == log["id"]
         assert [a["reason"] for a in log["attempt_log"]] == ["interrupted", "ok"]
 
 

@@ -105,17 +105,6 @@ def test_invalid_files_name_the_line(tmp_path: Path, text: str, expected: str) -
     assert expected in error_of(tmp_path, text)
 
 
-def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read"):
-        load_ruleset(tmp_path / "absent.yaml")
-
-
-def test_delivery_policy(tmp_path: Path) -> None:
-    ruleset = load_ruleset(write(tmp_path, "delivery:\n  schedule: [100ms, 1s, 2m]\n  quick_tries: 1\n"))
-    assert ruleset.delivery.schedule == (0.1, 1.0, 120.0)
-    assert ruleset.delivery.quick_tries == 1
-
-
 def test_every_mistake_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     text = """\
 sources:
@@ -215,3 +204,14 @@ def test_every_variable_that_is_not_set_is_reported(tmp_path: Path) -> None:
 def test_shutdown_grace(tmp_path: Path) -> None:
     assert load_ruleset(write(tmp_path, "delivery: {shutdown_grace: 500ms}\n")).delivery.shutdown_grace == 0.5
     assert load_ruleset(write(tmp_path, "{}\n")).delivery.shutdown_grace == 5.0
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_ruleset(tmp_path / "absent.yaml")
+
+
+def test_delivery_policy(tmp_path: Path) -> None:
+    ruleset = load_ruleset(write(tmp_path, "delivery:\n  schedule: [100ms, 1s, 2m]\n  quick_tries: 1\n"))
+    assert ruleset.delivery.schedule == (0.1, 1.0, 120.0)
+    assert ruleset.delivery.quick_tries == 1
