@@ -197,7 +197,8 @@ def load_ruleset(path: Path | str) -> RuleSet:
     channels = errors.each(section, lambda n, v: _channel(n, v, file, section.line_of(n)))
     # names, not what loaded: a broken channel is reported once, not by every rule naming it
     rules = errors.check(_rules, top, list(section), set(source_section), file, errors) or ()
-    errors.check(_check_source_options, sources, source_section, file)
+    for name, config in sources.items():  # one by one, so that each source's mistake is told
+        errors.check(_check_source_options, {name: config}, source_section, file)
     delivery = errors.check(_delivery, top.data.get("delivery"), file) or DeliveryPolicy()
     errors.raise_found()
     _register_secrets(sources, channels)

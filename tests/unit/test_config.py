@@ -111,6 +111,8 @@ sources:
   recoup:
     kind: recoup
     limt: 5
+  cron-a: {kind: taskrunner, log_lines: lots}
+  cron-b: {kind: taskrunner, stream: maybe}
 channels:
   hook: {kind: webhok, url: "http://127.0.0.1:9/runs"}
 rules:
@@ -127,11 +129,14 @@ delivery: {timout: 3s}
     # the rules name the broken channel: it is reported once, not once more per rule
     assert [f"{e.line}: {e.message}" for e in caught.value.errors] == [
         "4: source 'recoup': unknown option 'limt' (did you mean 'limit'?)",
-        "6: channel 'hook': kind must be one of console, slack, webhook, apprise, got 'webhok'"
+        "5: source 'cron-a': source 'cron-a': option log_lines must be a whole number from 0 to 1000,"
+        " got 'lots'",
+        "6: source 'cron-b': source 'cron-b': option stream must be true or false, got 'maybe'",
+        "8: channel 'hook': kind must be one of console, slack, webhook, apprise, got 'webhok'"
         " (did you mean 'webhook'?)",
-        "9: rule 'a': match: status: unknown status 'DISABLD' (did you mean 'DISABLED'?)",
-        "12: rule 'b': match: phase: unknown phase 'faild' (did you mean 'failed'?)",
-        "14: delivery: unknown option 'timout' (did you mean 'timeout'?)",
+        "11: rule 'a': match: status: unknown status 'DISABLD' (did you mean 'DISABLED'?)",
+        "14: rule 'b': match: phase: unknown phase 'faild' (did you mean 'failed'?)",
+        "16: delivery: unknown option 'timout' (did you mean 'timeout'?)",
     ]
     assert str(caught.value).splitlines() == [str(e) for e in caught.value.errors]
 
