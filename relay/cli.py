@@ -1,41 +1,79 @@
-"""`relay serve | check | poll-once | deliveries | replay`."""
+"""The `relay` command.
+
+An expected failure (a broken rules file, a platform that refuses the key or cannot be
+reached, a database that cannot be opened, Ctrl-C) ends with `error: ...` on stderr (one line
+per mistake) and a non-zero exit, never a traceback; a reader that goes away (`relay
+deliveries | head -1`) ends the output quietly. Anything else is a bug: one line as well,
+and with RELAY_DEBUG=1 its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from importlib.metadata import version
 from pathlib import Path
 
-from relay.errors import ConfigError
+from relay import secrets
+from relay.errors import ConfigError, ConfigErrors, RelayError, SourceError
 from relay.rules.config import RuleSet, load_ruleset
 from relay.settings import Settings
 
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    settings = Settings.from_env(
-        config_path=getattr(args, "config", None),
-        database_url=getattr(args, "database", None),
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-    )
+    args = _parser().parse_args(argv)
     try:
-        return int(args.handler(args, settings))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        settings = Settings.from_env(
+            config_path=getattr(args, "config", None),
+            database_url=getattr(args, "database", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+        )
+        code = int(args.handler(args, settings))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except ConfigErrors as exc:
+        return _fail(*map(str, exc.errors))
+    except RelayError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", code=INTERRUPTED)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit
         return 1
+    except Exception as exc:
+        if os.environ.get("RELAY_DEBUG"):
+            raise
+        return _fail(f"unexpected {type(exc).__name__}: {exc} (RELAY_DEBUG=1 shows the traceback)")
+
+
+def _fail(*lines: str, code: int = 1) -> int:
+    for line in lines:
+        print(f"error: {' '.join(secrets.redact(line).split())}", file=sys.stderr)
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="relay", description=__doc__)
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="relay",
+        usage="%(prog)s [-h] [--version] COMMAND ...",
+        description="Run updates in, notifications out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"relay {version('run-relay')}")
+    # listed in the epilog: argparse's own list wraps names longer than `serve`
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", help=argparse.SUPPRESS)
+    listed: list[str] = []
 
     def command(name: str, run: object, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
+        listed.append(f"  {name:<12}{help}")
+        p = sub.add_parser(name, description=help)
         p.set_defaults(handler=run)
         p.add_argument("--config", help="rules file (default: $RELAY_CONFIG or rules.yaml)")
         p.add_argument("--database", help="database URL (default: $RELAY_DATABASE_URL or sqlite:///relay.db)")
@@ -71,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     silence.add_argument("--all", action="store_true", help="list: ended silences too")
     replay = command("replay", _replay, "send a dead (or sent) delivery again")
     replay.add_argument("id")
+    parser.epilog = "commands:\n" + "\n".join(listed) + "\n\n`relay COMMAND --help` for its options"
     return parser
 
 
@@ -82,6 +121,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     setup_logging(settings.log_level)
     load_ruleset(settings.config_path)  # fail fast, before binding the port
+    asyncio.run(_can_open(settings.database_url))
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -92,6 +132,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     uvicorn.Server(config).run()
     return 0
+
+
+async def _can_open(database_url: str) -> None:
+    from relay.store import open_store
+
+    await (await open_store(database_url)).close()
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
@@ -131,11 +177,14 @@ def _poll_once(args: argparse.Namespace, settings: Settings) -> int:
         relay = await Relay.start(replace(settings, workers=False, pollers=False, scheduler=False))
         try:
             if not relay.pollers:
-                print("no source has polling enabled (set an api_key)", file=sys.stderr)
-                return 1
+                return _fail("no source has polling enabled (set an api_key)")
+            failed = 0
             for name, poller in relay.pollers.items():
-                print(f"{name}: {(await poller.poll_once()).summary()}")
-            return 0
+                try:
+                    print(f"{name}: {(await poller.poll_once()).summary()}")
+                except SourceError as exc:  # the next source may still answer
+                    failed += _fail(f"{name}: {exc}")
+            return 1 if failed else 0
         finally:
             await relay.stop()
 

@@ -197,3 +197,9 @@ class Attempt:
     http_status: int | None = None
     reason: str | None = None
     excerpt: str | None = None
+
+
+# the reason of an attempt cut off by the relay stopping: the receiver may have got it, and
+# gets it again (same id) when the delivery is sent after the restart
+INTERRUPTED = "interrupted"
+INTERRUPTED_EXCERPT = "the relay stopped while sending; sent again with the same id"

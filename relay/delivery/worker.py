@@ -32,7 +32,7 @@ from relay.clock import Clock
 from relay.delivery import retry
 from relay.delivery.grouping import merge
 from relay.delivery.ratelimit import RateGate
-from relay.models import Attempt, Delivery, DeliveryStatus
+from relay.models import INTERRUPTED, Attempt, Delivery, DeliveryStatus
 from relay.rules.config import DeliveryPolicy
 from relay.store import Outcome, Store
 
@@ -40,13 +40,14 @@ log = logging.getLogger("relay.delivery")
 
 IDLE_WAIT = 1.0  # seconds between checks for due retries when nothing wakes us
 MAX_QUICK_WAIT = 10.0  # a longer Retry-After goes to the durable schedule instead
-SHUTDOWN_GRACE = 5.0
 # as multiples of `concurrency`: deliveries claimed and not yet waiting between quick tries
 # (ready to send or sending), and, counted apart, those waiting between quick tries, so
 # retries never starve fresh deliveries and both stay bounded
 HOLD_FACTOR = 4
-SEND_GRACE = 5.0  # beyond the HTTP timeout, for a channel (apprise) that keeps its own time
-LEASE_MARGIN = 10.0
+# as shares of the HTTP timeout (5 s and 10 s with the default 10 s): a send may take this
+# much longer, for a channel (apprise) that keeps its own time; a lease this much more
+SEND_GRACE = 0.5
+LEASE_MARGIN = 1.0
 
 
 class DeliveryWorker:
@@ -72,6 +73,7 @@ class DeliveryWorker:
         self._waited_out = True  # the last wait ran to its time-out: look at the store
         self._reserved = 0  # pipeline writes under way that will hand their deliveries here
         self._closing = False
+        self._cut_off: list[Attempt] = []  # this round's attempts of sends stopped by `_drain`
 
     def configure(self, policy: DeliveryPolicy, rate_limits: Mapping[str, tuple[int, float]]) -> None:
         """A reloaded rules.yaml: claims, retries and rate limits follow it from now on."""
@@ -155,10 +157,14 @@ class DeliveryWorker:
             w.cancel()
 
     async def _drain(self) -> None:
-        """On shutdown: let sends in flight finish briefly, then give the rest back (with what
-        writes under way hand over: claimed, they would wait for their lease otherwise)."""
-        self._closing = True
-        deadline = time.monotonic() + SHUTDOWN_GRACE
+        """On shutdown: sends in flight get `shutdown_grace` to finish; then they are stopped
+        and, with those not started, given back (with what writes under way hand over:
+        claimed, they would wait for their lease otherwise). A stopped send is recorded as an
+        `interrupted` attempt: its receiver may have it, and gets it again after a restart."""
+        self._closing, grace = True, self.policy.shutdown_grace
+        if self._inflight:
+            log.info("delivery_draining sending=%d grace=%gs", len(self._inflight), grace)
+        deadline = time.monotonic() + grace
         while self._reserved and time.monotonic() < deadline:
             self._nudge.clear()
             with contextlib.suppress(TimeoutError):
@@ -167,12 +173,12 @@ class DeliveryWorker:
         ids = list(self._inflight) + [d.id for unit in self._ready for d in unit]
         self._ready.clear()
         if tasks:
-            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
+            await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if ids:
-            await self.store.release(ids)
+            await self.store.release(ids, self._cut_off)
 
     async def _deliver_safely(self, members: list[Delivery]) -> None:
         """A bug here must not strand a claimed delivery until its lease runs out."""
@@ -215,11 +221,14 @@ class DeliveryWorker:
             log.warning("delivery_dead id=%s reason=%s", delivery.id, error)
             return
         attempts: list[Attempt] = []
-        response = await self._try_quickly(channel, delivery, attempts, len(members))
+        try:
+            response = await self._try_quickly(channel, delivery, attempts, len(members))
+        except asyncio.CancelledError:  # stopped by `_drain`, which records them
+            self._cut_off += [a for d in members for a in _own(d, attempts)]
+            raise
         outcome = retry.outcome(response, delivery.rounds, self.policy, self.clock.now())
         for d in members:
-            own = [replace(a, delivery_id=d.id, n=d.attempts + i + 1) for i, a in enumerate(attempts)]
-            await self.store.complete(d.id, own, outcome)
+            await self.store.complete(d.id, _own(d, attempts), outcome)
         self._due_at(outcome.next_attempt_at)
         self._report(delivery, outcome)
 
@@ -252,9 +261,14 @@ class DeliveryWorker:
         self._pausing.pop(delivery.id, None)
         started, t0 = self.clock.now(), time.perf_counter()
         try:
-            response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout + SEND_GRACE)
+            response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout * (1 + SEND_GRACE))
         except TimeoutError:
             response = Response(ok=False, error="timeout")
+        except asyncio.CancelledError:
+            latency = (time.perf_counter() - t0) * 1000
+            cut = Response(ok=False, error=INTERRUPTED)
+            attempts.append(_attempt_record(delivery, len(attempts), started, latency, cut))
+            raise
         except Exception as exc:  # a channel bug must not kill the worker
             log.exception("attempt_crashed id=%s channel=%s", delivery.id, channel.name)
             response = Response(ok=False, error=type(exc).__name__)
@@ -288,8 +302,8 @@ class DeliveryWorker:
 def _lease(policy: DeliveryPolicy) -> float:
     """Long enough for the slowest possible round (every try timing out, every pause at its
     cap): a delivery whose worker died is claimed again once this has passed."""
-    tries = policy.quick_tries
-    return (policy.timeout + SEND_GRACE) * tries + MAX_QUICK_WAIT * (tries - 1) + LEASE_MARGIN
+    tries, send = policy.quick_tries, policy.timeout * (1 + SEND_GRACE)
+    return send * tries + MAX_QUICK_WAIT * (tries - 1) + policy.timeout * LEASE_MARGIN
 
 
 def _attempt_record(d: Delivery, index: int, started: datetime, latency: float, r: Response) -> Attempt:
@@ -303,6 +317,11 @@ def _attempt_record(d: Delivery, index: int, started: datetime, latency: float, 
         reason=retry.reason(r),
         excerpt=r.excerpt,
     )
+
+
+def _own(member: Delivery, attempts: list[Attempt]) -> list[Attempt]:
+    """A group's attempts as one member's, numbered after that member's earlier ones."""
+    return [replace(a, delivery_id=member.id, n=member.attempts + i + 1) for i, a in enumerate(attempts)]
 
 
 class _Wait:

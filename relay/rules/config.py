@@ -12,7 +12,7 @@ from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -20,7 +20,7 @@ from croniter import croniter
 from relay import secrets, signing
 from relay.digests import DigestSpec
 from relay.durations import parse_duration
-from relay.errors import ConfigError
+from relay.errors import ConfigError, ConfigErrors, did_you_mean
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction, compile_patterns
 from relay.rules.matching import Matcher, build_matcher
@@ -47,6 +47,7 @@ CHANNEL_KINDS = ("console", "slack", "webhook", "apprise")
 FIRST_SEEN = ("recent", "always", "never")
 MIN_POLL_EVERY = 0.05  # rejects 0, which would be a hot loop against the platform
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class DeliveryPolicy:
     quick_wait: float = 0.2  # first in-attempt backoff; doubles, with jitter
     timeout: float = 10.0
     concurrency: int = 16
+    shutdown_grace: float = 5.0  # on stop: how long sends in flight may take to finish
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,8 @@ class _Reader:
     def only(self, *allowed: str) -> None:
         for key in self.data:
             if key not in allowed:
-                raise self.fail(key, f"unknown option {key!r} (expected one of: {', '.join(allowed)})")
+                hint = did_you_mean(key, allowed) or f" (expected one of: {', '.join(allowed)})"
+                raise self.fail(key, f"unknown option {key!r}{hint}")
 
     def strings(self, key: str) -> tuple[str, ...]:
         """A string or a list of strings (secrets while they rotate); empty ones are dropped, so
@@ -168,8 +171,34 @@ class _Reader:
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.get(key, str, default)
         if value not in choices:
-            raise self.fail(key, f"{key} must be one of {', '.join(choices)}, got {value!r}")
+            hint = did_you_mean(value, choices)
+            raise self.fail(key, f"{key} must be one of {', '.join(choices)}, got {value!r}{hint}")
         return value
+
+
+class _Errors:
+    """Each top-level key, source, channel and rule is checked on its own, so that one run
+    reports every mistake in the file (raised together at the end)."""
+
+    def __init__(self) -> None:
+        self.found: list[ConfigError] = []
+
+    def check(self, build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+        try:
+            return build(*args, **kwargs)
+        except ConfigErrors as exc:
+            self.found += exc.errors
+        except ConfigError as exc:
+            self.found.append(exc)
+        return None
+
+    def each(self, section: Mapping, build: Callable[[str, Any], T]) -> dict[str, T]:
+        built = {name: self.check(build, name, value) for name, value in section.items()}
+        return {name: item for name, item in built.items() if item is not None}
+
+    def raise_found(self) -> None:
+        if self.found:
+            raise ConfigErrors(self.found)
 
 
 def load_ruleset(path: Path | str) -> RuleSet:
@@ -177,16 +206,21 @@ def load_ruleset(path: Path | str) -> RuleSet:
     file = str(path)
     root = load_yaml(path)
     top = _Reader(root, file, "top level", 1)
-    top.only("sources", "channels", "rules", "delivery", "redaction", "network")
-    network = _network(top.data.get("network"), file)
-    sources = {n: replace(_source(n, v, file), network=network) for n, v in _section(top, "sources").items()}
-    section = _section(top, "channels")
-    channels = {n: _channel(n, v, file, section.line_of(n)) for n, v in section.items()}
-    redaction = _redaction(top.data.get("redaction"), file)
-    rules = _rules(top, channels, sources, file, redaction)
-    _check_source_options(sources, _section(top, "sources"), file)
+    errors = _Errors()
+    errors.check(top.only, "sources", "channels", "rules", "delivery", "redaction", "network")
+    network = errors.check(_network, top.data.get("network"), file) or PUBLIC_ONLY
+    source_section = errors.check(_section, top, "sources") or Mapping()
+    sources = errors.each(source_section, lambda n, v: replace(_source(n, v, file), network=network))
+    section = errors.check(_section, top, "channels") or Mapping()
+    channels = errors.each(section, lambda n, v: _channel(n, v, file, section.line_of(n)))
+    redaction = errors.check(_redaction, top.data.get("redaction"), file) or DEFAULT
+    # names, not what loaded: a broken channel is reported once, not by every rule naming it
+    rules = errors.check(_rules, top, list(section), set(source_section), file, errors, redaction) or ()
+    for name, config in sources.items():  # one by one, so that each source's mistake is told
+        errors.check(_check_source_options, {name: config}, source_section, file)
+    delivery = errors.check(_delivery, top.data.get("delivery"), file) or DeliveryPolicy()
+    errors.raise_found()
     _register_secrets(sources, channels)
-    delivery = _delivery(top.data.get("delivery"), file)
     return RuleSet(file, sources, channels, rules, delivery, redaction)
 
 
@@ -297,30 +331,41 @@ def _rate(value: Any) -> tuple[int, float]:
     return int(count), _PERIODS[period.strip()]
 
 
+def _known_statuses() -> set[str]:
+    """Every status some source kind reports (imported late, as `_check_source_options`)."""
+    from relay.sources.registry import KINDS
+
+    return {status for kind in KINDS.values() for status in kind.statuses}
+
+
 def _rules(
     top: _Reader,
-    channels: dict[str, ChannelConfig],
-    sources: dict[str, SourceConfig],
+    channels: list[str],
+    sources: set[str],
     file: str,
+    errors: _Errors,
     redaction: Redaction,
 ) -> tuple[Rule, ...]:
     items = top.data.get("rules") or []
     if not isinstance(items, list):
         raise top.fail("rules", "rules must be a list")
     rules: list[Rule] = []
+    statuses = _known_statuses()
     for index, item in enumerate(items):
-        rule = _rule(index, item, channels, sources, file, redaction)
-        if any(r.name == rule.name for r in rules):
-            raise ConfigError(f"rule {rule.name!r} is defined twice", file, item.line)
-        rules.append(rule)
+        rule = errors.check(_rule, index, item, channels, sources, statuses, file, redaction)
+        if rule is not None and any(r.name == rule.name for r in rules):
+            errors.found.append(ConfigError(f"rule {rule.name!r} is defined twice", file, item.line))
+        elif rule is not None:
+            rules.append(rule)
     return tuple(rules)
 
 
 def _rule(
     index: int,
     data: object,
-    channels: dict[str, ChannelConfig],
-    sources: dict[str, SourceConfig],
+    channels: list[str],
+    sources: set[str],
+    statuses: set[str],
     file: str,
     redaction: Redaction,
 ) -> Rule:
@@ -347,7 +392,7 @@ def _rule(
             raise r.fail("notify", f"unknown channel {channel!r} (defined: {', '.join(channels) or 'none'})")
     match_data = r.data.get("match") or Mapping()
     try:
-        matcher = build_matcher(match_data, known_sources=set(sources))
+        matcher = build_matcher(match_data, known_sources=sources, known_statuses=statuses)
     except ValueError as exc:
         raise ConfigError(f"rule {name!r}: match: {exc}", file, r.data.line_of("match")) from exc
     template = _template(
@@ -450,7 +495,7 @@ def _delivery(data: object, file: str) -> DeliveryPolicy:
     if data is None:
         return DeliveryPolicy()
     r = _Reader(data, file, "delivery")
-    r.only("schedule", "quick_tries", "quick_wait", "timeout", "concurrency")
+    r.only("schedule", "quick_tries", "quick_wait", "timeout", "concurrency", "shutdown_grace")
     default = DeliveryPolicy()
 
     def schedule(value: Any) -> tuple[float, ...]:
@@ -464,4 +509,5 @@ def _delivery(data: object, file: str) -> DeliveryPolicy:
         quick_wait=r.convert("quick_wait", parse_duration, default.quick_wait),
         timeout=r.convert("timeout", parse_duration, default.timeout),
         concurrency=max(1, r.get("concurrency", int, default.concurrency)),
+        shutdown_grace=r.convert("shutdown_grace", parse_duration, default.shutdown_grace),
     )

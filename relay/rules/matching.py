@@ -7,11 +7,12 @@ success nor a cancel). Status names are the platform's own (case-insensitive).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from relay.errors import did_you_mean
 from relay.models import PROBLEM_PHASES, TERMINAL_PHASES, Phase, Snapshot, Transition
 
 PHASE_GROUPS: dict[str, frozenset[Phase]] = {
@@ -77,13 +78,20 @@ def _output_matches(output: dict[str, Any] | None, dotted: str, glob: str) -> bo
     return fnmatchcase(text, glob)
 
 
-def build_matcher(data: dict[str, Any], *, known_sources: set[str]) -> Matcher:
+def build_matcher(
+    data: dict[str, Any], *, known_sources: set[str], known_statuses: Collection[str] | None = None
+) -> Matcher:
+    """`known_statuses`: every status name the source kinds report; None accepts any."""
     unknown = set(data) - set(KEYS)
     if unknown:
-        raise ValueError(f"unknown condition {sorted(unknown)[0]!r} (expected one of: {', '.join(KEYS)})")
+        name = sorted(unknown)[0]
+        raise ValueError(f"unknown condition {name!r}{did_you_mean(name, KEYS) or _expected(KEYS)}")
     sources = _strings(data, "source")
     if sources is not None and not sources <= known_sources:
-        raise ValueError(f"unknown source {sorted(sources - known_sources)[0]!r}")
+        name = sorted(sources - known_sources)[0]
+        raise ValueError(f"unknown source {name!r}{did_you_mean(name, known_sources)}")
+    if known_statuses is not None:
+        _check_statuses(data, known_statuses)
     test, recovered = data.get("test"), data.get("recovered")
     if test is not None and not isinstance(test, bool):
         raise ValueError("test must be true or false")
@@ -104,6 +112,20 @@ def build_matcher(data: dict[str, Any], *, known_sources: set[str]) -> Matcher:
         output=tuple((str(k), _scalar_text(v)) for k, v in output.items()),
         recovered=recovered,
     )
+
+
+def _check_statuses(data: dict[str, Any], known: Collection[str]) -> None:
+    """Statuses match case-insensitively, so they are compared and suggested in upper case."""
+    for key in ("status", "from_status"):
+        allowed = {*known, "UNKNOWN"} if key == "from_status" else set(known)  # UNKNOWN: first seen
+        for name in sorted(_strings(data, key) or ()):
+            if name.upper() not in {s.upper() for s in allowed}:
+                hint = did_you_mean(name, allowed, str.upper) or " (no source kind reports it)"
+                raise ValueError(f"{key}: unknown status {name!r}{hint}")
+
+
+def _expected(choices: Iterable[str]) -> str:
+    return f" (expected one of: {', '.join(choices)})"
 
 
 def _strings(data: dict[str, Any], key: str) -> frozenset[str] | None:
@@ -142,8 +164,9 @@ def _expand(names: Iterable[str], key: str) -> Iterable[Phase]:
         elif name in Phase.__members__.values():
             yield Phase(name)
         else:
-            choices = ", ".join([*PHASE_GROUPS, *(p.value for p in Phase)])
-            raise ValueError(f"{key}: unknown phase {name!r} (expected one of: {choices})")
+            choices = [*PHASE_GROUPS, *(p.value for p in Phase)]
+            hint = did_you_mean(name, choices) or _expected(choices)
+            raise ValueError(f"{key}: unknown phase {name!r}{hint}")
 
 
 def _scalar_text(value: object) -> str:

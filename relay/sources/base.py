@@ -71,6 +71,8 @@ class SourceKind:
     secret_is_key: bool = True
     # False: the platform may run without auth, so a source polls with no api_key too
     needs_credentials: bool = True
+    # the status names its snapshots carry: a rule's `status:` must be one of some kind's
+    statuses: frozenset[str] = frozenset()
 
     def polls(self, config: SourceConfig) -> bool:
         return (

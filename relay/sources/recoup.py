@@ -28,7 +28,7 @@ import httpx2
 from relay.clock import Clock, SystemClock
 from relay.durations import parse_duration
 from relay.errors import RateLimited, SourceError
-from relay.lifecycle import trigger_phase
+from relay.lifecycle import TRIGGER_STATUSES, trigger_phase
 from relay.models import JSON, RunError, RunState, Snapshot, Via
 from relay.rules.config import SourceConfig
 from relay.secrets import redact
@@ -488,4 +488,9 @@ def _open_poller(
     return RecoupPoller(config, RecoupClient.for_source(config, http), store, ingest, clock)
 
 
-KIND = SourceKind("recoup", _parse_webhook, open_poller=_open_poller)
+KIND = SourceKind(
+    "recoup",
+    _parse_webhook,
+    open_poller=_open_poller,
+    statuses=frozenset(TRIGGER_STATUSES) | schedules.STATUSES,
+)

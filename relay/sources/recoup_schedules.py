@@ -28,6 +28,7 @@ from relay.errors import SourceError
 from relay.models import Phase, Snapshot, Via
 
 RECENT_RUNS = 5  # what GET /api/tasks lists per task
+STATUSES = frozenset({"MISSED", "ENABLED", "DISABLED"})  # the statuses of its snapshots
 MAX_OCCURRENCES = 50  # per task and check: a per-minute schedule must not explode a check
 EARLY = timedelta(minutes=1)  # a run created this much before its slot still counts
 

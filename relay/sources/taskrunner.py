@@ -1026,4 +1026,5 @@ KIND = SourceKind(
     check_options=_check_options,
     secret_is_key=False,  # a bearer token
     needs_credentials=False,
+    statuses=frozenset({*STATUSES, *END_REASONS, "stopped"}),  # see display_status
 )

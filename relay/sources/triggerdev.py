@@ -52,7 +52,7 @@ import httpx2
 from relay.clock import Clock, SystemClock
 from relay.durations import parse_duration
 from relay.errors import ConfigError, RateLimited, SourceError
-from relay.lifecycle import trigger_phase
+from relay.lifecycle import TRIGGER_STATUSES, trigger_phase
 from relay.models import JSON, Phase, RunError, Snapshot, Via
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy, fetch
 from relay.rules.config import MIN_POLL_EVERY, SourceConfig
@@ -898,6 +898,7 @@ def _open_poller(
 KIND = SourceKind(
     "triggerdev",
     parse_webhook,
+    statuses=frozenset(TRIGGER_STATUSES),
     authenticate=authenticate,
     open_poller=_open_poller,
     check_options=check_options,

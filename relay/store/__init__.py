@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from relay.errors import StoreError
 from relay.store.base import Decision, Outcome, Store
 
 
@@ -15,7 +16,7 @@ async def open_store(url: str) -> Store:
         from relay.store.sqlite import SqliteStore
 
         return await SqliteStore.open(url.removeprefix("sqlite:///"))
-    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r} (use sqlite:///FILE)")
+    raise StoreError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r} (use sqlite:///FILE)")
 
 
 __all__ = ["Decision", "Outcome", "Store", "open_store"]

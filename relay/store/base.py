@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -69,8 +69,9 @@ class Store(Protocol):
         """Runs of a source whose last known phase is not terminal."""
 
     async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
-        """Due pending deliveries, and sending ones whose lease ran out (a crashed worker),
-        plus every pending member of a group one of them belongs to."""
+        """Due pending deliveries, and sending ones whose lease ran out (a process died while
+        sending them: each first gets an attempt with reason `interrupted`, started when its
+        lease began), plus every pending member of a group one of them belongs to."""
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None: ...
 
@@ -78,8 +79,9 @@ class Store(Protocol):
         """Claimed deliveries back to pending, due `until`, sent then as one group (a channel
         over its rate limit)."""
 
-    async def release(self, delivery_ids: list[str]) -> None:
-        """Give claimed deliveries back (clean shutdown): pending, due at once."""
+    async def release(self, delivery_ids: list[str], attempts: Sequence[Attempt] = ()) -> None:
+        """Give claimed deliveries back (clean shutdown): pending, due at once, with the
+        attempts made this round (one cut off is `interrupted`) recorded; no failed round."""
 
     async def replay(self, delivery_id: str, now: datetime) -> bool:
         """A dead (or sent) delivery becomes pending again, due now. False if unknown."""

@@ -4,11 +4,22 @@ It passes the same contract suite (tests/integration/test_store_contract.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from relay.digests import DigestItem
-from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Snapshot, Transition
+from relay.models import (
+    INTERRUPTED,
+    INTERRUPTED_EXCERPT,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Phase,
+    RunState,
+    Snapshot,
+    Transition,
+)
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 
@@ -118,8 +129,9 @@ class MemoryStore:
 
     async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
         async with self._lock:
+            self._interrupt(now, lease)
             due = sorted(
-                (d for d in self._deliveries.values() if self._claimable(d, now)),
+                (d for d in self._deliveries.values() if self._due(d, now)),
                 key=lambda d: d.next_attempt_at,
             )[:limit]
             groups = {d.group_key for d in due if d.group_key}
@@ -133,10 +145,24 @@ class MemoryStore:
                 self._leases[d.id] = now + timedelta(seconds=lease)
             return [self._deliveries[d.id] for d in due]
 
-    def _claimable(self, d: Delivery, now: datetime) -> bool:
-        if d.status == DeliveryStatus.PENDING:
-            return d.next_attempt_at <= now
-        return d.status == DeliveryStatus.SENDING and self._leases[d.id] <= now
+    def _due(self, d: Delivery, now: datetime) -> bool:
+        return d.status == DeliveryStatus.PENDING and d.next_attempt_at <= now
+
+    def _interrupt(self, now: datetime, lease: float) -> None:
+        """Sending, and the lease ran out: its process died mid-send. Pending again, on record."""
+        for i, until in list(self._leases.items()):
+            if until <= now and (d := self._deliveries[i]).status == DeliveryStatus.SENDING:
+                started = until - timedelta(seconds=lease)
+                cut = Attempt(i, d.attempts + 1, started, 0.0, False, None, INTERRUPTED, INTERRUPTED_EXCERPT)
+                self._hand_back(i, [cut])
+
+    def _hand_back(self, delivery_id: str, attempts: Sequence[Attempt]) -> None:
+        d = self._deliveries[delivery_id]
+        self._attempts.setdefault(delivery_id, []).extend(attempts)
+        self._deliveries[delivery_id] = replace(
+            d, status=DeliveryStatus.PENDING, attempts=d.attempts + len(attempts)
+        )
+        self._leases.pop(delivery_id, None)
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
         d = self._deliveries[delivery_id]
@@ -160,11 +186,10 @@ class MemoryStore:
                 )
                 self._leases.pop(i, None)
 
-    async def release(self, delivery_ids: list[str]) -> None:
+    async def release(self, delivery_ids: list[str], attempts: Sequence[Attempt] = ()) -> None:
         for i in delivery_ids:
             if self._deliveries[i].status == DeliveryStatus.SENDING:
-                self._deliveries[i] = replace(self._deliveries[i], status=DeliveryStatus.PENDING)
-                self._leases.pop(i, None)
+                self._hand_back(i, [a for a in attempts if a.delivery_id == i])
 
     async def replay(self, delivery_id: str, now: datetime) -> bool:
         d = self._deliveries.get(delivery_id)

@@ -26,13 +26,24 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Transition, Via
+from relay.errors import StoreError
+from relay.models import (
+    INTERRUPTED,
+    INTERRUPTED_EXCERPT,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Phase,
+    RunState,
+    Transition,
+    Via,
+)
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.codec import (
@@ -58,6 +69,26 @@ _DELIVERY_COLUMNS = (
     " next_attempt_at, created_at, rounds, last_error, group_key, template_error"
 )
 _STATE_COLUMNS = "snapshot, first_seen_at, phase_since"
+# a sending delivery whose lease ran out: its process died mid-send. On record (started when
+# its lease began), then pending again, so that the claim below takes it like any other
+_RECORD_INTERRUPTED = (
+    "INSERT OR REPLACE INTO attempts (delivery_id, n, started_at, latency_ms, ok, reason, excerpt)"
+    " SELECT id, attempts + 1, lease_until - ?, 0, 0, ?, ? FROM deliveries"
+    " WHERE status='sending' AND lease_until<=?"
+)
+_HAND_BACK_INTERRUPTED = (
+    "UPDATE deliveries SET status='pending', attempts=attempts+1, lease_until=NULL"
+    " WHERE status='sending' AND lease_until<=?"
+)
+_CLAIM = (
+    # a group is one send: claiming one member claims the others with it
+    "WITH picked AS (SELECT id, group_key FROM deliveries"
+    "  WHERE status='pending' AND next_attempt_at<=? ORDER BY next_attempt_at LIMIT ?)"
+    " UPDATE deliveries SET status='sending', lease_until=? WHERE id IN (SELECT id FROM picked)"
+    "  OR (status='pending' AND group_key IN"
+    "      (SELECT group_key FROM picked WHERE group_key IS NOT NULL))"
+    f" RETURNING {_DELIVERY_COLUMNS}"
+)
 
 
 class SqliteStore:
@@ -74,8 +105,11 @@ class SqliteStore:
     @classmethod
     async def open(cls, path: str) -> SqliteStore:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        loop = asyncio.get_running_loop()
-        conn = await loop.run_in_executor(executor, _connect, path)
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+        except sqlite3.Error as exc:
+            executor.shutdown(wait=False)
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
         return cls(conn, executor)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -351,17 +385,13 @@ class SqliteStore:
 
     async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
         t = epoch(now)
-        sql = (
-            # a group is one send: claiming one member claims the others with it
-            "WITH picked AS (SELECT id, group_key FROM deliveries"
-            "  WHERE (status='pending' AND next_attempt_at<=?) OR (status='sending' AND lease_until<=?)"
-            "  ORDER BY next_attempt_at LIMIT ?)"
-            " UPDATE deliveries SET status='sending', lease_until=? WHERE id IN (SELECT id FROM picked)"
-            "  OR (status='pending' AND group_key IN"
-            "      (SELECT group_key FROM picked WHERE group_key IS NOT NULL))"
-            f" RETURNING {_DELIVERY_COLUMNS}"
-        )
-        rows = await self._write(lambda c: c.execute(sql, (t, t, limit, t + lease)).fetchall(), durable=False)
+
+        def claim(c: sqlite3.Connection) -> list[Any]:
+            c.execute(_RECORD_INTERRUPTED, (lease, INTERRUPTED, INTERRUPTED_EXCERPT, t))
+            c.execute(_HAND_BACK_INTERRUPTED, (t,))
+            return c.execute(_CLAIM, (t, limit, t + lease)).fetchall()
+
+        rows = await self._write(claim, durable=False)
         return sorted((_delivery(r) for r in rows), key=lambda d: d.next_attempt_at)
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
@@ -377,12 +407,16 @@ class SqliteStore:
 
         await self._write(update)
 
-    async def release(self, delivery_ids: list[str]) -> None:
+    async def release(self, delivery_ids: list[str], attempts: Sequence[Attempt] = ()) -> None:
         def update(c: sqlite3.Connection) -> None:
-            c.executemany(
-                "UPDATE deliveries SET status='pending', lease_until=NULL WHERE id=? AND status='sending'",
-                [(i,) for i in delivery_ids],
-            )
+            for i in delivery_ids:
+                mine = [a for a in attempts if a.delivery_id == i]
+                if c.execute(
+                    "UPDATE deliveries SET status='pending', lease_until=NULL, attempts=attempts+?"
+                    " WHERE id=? AND status='sending'",
+                    (len(mine), i),
+                ).rowcount:
+                    _insert_attempts(c, mine)
 
         await self._write(update)
 
@@ -472,11 +506,15 @@ class SqliteStore:
 def _connect(path: str) -> sqlite3.Connection:
     timeout = BUSY_TIMEOUT_MS / 1000
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
-    _switch_to_wal(conn, timeout)
-    conn.execute("PRAGMA synchronous=FULL")
-    # foreign keys off while migrating: a table rebuild drops and renames tables others refer to
-    _migrate(conn)
-    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        _switch_to_wal(conn, timeout)
+        conn.execute("PRAGMA synchronous=FULL")
+        # foreign keys off while migrating: a table rebuild drops and renames tables others refer to
+        _migrate(conn)
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
 
 
@@ -525,6 +563,24 @@ def _statements(script: str) -> list[str]:
 
 
 def _complete(c: sqlite3.Connection, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
+    _insert_attempts(c, attempts)
+    failed = outcome.status != DeliveryStatus.SENT
+    c.execute(
+        "UPDATE deliveries SET status=?, attempts=attempts+?, rounds=rounds+?,"
+        " next_attempt_at=COALESCE(?, next_attempt_at), last_error=?, lease_until=NULL"
+        " WHERE id=?",
+        (
+            outcome.status.value,
+            len(attempts),
+            int(failed),
+            epoch(outcome.next_attempt_at) if outcome.next_attempt_at else None,
+            outcome.error,
+            delivery_id,
+        ),
+    )
+
+
+def _insert_attempts(c: sqlite3.Connection, attempts: Sequence[Attempt]) -> None:
     c.executemany(
         "INSERT OR REPLACE INTO attempts (delivery_id, n, started_at, latency_ms, ok,"
         " http_status, reason, excerpt) VALUES (?,?,?,?,?,?,?,?)",
@@ -541,20 +597,6 @@ def _complete(c: sqlite3.Connection, delivery_id: str, attempts: list[Attempt], 
             )
             for a in attempts
         ],
-    )
-    failed = outcome.status != DeliveryStatus.SENT
-    c.execute(
-        "UPDATE deliveries SET status=?, attempts=attempts+?, rounds=rounds+?,"
-        " next_attempt_at=COALESCE(?, next_attempt_at), last_error=?, lease_until=NULL"
-        " WHERE id=?",
-        (
-            outcome.status.value,
-            len(attempts),
-            int(failed),
-            epoch(outcome.next_attempt_at) if outcome.next_attempt_at else None,
-            outcome.error,
-            delivery_id,
-        ),
     )
 
 

@@ -74,6 +74,19 @@ class Process:
             await asyncio.sleep(0.02)
 
 
+def relay_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """One `relay COMMAND ...` run to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "relay.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @contextmanager
 def relay_process(config: Path, database: Path, env: dict[str, str] | None = None) -> Iterator[Process]:
     """`relay serve` as a child process; always stopped (SIGTERM, then SIGKILL) on exit."""

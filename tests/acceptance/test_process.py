@@ -82,6 +82,90 @@ delivery: {{schedule: [2s], quick_tries: 1}}
         assert len(sink.received) == 1
 
 
+def _webhook_rules(config: Path, url: str, delivery: str) -> Path:
+    config.write_text(f"""
+sources: {{recoup: {{kind: recoup}}}}
+channels: {{crm: {{kind: webhook, url: "{url}/runs"}}}}
+rules: [{{name: all-terminal, match: {{phase: terminal}}, notify: [crm]}}]
+delivery: {{{delivery}}}
+""")
+    return config
+
+
+async def test_killed_while_sending_sends_again_with_the_same_id_and_records_the_cut(tmp_path: Path) -> None:
+    """The one case where a receiver sees a notification twice: the relay died mid-send."""
+    async with recording_sink() as (sink, url):
+        # lease: a 2 s timeout, one try -> claimed again 5 s after the first claim
+        config = _webhook_rules(tmp_path / "rules.yaml", url, "timeout: 2s, quick_tries: 1")
+        sink.answering.clear()  # the receiver holds the request
+        with relay_process(config, tmp_path / "relay.db") as relay:
+            async with httpx.AsyncClient() as client:
+                await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
+            await _wait(lambda: sink.arrived == 1)
+            relay.proc.send_signal(signal.SIGKILL)  # mid-send, before the request timed out
+            relay.proc.wait(5)
+        sink.answering.set()
+        with relay_process(config, tmp_path / "relay.db") as relay:
+            await _wait_statuses(relay.url, ["sent"])
+            log = await _attempt_log(relay.url)
+        # the receiver got both: it answered the first when the relay was no longer there
+        first, again = await sink.wait_for(2)
+        assert first.headers["webhook-id"] == again.headers["webhook-id"] == log["id"]
+        assert [a["reason"] for a in log["attempt_log"]] == ["interrupted", "ok"]
+
+
+async def test_sigterm_lets_a_send_finish_within_the_grace(tmp_path: Path) -> None:
+    async with recording_sink() as (sink, url):
+        config = _webhook_rules(tmp_path / "rules.yaml", url, "shutdown_grace: 20s")
+        sink.answering.clear()
+        with relay_process(config, tmp_path / "relay.db") as relay:
+            async with httpx.AsyncClient() as client:
+                await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
+            await _wait(lambda: sink.arrived == 1)
+            relay.proc.send_signal(signal.SIGTERM)
+            await relay.wait_for_output("delivery_draining sending=1 grace=20s")
+            sink.answering.set()  # the receiver answers while the relay is stopping
+            await _exited(relay.proc)
+        with relay_process(config, tmp_path / "relay.db") as relay:
+            await _wait_statuses(relay.url, ["sent"])
+            log = await _attempt_log(relay.url)
+        assert [a["reason"] for a in log["attempt_log"]] == ["ok"]
+        assert sink.arrived == 1  # recorded as sent before the relay stopped: not sent again
+
+
+async def test_sigterm_hands_back_a_send_that_outlasts_the_grace(tmp_path: Path) -> None:
+    async with recording_sink() as (sink, url):
+        config = _webhook_rules(tmp_path / "rules.yaml", url, "shutdown_grace: 200ms")
+        sink.answering.clear()
+        with relay_process(config, tmp_path / "relay.db") as relay:
+            async with httpx.AsyncClient() as client:
+                await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
+            await _wait(lambda: sink.arrived == 1)
+            relay.proc.send_signal(signal.SIGTERM)
+            await _exited(relay.proc)
+            assert "relay_stopped" in relay.output()
+        sink.answering.set()
+        with relay_process(config, tmp_path / "relay.db") as relay:
+            await _wait_statuses(relay.url, ["sent"])  # handed back: sent at once after the restart
+            log = await _attempt_log(relay.url)
+        first, again = await sink.wait_for(2)
+        assert first.headers["webhook-id"] == again.headers["webhook-id"] == log["id"]
+        assert [a["reason"] for a in log["attempt_log"]] == ["interrupted", "ok"]
+
+
+async def _exited(proc: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    """Without blocking the loop: the sink serving the relay runs on it."""
+    await _wait(lambda: proc.poll() is not None, timeout)
+
+
+async def _attempt_log(url: str) -> dict:  # type: ignore[type-arg]
+    auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient() as client:
+        (listed,) = (await client.get(f"{url}/admin/deliveries", headers=auth)).json()["deliveries"]
+        answer = await client.get(f"{url}/admin/deliveries/{listed['id']}", headers=auth)
+    return answer.json()  # type: ignore[no-any-return]
+
+
 def test_relay_check_names_the_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "rules.yaml"
     bad.write_text(

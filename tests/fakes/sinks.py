@@ -42,11 +42,16 @@ class RecordingSink:
     """Records every accepted POST; `fail_next` queues error statuses to answer first."""
 
     received: list[Recorded] = field(default_factory=list)
+    # cleared: each request is held until it is set again (a receiver slow to answer)
+    answering: asyncio.Event = field(default_factory=asyncio.Event)
     failures: list[int] = field(default_factory=list)
     always_fail: int | None = None
     delay: float = 0.0  # seconds before answering: a slow receiver keeps sends in flight
     arrived: int = 0  # requests received, answered or not yet
     answered: int = 0
+
+    def __post_init__(self) -> None:
+        self.answering.set()
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])])
@@ -56,6 +61,7 @@ class RecordingSink:
         self.arrived += 1
         if self.delay:
             await asyncio.sleep(self.delay)
+        await self.answering.wait()
         self.answered += 1
         status = self.always_fail or (self.failures.pop(0) if self.failures else None)
         if status:

@@ -139,11 +139,28 @@ async def test_claim_complete_and_schedule(store: Store) -> None:
     assert [d.id for d in await store.deliveries(DeliveryStatus.SENT)] == ["d-b"]
 
 
-async def test_expired_lease_is_claimed_again(store: Store) -> None:
+async def test_expired_lease_is_claimed_again_with_the_cut_off_send_on_record(store: Store) -> None:
     await ingest(store, snap("EXECUTING"))
     assert len(await store.claim(T0, 10, lease=30)) == 1
     assert await store.claim(T0 + timedelta(seconds=29), 10, lease=30) == []
-    assert len(await store.claim(T0 + timedelta(seconds=31), 10, lease=30)) == 1
+    (again,) = await store.claim(T0 + timedelta(seconds=31), 10, lease=30)  # its process died
+    assert (again.status, again.attempts, again.rounds) == (DeliveryStatus.SENDING, 1, 0)
+    (cut,) = await store.attempts("d-k1")
+    assert (cut.n, cut.started_at, cut.ok, cut.reason) == (1, T0, False, "interrupted")
+
+
+async def test_release_records_the_attempts_of_its_round_as_no_failed_round(store: Store) -> None:
+    await ingest(store, snap("EXECUTING"), keys=("a", "b"))
+    await store.claim(T0, 10, lease=30)
+    failed = Attempt("d-a", 1, T0, 5.0, False, 503, "http_503", "busy")
+    cut = Attempt("d-a", 2, T0, 7.0, False, None, "interrupted", None)
+    await store.complete("d-b", [replace(failed, delivery_id="d-b", ok=True)], Outcome(DeliveryStatus.SENT))
+    await store.release(["d-a", "d-b"], [failed, cut, replace(cut, delivery_id="d-b")])
+    assert await store.attempts("d-a") == [failed, cut]
+    a, b = await store.delivery("d-a"), await store.delivery("d-b")
+    assert a is not None and (a.status, a.attempts, a.rounds) == (DeliveryStatus.PENDING, 2, 0)
+    assert b is not None and b.status == DeliveryStatus.SENT and len(await store.attempts("d-b")) == 1
+    assert [d.id for d in await store.claim(T0, 10, lease=30)] == ["d-a"]  # due at once
 
 
 async def test_release_and_replay(store: Store) -> None:

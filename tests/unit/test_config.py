@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from relay import secrets
-from relay.errors import ConfigError
+from relay.errors import ConfigError, ConfigErrors
 from relay.rules.config import load_ruleset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def test_env_substitution_and_secret_registration(tmp_path: Path, monkeypatch: p
             "rules.yaml:6: rule 'r': unknown option 'colour'",
         ),
         ("channels:\n  c: ${NOT_SET_ANYWHERE}\n", "rules.yaml:2: environment variable NOT_SET_ANYWHERE"),
-        ("channels: [\n", "rules.yaml:2: invalid YAML"),
+        ("channels: [\n", "rules.yaml:2: YAML syntax: the file ends in the middle of a value"),
         ("sources:\n  a: {poll_every: soon}\n", "rules.yaml:2: source 'a': poll_every: expected a duration"),
         (
             "channels:\n  c: {kind: console}\nrules:\n  - name: r\n    notify: [c]\n"
@@ -103,6 +103,112 @@ def test_env_substitution_and_secret_registration(tmp_path: Path, monkeypatch: p
 )
 def test_invalid_files_name_the_line(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in error_of(tmp_path, text)
+
+
+def test_every_mistake_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    text = """\
+sources:
+  recoup:
+    kind: recoup
+    limt: 5
+  cron-a: {kind: taskrunner, log_lines: lots}
+  cron-b: {kind: taskrunner, stream: maybe}
+channels:
+  hook: {kind: webhok, url: "http://127.0.0.1:9/runs"}
+rules:
+  - name: a
+    match: {status: DISABLD}
+    notify: [hook]
+  - name: b
+    match: {phase: faild}
+    notify: [hook]
+delivery: {timout: 3s}
+"""
+    with pytest.raises(ConfigErrors) as caught:
+        load_ruleset(write(tmp_path, text))
+    # the rules name the broken channel: it is reported once, not once more per rule
+    assert [f"{e.line}: {e.message}" for e in caught.value.errors] == [
+        "4: source 'recoup': unknown option 'limt' (did you mean 'limit'?)",
+        "5: source 'cron-a': source 'cron-a': option log_lines must be a whole number from 0 to 1000,"
+        " got 'lots'",
+        "6: source 'cron-b': source 'cron-b': option stream must be true or false, got 'maybe'",
+        "8: channel 'hook': kind must be one of console, slack, webhook, apprise, got 'webhok'"
+        " (did you mean 'webhook'?)",
+        "11: rule 'a': match: status: unknown status 'DISABLD' (did you mean 'DISABLED'?)",
+        "14: rule 'b': match: phase: unknown phase 'faild' (did you mean 'failed'?)",
+        "16: delivery: unknown option 'timout' (did you mean 'timeout'?)",
+    ]
+    assert str(caught.value).splitlines() == [str(e) for e in caught.value.errors]
+
+
+@pytest.mark.parametrize(
+    ("match", "expected"),
+    [
+        ("{status: sucess}", "status: unknown status 'sucess' (did you mean 'success'?)"),
+        ("{status: COMPLETD}", "status: unknown status 'COMPLETD' (did you mean 'COMPLETED'?)"),
+        (
+            "{from_status: [QUEUED, EXECUTIN]}",
+            "from_status: unknown status 'EXECUTIN' (did you mean 'EXECUTING'?)",
+        ),
+        ("{status: BANANA}", "status: unknown status 'BANANA' (no source kind reports it)"),
+        ("{phase: Succeeded}", "phase: unknown phase 'Succeeded' (did you mean 'succeeded'?)"),
+        ("{taks: create-*}", "unknown condition 'taks' (did you mean 'task'?)"),
+        ("{source: recop}", "unknown source 'recop' (did you mean 'recoup'?)"),
+    ],
+)
+def test_a_near_miss_in_a_match_gets_a_did_you_mean(tmp_path: Path, match: str, expected: str) -> None:
+    text = f"sources: {{recoup: {{}}}}\nchannels: {{c: {{}}}}\nrules:\n  - {{match: {match}, notify: [c]}}\n"
+    assert f"rules.yaml:4: rule 'rule-1': match: {expected}" in error_of(tmp_path, text)
+
+
+def test_statuses_match_in_any_case_and_from_status_knows_unknown(tmp_path: Path) -> None:
+    text = (
+        "channels: {c: {kind: console}}\nrules:\n"
+        "  - {match: {status: completed, from_status: unknown}, notify: [c]}\n"
+        "  - {match: {status: [DISABLED, success]}, notify: [c]}\n"
+    )
+    assert len(load_ruleset(write(tmp_path, text)).rules) == 2
+
+
+def test_errors_show_the_variable_never_its_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOUP_API_KEY", "recoup_sk_live_0123456789")
+    monkeypatch.setenv("SHORT", "ab")  # too short to be masked as a secret: still not shown
+    text = """\
+sources:
+  a: {poll_every: "${RECOUP_API_KEY}"}
+  b: {limit: "${SHORT}"}
+channels:
+  c: {kind: console, rate_limit: "${RECOUP_API_KEY}/m"}
+rules:
+  - {match: {status: "${SHORT}"}, notify: [c]}
+"""
+    assert [line.split("rules.yaml:")[1] for line in error_of(tmp_path, text).splitlines()] == [
+        "2: source 'a': poll_every: expected a duration like 30s, 2m or 1h, got '${RECOUP_API_KEY}'",
+        "3: source 'b': limit must be a int, got '${SHORT}'",
+        "5: channel 'c': rate_limit: expected a rate like 10/min, 100/h or 5/s, got '${RECOUP_API_KEY}/m'",
+        "7: rule 'rule-1': match: status: unknown status '${SHORT}' (no source kind reports it)",
+    ]
+
+
+def test_yaml_syntax_errors_are_one_plain_line(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "sources:\n  recoup:\n\tkind: recoup\n")
+    assert message == (
+        f"{tmp_path / 'rules.yaml'}:3: YAML syntax: found a tab character where indentation is expected"
+        " (indent with spaces)"
+    )
+
+
+def test_every_variable_that_is_not_set_is_reported(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "channels:\n  a: ${NOT_SET_ONE}\n  b: ${NOT_SET_TWO}\n")
+    assert [line.split("rules.yaml:")[1] for line in message.splitlines()] == [
+        "2: environment variable NOT_SET_ONE is not set",
+        "3: environment variable NOT_SET_TWO is not set",
+    ]
+
+
+def test_shutdown_grace(tmp_path: Path) -> None:
+    assert load_ruleset(write(tmp_path, "delivery: {shutdown_grace: 500ms}\n")).delivery.shutdown_grace == 0.5
+    assert load_ruleset(write(tmp_path, "{}\n")).delivery.shutdown_grace == 5.0
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
