@@ -34,6 +34,17 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+# what chat services read as a mention or a channel link: @everyone (Discord), @here, @channel,
+# <@U1>, <!here>, <#C1> (Slack-style markup that Mattermost, Rocket.Chat and others share too)
+_MENTION = re.compile(r"@(?=(?:everyone|here|channel|all)\b)|<(?=[@!#])", re.IGNORECASE)
+
+
+def inert_mentions(text: str) -> str:
+    """Text with every mention broken by a zero-width space: it reads the same, pings nobody.
+    For chat services apprise sends to as text, where we cannot escape their markup."""
+    return _MENTION.sub(lambda m: m.group() + "\u200b", text)
+
+
 def one_line(text: str, limit: int = TITLE_LIMIT) -> str:
     """Clean text on one line (a title, a subject), at most `limit` characters."""
     head = truncate(text, 4 * limit)  # enough to fill `limit` once whitespace is collapsed

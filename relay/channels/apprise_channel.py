@@ -18,7 +18,7 @@ import apprise
 
 from relay.channels.base import Response, excerpt
 from relay.channels.email_html import html_body
-from relay.messages import one_line, text_lines
+from relay.messages import inert_mentions, one_line, text_lines
 from relay.models import Delivery, Message
 from relay.rules.config import ChannelConfig
 
@@ -110,13 +110,15 @@ class AppriseChannel:
 
     def _send(self, delivery: Delivery) -> Response:
         m = delivery.message
+        # one line, no controls, cut: the e-mail subject (apprise only collapses whitespace)
+        title = one_line(m.title)
         if self._html:
             body, body_format = html_body(m), apprise.NotifyFormat.HTML
-        else:
-            body, body_format = text_body(m), apprise.NotifyFormat.TEXT
-        # one line, no controls, cut: the e-mail subject (apprise only collapses whitespace)
+        else:  # a chat service: run text must not ping anyone there
+            title, body = inert_mentions(title), inert_mentions(text_body(m))
+            body_format = apprise.NotifyFormat.TEXT
         result = self._apprise.notify(
-            title=one_line(m.title), body=body, body_format=body_format, log_level=logging.DEBUG
+            title=title, body=body, body_format=body_format, log_level=logging.DEBUG
         )
         if result:
             return Response(ok=True)

@@ -19,7 +19,7 @@ import pytest
 
 from relay.clock import FakeClock
 from relay.messages import web_url
-from tests.acceptance.harness import RunningRelay, running_relay
+from tests.acceptance.harness import RunningRelay, relay_cli, running_relay
 from tests.checks import HOSTILE, assert_slack_safe, html_links, slack_links, validate_payload
 from tests.fakes.sinks import recording_sink, smtp_server
 
@@ -186,3 +186,42 @@ def _part(mail: EmailMessage, kind: str) -> str:
     payload = part.get_payload(decode=True)
     assert isinstance(payload, bytes)
     return payload.decode()
+
+
+CHAT_RULES = """
+sources:
+  recoup: {{kind: recoup}}
+channels:
+  chat: "{chat}"
+  console: {{kind: console}}
+rules:
+  - name: hostile
+    match: {{phase: problem}}
+    notify: [chat, console]
+    first_seen: always
+"""
+MENTIONS = "@everyone @here @channel <@U123> <!here> <#C1>"
+
+
+async def test_chat_services_behind_apprise_get_no_mention_and_the_cli_no_control(tmp_path: Path) -> None:
+    """A chat service apprise sends to as text (here its JSON plugin) cannot be escaped for:
+    every mention reaches it broken (it reads the same, pings nobody). `relay deliveries`
+    shows a title on one line, without the terminal escapes a run put in it."""
+    async with recording_sink() as (chat, url):
+        config = tmp_path / "rules.yaml"
+        config.write_text(CHAT_RULES.format(chat=url.replace("http://", "json://") + "/hook"))
+        async with running_relay(config, tmp_path / "relay.db") as relay:
+            task = f"nightly {MENTIONS}\x1b[2J\r\n"
+            await push(relay, run("run_1", "FAILED", task=task, error={"message": MENTIONS}))
+            await until(lambda: len(chat.received) == 1)
+    sent = chat.received[0].json()
+    assert sent["title"].startswith("nightly @\u200beveryone")
+    for text in (sent["title"], sent["message"]):
+        assert "@\u200beveryone" in text and "<\u200b@U123>" in text
+        for mention in MENTIONS.split():
+            assert mention not in text, (mention, text)
+    listing = relay_cli("deliveries", "--database", f"sqlite:///{tmp_path / 'relay.db'}")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()  # one per delivery: chat and console
+    assert len(lines) == 2 and all(line.endswith("[2J failed (recoup)") for line in lines)
+    assert "\x1b" not in listing.stdout and "\r" not in listing.stdout
