@@ -63,7 +63,7 @@ def parse_run(obj: object, *, source: str, via: Via, run_url: str | None = None)
     """
     if not isinstance(obj, dict):
         raise SourceError(f"run must be a JSON object, got {_type_name(obj)}")
-    run_id = _required_text(obj, "id", "run")
+    run_id = _run_id(obj, "run")
     where = f"run {run_id!r}"
     status = _required_text(obj, "status", where)
     task = _required_text(obj, "taskIdentifier", where)
@@ -116,6 +116,15 @@ def _parse_indexed(item: object, index: int, source: str, run_url: str | None) -
         return parse_run(item, source=source, via=Via.WEBHOOK, run_url=run_url)
     except SourceError as exc:
         raise SourceError(f"runs[{index}]: {exc}") from exc
+
+
+def _run_id(obj: dict[str, Any], where: str) -> str:
+    """The run's id, which becomes a segment of API paths (re-checks by id): `.` and `..`
+    would be folded away by the HTTP client (`/runs/..` asks for the collection's parent)."""
+    run_id = _required_text(obj, "id", where)
+    if run_id.strip() in (".", ".."):
+        raise SourceError(f"{where}: id {run_id!r} cannot name a run")
+    return run_id
 
 
 def _required_text(obj: dict[str, Any], key: str, where: str) -> str:

@@ -85,6 +85,7 @@ from relay.sources.base import Ingest, PollReport, SourceKind
 from relay.sources.polling import guarded_cycle, stopped_within
 from relay.sources.recoup import (
     _required_text,
+    _run_id,
     _short,
     _timestamp,
     _type_name,
@@ -230,7 +231,7 @@ def parse_run(
     cannot identify a run; unknown statuses and reasons become Phase.UNKNOWN."""
     if not isinstance(obj, dict):
         raise SourceError(f"run must be a JSON object, got {_type_name(obj)}")
-    run_id = _required_text(obj, "id", "run")
+    run_id = _run_id(obj, "run")
     where = f"run {run_id!r}"
     raw_status = _required_text(obj, "status", where)
     name = obj.get("task_name")

@@ -63,7 +63,7 @@ from relay.sources.base import Ingest, PollReport, SourceKind, standard_webhooks
 from relay.sources.polling import MIN_WAIT, poll_forever
 from relay.sources.recoup import (
     DEFAULT_RETRY_AFTER,
-    _required_text,
+    _run_id,
     _short,
     _tags,
     _timestamp,
@@ -215,7 +215,7 @@ def _alert_snapshot(
 ) -> Snapshot:
     if not isinstance(run, dict):
         raise SourceError(f"alert: run must be a JSON object, got {_type_name(run)}")
-    run_id = _required_text(run, "id", "alert run")
+    run_id = _run_id(run, "alert run")
     where = f"alert run {run_id!r}"
     task = _obj(context.get("task"))
     task_id = next((task[k] for k in ("id", "exportName") if _text(task.get(k))), None)
