@@ -5,6 +5,7 @@ RelayError
  +-- SourceError        a platform answered something we cannot use
  |    +-- RateLimited   the platform asked us to wait (carries retry_after seconds)
  +-- IngestError        a webhook request is rejected (carries the HTTP status to answer)
+ +-- BadJson            a body is not JSON the relay can hold (also a ValueError)
 """
 
 from __future__ import annotations
@@ -35,3 +36,7 @@ class IngestError(RelayError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+
+
+class BadJson(RelayError, ValueError):
+    pass

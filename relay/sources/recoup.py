@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import httpx2
 
+from relay import jsonin
 from relay.clock import Clock, SystemClock
 from relay.durations import parse_duration
 from relay.errors import RateLimited, SourceError
@@ -48,6 +49,9 @@ DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 carries no usable Retry-After
 MAX_RECHECKS = 50  # by-id re-checks per cycle: a large backlog must not hammer the API
 EXCERPT_CHARS = 200
 _TIMESTAMPS = ("createdAt", "updatedAt", "startedAt", "finishedAt")
+# a run's times: no negative epochs; far enough ahead for any clock, short of where adding
+# a retention period or a digest window to a date overflows
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 # -- parsing -------------------------------------------------------------------------------
@@ -138,7 +142,11 @@ def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime | None:
     except ValueError:
         raise SourceError(f"{where}: {key} is not an ISO 8601 datetime: {_short(value)}") from None
     # Trigger.dev always sends UTC; a value without an offset is read as UTC, never local time
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    aware = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    # compared before converting: near year 1 or 9999 the conversion itself overflows
+    if not EARLIEST <= aware < LATEST:
+        raise SourceError(f"{where}: {key} is outside 1970..2099: {_short(value)}")
+    return aware.astimezone(UTC)
 
 
 def _tags(value: object) -> tuple[str, ...]:
@@ -258,7 +266,7 @@ class RecoupClient:
         what = "GET " + response.request.url.raw_path.decode("ascii", "replace")
         self._check_status(response, what)
         try:
-            body = response.json()
+            body = jsonin.loads(response.content)
         except ValueError:
             raise SourceError(
                 f"{what}: invalid JSON (HTTP {response.status_code}): {self._excerpt(response)}"

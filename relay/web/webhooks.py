@@ -10,13 +10,13 @@ transition and its deliveries has committed.
 from __future__ import annotations
 
 import ipaddress
-import json
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from relay import jsonin
 from relay import observability as obs
-from relay.errors import IngestError, SourceError
+from relay.errors import BadJson, IngestError, SourceError
 from relay.models import Snapshot
 from relay.rules.config import SourceConfig
 from relay.service import Relay
@@ -88,9 +88,9 @@ def _is_loopback(host: str) -> bool:
 
 def _parse(body: bytes, source: SourceConfig) -> list[Snapshot]:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IngestError(400, f"malformed JSON: {exc}") from exc
+        data = jsonin.loads(body)
+    except BadJson as exc:
+        raise IngestError(400, str(exc)) from exc
     try:
         return kind_of(source.kind).parse_webhook(data, source)
     except SourceError as exc:
