@@ -38,7 +38,9 @@ async def receive(request: Request) -> Response:
         _authenticate(request, source, body)
         snapshots = _parse(body, source)
     except IngestError as exc:
-        obs.REJECTED.labels(name, str(exc.status)).inc()
+        # the path is the client's: only a configured name may become a label value
+        label = name if name in relay.ruleset.sources else "unknown"
+        obs.REJECTED.labels(label, str(exc.status)).inc()
         return error(exc.status, exc.message)
     decisions = [await relay.pipeline.ingest(s) for s in snapshots]
     return JSONResponse(

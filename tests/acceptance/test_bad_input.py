@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from relay.sources import triggerdev
 from tests.acceptance.harness import RunningRelay, running_relay
@@ -123,3 +124,25 @@ async def test_a_trigger_signed_body_with_bad_values_gets_a_400(relay: RunningRe
         )
         assert answer.status_code == 400 and "JSON" in error_of(answer), answer.text
     await assert_nothing_stored(relay)
+
+
+async def test_unknown_sources_add_no_metric_series(relay: RunningRelay) -> None:
+    before = await series(relay)
+    for n in range(100):
+        answer = await relay.client.post(f"{relay.url}/hooks/nope-{n}", content=b"{}")
+        assert answer.status_code == 404
+    after = await series(relay)
+    rejected = ("relay_webhooks_rejected_total", (("reason", "404"), ("source", "unknown")))
+    assert set(after) - set(before) <= {rejected}  # global registry: earlier tests may have it
+    assert after[rejected] - before.get(rejected, 0.0) == 100
+
+
+async def series(relay: RunningRelay) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample /metrics shows, by name and labels."""
+    text = (await relay.client.get(f"{relay.url}/metrics")).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.name.endswith("_created")  # when each series began: one per series anyway
+    }
