@@ -22,6 +22,7 @@ from relay.rules.config import SourceConfig
 from relay.service import Relay
 from relay.signing import SignatureError
 from relay.sources.registry import kind_of
+from relay.web.bodies import read_body
 from relay.web.responses import error
 
 
@@ -34,7 +35,7 @@ async def receive(request: Request) -> Response:
             raise IngestError(404, f"unknown source {name!r}")
         if not source.enabled:
             raise IngestError(403, f"source {name!r} is disabled")
-        body = await _read_body(request, relay.settings.max_body_bytes)
+        body = await read_body(request, relay.settings.max_body_bytes, relay.settings.client_timeout)
         _authenticate(request, source, body)
         snapshots = _parse(body, source)
     except IngestError as exc:
@@ -51,19 +52,6 @@ async def receive(request: Request) -> Response:
         },
         status_code=202,
     )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise IngestError(413, f"body larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise IngestError(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _authenticate(request: Request, source: SourceConfig, body: bytes) -> None:
