@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpx2
 
 from relay import jsonin
-from relay.clock import Clock, SystemClock
+from relay.clock import Clock, SystemClock, parse_time
 from relay.durations import parse_duration
 from relay.errors import RateLimited, SourceError
 from relay.lifecycle import trigger_phase
@@ -49,9 +49,6 @@ DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 carries no usable Retry-After
 MAX_RECHECKS = 50  # by-id re-checks per cycle: a large backlog must not hammer the API
 EXCERPT_CHARS = 200
 _TIMESTAMPS = ("createdAt", "updatedAt", "startedAt", "finishedAt")
-# a run's times: no negative epochs; far enough ahead for any clock, short of where adding
-# a retention period or a digest window to a date overflows
-EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 # -- parsing -------------------------------------------------------------------------------
@@ -138,15 +135,9 @@ def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime | None:
     if not isinstance(value, str):
         raise SourceError(f"{where}: {key} must be an ISO 8601 string, got {_short(value)}")
     try:
-        parsed = datetime.fromisoformat(value)  # accepts the "Z" suffix since Python 3.11
-    except ValueError:
-        raise SourceError(f"{where}: {key} is not an ISO 8601 datetime: {_short(value)}") from None
-    # Trigger.dev always sends UTC; a value without an offset is read as UTC, never local time
-    aware = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-    # compared before converting: near year 1 or 9999 the conversion itself overflows
-    if not EARLIEST <= aware < LATEST:
-        raise SourceError(f"{where}: {key} is outside 1970..2099: {_short(value)}")
-    return aware.astimezone(UTC)
+        return parse_time(value)
+    except ValueError as exc:
+        raise SourceError(f"{where}: {key} is {exc}: {_short(value)}") from None
 
 
 def _tags(value: object) -> tuple[str, ...]:
