@@ -41,23 +41,36 @@ class Invalid(ValueError):
     """A parameter or body field the API cannot use: answered 422 with this message."""
 
 
-def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Authorization, then the handler; bad input becomes its 4xx answer."""
+def endpoint(*query: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Authorization, the query parameters (only those named), then the handler; bad input
+    becomes its 4xx answer."""
 
-    @functools.wraps(handler)
-    async def run(request: Request) -> Response:
-        if denied := _authorized(request):
-            return denied
-        try:
-            return await handler(request, request.app.state.relay)
-        except IngestError as exc:  # the body itself: too large, too slow
-            return error(exc.status, exc.message)
-        except BadJson as exc:
-            return error(400, str(exc))
-        except Invalid as exc:
-            return error(422, str(exc))
+    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            if denied := _authorized(request):
+                return denied
+            try:
+                _only(request, query)
+                return await handler(request, request.app.state.relay)
+            except IngestError as exc:  # the body itself: too large, too slow
+                return error(exc.status, exc.message)
+            except BadJson as exc:
+                return error(400, str(exc))
+            except Invalid as exc:
+                return error(422, str(exc))
 
-    return run
+        return run
+
+    return wrap
+
+
+def _only(request: Request, names: tuple[str, ...]) -> None:
+    """A misspelt filter must not silently list everything."""
+    unknown = sorted(set(request.query_params) - set(names))
+    if unknown:
+        expected = ", ".join(names) or "none"
+        raise Invalid(f"unknown query parameter {unknown[0][:40]!r} (expected: {expected})")
 
 
 def _authorized(request: Request) -> Response | None:
@@ -102,24 +115,24 @@ def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | N
     return value
 
 
-@endpoint
+@endpoint("source", "limit")
 async def runs(request: Request, relay: Relay) -> Response:
     found = await relay.store.runs(request.query_params.get("source"), _limit(request))
     return JSONResponse({"runs": [_run(s) for s in found]})
 
 
-@endpoint
+@endpoint()
 async def sources(request: Request, relay: Relay) -> Response:
     return JSONResponse({"sources": relay.source_status()})
 
 
-@endpoint
+@endpoint("limit")
 async def transitions(request: Request, relay: Relay) -> Response:
     found = await relay.store.transitions(_limit(request))
     return JSONResponse({"transitions": [_transition(t) for t in found]})
 
 
-@endpoint
+@endpoint("status", "limit")
 async def deliveries(request: Request, relay: Relay) -> Response:
     raw = request.query_params.get("status")
     try:
@@ -131,7 +144,7 @@ async def deliveries(request: Request, relay: Relay) -> Response:
     return JSONResponse({"deliveries": [delivery_json(d) for d in found]})
 
 
-@endpoint
+@endpoint()
 async def delivery(request: Request, relay: Relay) -> Response:
     found = await relay.store.delivery(request.path_params["id"])
     if found is None:
@@ -140,14 +153,14 @@ async def delivery(request: Request, relay: Relay) -> Response:
     return JSONResponse({**delivery_json(found), "attempt_log": [attempt_json(a) for a in attempts]})
 
 
-@endpoint
+@endpoint()
 async def replay(request: Request, relay: Relay) -> Response:
     if not await relay.replay(request.path_params["id"]):
         return error(404, "no dead or sent delivery with this id")
     return JSONResponse({"replayed": request.path_params["id"]}, status_code=202)
 
 
-@endpoint
+@endpoint()
 async def preview(request: Request, relay: Relay) -> Response:
     """POST {"rule": ..., "source"?: ..., "run": {a platform run object}} or {"run_id": ...}."""
     body = await _json_object(request, relay, PREVIEW_FIELDS)
@@ -164,7 +177,7 @@ async def preview(request: Request, relay: Relay) -> Response:
         return error(422, str(exc))
 
 
-@endpoint
+@endpoint("all")
 async def silences(request: Request, relay: Relay) -> Response:
     """GET: the silences not yet ended (?all=true: every one). POST: create one."""
     now = relay.clock.now()
@@ -176,7 +189,7 @@ async def silences(request: Request, relay: Relay) -> Response:
     return JSONResponse(silence_json(silence, now), status_code=201)
 
 
-@endpoint
+@endpoint()
 async def expire_silence(request: Request, relay: Relay) -> Response:
     if not await relay.expire_silence(request.path_params["id"]):
         return error(404, "no active silence with this id")
