@@ -146,3 +146,47 @@ async def series(relay: RunningRelay) -> dict[tuple[str, tuple[tuple[str, str], 
         for sample in family.samples
         if not sample.name.endswith("_created")  # when each series began: one per series anyway
     }
+
+
+TASK = {"matchers": {"task": "x"}}
+ADMIN_CASES = [
+    ("GET", "runs?limit=-1", None, "limit must be a whole number from 1 to 1000"),
+    ("GET", "runs?limit=1000000000000000000000", None, "limit must be a whole number from 1 to 1000"),
+    ("GET", "transitions?limit=ten", None, "limit must be a whole number from 1 to 1000"),
+    ("GET", "deliveries?status=lost", None, "unknown status 'lost' (expected one of: pending"),
+    ("GET", "deliveries?stauts=dead", None, "unknown query parameter 'stauts' (expected: status, limit)"),
+    ("GET", "silences?all=maybe", None, "all must be true or false"),
+    ("POST", "silences", {**TASK, "duration": "99999999999d"}, "at most 365d"),
+    ("POST", "silences", {**TASK, "duration": -5}, "more than 0"),
+    ("POST", "silences", {**TASK, "duration": ["2h"]}, "duration must be like 2h"),
+    ("POST", "silences", {**TASK, "ends_at": "99999-01-01T00:00:00Z"}, "ends_at is not an"),
+    ("POST", "silences", {**TASK, "ends_at": "2026-13-45T00:00:00Z"}, "ends_at is not an"),
+    ("POST", "silences", {**TASK, "ends_at": "9999-12-31T23:00:00-05:00"}, "outside 1970"),
+    ("POST", "silences", {**TASK, "starts_at": 5, "duration": "1h"}, "must be a string"),
+    ("POST", "silences", {"matchers": {"task": 5}, "duration": "1h"}, "matcher values must be non-empty"),
+    ("POST", "silences", {**TASK, "duration": "1h", "colour": 1}, "unknown field 'colour'"),
+    ("POST", "silences", [1, 2], "the body must be a JSON object"),
+    ("POST", "preview", {"rule": 7, "run_id": "r"}, "rule must be a string"),
+    ("POST", "preview", {"rule": "everything"}, 'expected {"rule": NAME, "run": {...}}'),
+    ("POST", "preview", {"rule": "everything", "run": "not a run"}, "run must be a run object"),
+    ("POST", "preview", {"rule": "everything", "run_id": "r", "source": [1]}, "source must be a string"),
+]
+
+
+async def test_admin_parameters_and_bodies_are_checked_with_a_422(relay: RunningRelay) -> None:
+    auth = {"authorization": "Bearer admin-token-for-tests"}
+    wrong = []
+    for method, path, payload, words in ADMIN_CASES:
+        answer = await relay.client.request(method, f"{relay.url}/admin/{path}", json=payload, headers=auth)
+        if answer.status_code != 422 or words not in error_of(answer):
+            wrong.append((method, path, answer.status_code, answer.text[:200]))
+    assert wrong == []
+    assert (await relay.admin("silences?all=true"))["silences"] == []
+
+
+async def test_admin_bodies_that_are_not_json_the_relay_takes_are_a_400(relay: RunningRelay) -> None:
+    auth = {"authorization": "Bearer admin-token-for-tests"}
+    for raw in (b'{"matchers": ', b'{"matchers": {"task": "a\\u0000"}, "duration": "1h"}', b"[" * 5000):
+        answer = await relay.client.post(f"{relay.url}/admin/silences", content=raw, headers=auth)
+        assert answer.status_code == 400 and "JSON" in error_of(answer), answer.text
+    assert (await relay.admin("silences?all=true"))["silences"] == []
