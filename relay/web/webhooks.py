@@ -1,8 +1,9 @@
 """POST /hooks/{source}: run updates pushed to the relay.
 
 Checks run cheapest first and nothing is stored unless all pass: known and enabled source,
-body size, signature (the source kind's scheme, Standard Webhooks by default, when the
-source has a webhook_secret; without one, only loopback clients are accepted), JSON, shape.
+body size and time (web/bodies.py), signature (the source kind's scheme, Standard Webhooks by
+default, when the source has a webhook_secret; without one, only loopback clients are
+accepted), JSON the store can hold (relay/jsonin.py), shape and ranges (the kind's parser).
 Accepted means durably stored: the answer comes after the transaction that holds the
 transition and its deliveries has committed.
 """
