@@ -50,7 +50,14 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._head_bytes = 0
-        self._deadline = self.loop.call_later(self.head_timeout, self._close)
+        self._deadline = self.loop.call_later(self.head_timeout, self._overdue)
+
+    def _overdue(self) -> None:
+        self._deadline = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm()  # a pipelined head behind a slow answer: its time starts after that answer
+            return
+        self._close()
 
     def _disarm(self) -> None:
         if self._deadline is not None:
