@@ -118,6 +118,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from relay.app import create_app
     from relay.observability import setup_logging
+    from relay.web.protocol import with_head_timeout
 
     setup_logging(settings.log_level)
     load_ruleset(settings.config_path)  # fail fast, before binding the port
@@ -129,6 +130,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # slow or too many clients (README, "Operating it"): heads and bodies have deadlines
+        http=with_head_timeout(settings.client_timeout),
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=5,
     )
     uvicorn.Server(config).run()
     return 0

@@ -8,6 +8,7 @@ RelayError
  |    +-- FetchRefused  a URL from run data points where the relay may not fetch (relay.netguard)
  +-- IngestError        a webhook request is rejected (carries the HTTP status to answer)
  +-- StoreError         the database cannot be opened
+ +-- BadJson            a body is not JSON the relay can hold (also a ValueError)
 """
 
 from __future__ import annotations
@@ -66,4 +67,8 @@ class IngestError(RelayError):
 
 
 class StoreError(RelayError):
+    pass
+
+
+class BadJson(RelayError, ValueError):
     pass

@@ -94,9 +94,12 @@ async def run_for_preview(
         raise PreviewError(f"no source named {name!r}")
     if body is not None:
         try:
-            return kind_of(config.kind).parse_webhook(body, config)[0]
+            parsed = kind_of(config.kind).parse_webhook(body, config)
         except SourceError as exc:
             raise PreviewError(f"not a run of a {config.kind} source: {exc}") from exc
+        if not parsed:  # e.g. an alert about a deployment
+            raise PreviewError(f"the body holds no run of a {config.kind} source")
+        return parsed[0]
     if not isinstance(run_id, str):
         raise PreviewError("give a run (a platform's run object) or a run_id")
     found = await store.known_runs(name, [run_id])

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from relay import secrets
+from relay.durations import parse_duration
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class Settings:
     port: int = 8080
     admin_token: str = ""
     max_body_bytes: int = 1024 * 1024
+    max_connections: int = 1000  # beyond it new requests get a 503; keep it below `ulimit -n`
+    client_timeout: float = 10.0  # seconds a client has to send a request's head, and its body
     log_level: str = "INFO"
     workers: bool = True  # deliver from this process (off: ingest and poll only)
     pollers: bool = True
@@ -32,6 +35,8 @@ class Settings:
             "port": int(env.get("RELAY_PORT", cls.port)),
             "admin_token": env.get("RELAY_ADMIN_TOKEN", ""),
             "max_body_bytes": int(env.get("RELAY_MAX_BODY_BYTES", cls.max_body_bytes)),
+            "max_connections": int(env.get("RELAY_MAX_CONNECTIONS", cls.max_connections)),
+            "client_timeout": parse_duration(env.get("RELAY_CLIENT_TIMEOUT", cls.client_timeout)),
             "log_level": env.get("RELAY_LOG_LEVEL", cls.log_level),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

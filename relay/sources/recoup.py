@@ -25,7 +25,8 @@ from urllib.parse import quote
 
 import httpx2
 
-from relay.clock import Clock, SystemClock
+from relay import jsonin
+from relay.clock import Clock, SystemClock, parse_time
 from relay.durations import parse_duration
 from relay.errors import RateLimited, SourceError
 from relay.lifecycle import TRIGGER_STATUSES, trigger_phase
@@ -143,11 +144,9 @@ def _timestamp(obj: dict[str, Any], key: str, where: str) -> datetime | None:
     if not isinstance(value, str):
         raise SourceError(f"{where}: {key} must be an ISO 8601 string, got {_short(value)}")
     try:
-        parsed = datetime.fromisoformat(value)  # accepts the "Z" suffix since Python 3.11
-    except ValueError:
-        raise SourceError(f"{where}: {key} is not an ISO 8601 datetime: {_short(value)}") from None
-    # Trigger.dev always sends UTC; a value without an offset is read as UTC, never local time
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return parse_time(value)
+    except ValueError as exc:
+        raise SourceError(f"{where}: {key} is {exc}: {_short(value)}") from None
 
 
 def _tags(value: object) -> tuple[str, ...]:
@@ -267,7 +266,7 @@ class RecoupClient:
         what = "GET " + response.request.url.raw_path.decode("ascii", "replace")
         self._check_status(response, what)
         try:
-            body = response.json()
+            body = jsonin.loads(response.content)
         except ValueError:
             raise SourceError(
                 f"{what}: invalid JSON (HTTP {response.status_code}): {self._excerpt(response)}"

@@ -63,7 +63,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping, Sequence
@@ -74,8 +73,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx2
 
+from relay import jsonin
 from relay.clock import Clock, SystemClock
-from relay.errors import RateLimited, SourceError
+from relay.errors import BadJson, RateLimited, SourceError
 from relay.models import JSON, Phase, RunError, RunState, Snapshot, Via
 from relay.rules.config import SourceConfig
 from relay.secrets import redact
@@ -373,9 +373,9 @@ def parse_event(
         return None
     what = f"event {event.event}" + (f" id {event.id}" if event.id else "")
     try:
-        data = json.loads(event.data)
-    except ValueError:
-        raise SourceError(f"{what}: data is not JSON: {_short(event.data)}") from None
+        data = jsonin.loads(event.data)
+    except BadJson as exc:
+        raise SourceError(f"{what}: data is not JSON ({exc}): {_short(event.data)}") from None
     run, error = _unwrap_event(data)
     try:
         return parse_run(
@@ -661,7 +661,7 @@ class TaskRunnerClient:
     def _json(self, response: httpx2.Response, what: str) -> object:
         self._check(response, what)
         try:
-            return response.json()
+            return jsonin.loads(response.content)
         except ValueError:
             raise SourceError(
                 f"{what}: invalid JSON (HTTP {response.status_code}): {self._excerpt(response)}"
@@ -691,7 +691,7 @@ def _what(response: httpx2.Response) -> str:
 
 def _problem(response: httpx2.Response) -> str | None:
     try:
-        body = response.json()
+        body = jsonin.loads(response.content)
     except ValueError:
         return None
     is_problem = "problem+json" in response.headers.get("content-type", "")

@@ -49,9 +49,10 @@ from urllib.parse import quote
 
 import httpx2
 
+from relay import jsonin
 from relay.clock import Clock, SystemClock
 from relay.durations import parse_duration
-from relay.errors import ConfigError, RateLimited, SourceError
+from relay.errors import BadJson, ConfigError, RateLimited, SourceError
 from relay.lifecycle import TRIGGER_STATUSES, trigger_phase
 from relay.models import JSON, Phase, RunError, Snapshot, Via
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy, fetch
@@ -363,9 +364,9 @@ def authenticate(config: SourceConfig, headers: Mapping[str, str], body: bytes) 
     if not any(hmac.compare_digest(_hex_hmac(s, body), got) for s in config.webhook_secrets):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
     try:
-        alert = is_alert(json.loads(body))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return  # signed but not JSON: the parser answers 400
+        alert = is_alert(jsonin.loads(body))
+    except BadJson:
+        return  # signed but not JSON the relay takes: the parser answers 400
     if not alert:
         raise SignatureError(
             f"{SIGNATURE_HEADER} is accepted on Trigger.dev alert payloads only;"
@@ -538,9 +539,9 @@ class TriggerClient:
         finally:
             await response.aclose()
         try:
-            value = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise SourceError("the offloaded output is not JSON") from None
+            value = jsonin.loads(raw)
+        except BadJson as exc:
+            raise SourceError(f"the offloaded output is not JSON the relay takes: {exc}") from None
         if isinstance(value, dict) and "json" in value and set(value) <= {"json", "meta"}:
             value = value["json"]
         if not isinstance(value, dict):
@@ -599,7 +600,7 @@ class TriggerClient:
 
     def _json(self, response: httpx2.Response) -> object:
         try:
-            return response.json()
+            return jsonin.loads(response.content)
         except ValueError:
             what, status = self._what(response), response.status_code
             raise SourceError(f"{what}: invalid JSON (HTTP {status}): {self._excerpt(response)}") from None

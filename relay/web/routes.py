@@ -1,15 +1,16 @@
-"""Every HTTP endpoint of the relay, in one table."""
+"""Every HTTP endpoint of the relay, in one table (each documented in web/openapi.py)."""
 
 from __future__ import annotations
 
 from starlette.routing import Route
 
-from relay.web import admin, health, webhooks
+from relay.web import admin, health, openapi, webhooks
 
 ROUTES = [
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/metrics", health.metrics, methods=["GET"]),
+    Route("/openapi.json", openapi.document, methods=["GET"]),
     Route("/hooks/{source}", webhooks.receive, methods=["POST"]),
     Route("/admin/sources", admin.sources, methods=["GET"]),
     Route("/admin/runs", admin.runs, methods=["GET"]),

@@ -276,7 +276,7 @@ async def test_a_silence_holds_matches_back_until_it_is_expired(world: World) ->
     bad = await relay.client.post(
         f"{relay.url}/admin/silences", headers=auth, json={"matchers": {"colour": "x"}, "duration": "1h"}
     )
-    assert bad.status_code == 400 and "unknown matcher 'colour'" in bad.json()["error"]
+    assert bad.status_code == 422 and "unknown matcher 'colour'" in bad.json()["error"]
     created = await relay.client.post(
         f"{relay.url}/admin/silences",
         headers=auth,
