@@ -197,7 +197,7 @@ def _poll_once(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    from relay.messages import one_line
+    from relay.messages import ERROR_LIMIT, one_line
     from relay.models import DeliveryStatus
     from relay.store import open_store
 
@@ -209,7 +209,7 @@ def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
             await store.close()
         for d in found:
             # a title is run data: one line, no control characters for the terminal to obey
-            error = f"  [{one_line(d.last_error)}]" if d.last_error else ""
+            error = f"  [{one_line(d.last_error, ERROR_LIMIT)}]" if d.last_error else ""
             print(
                 f"{d.id}  {d.status.value:<8} {d.channel:<16} {d.rule:<20} tries={d.attempts}"
                 f"  {one_line(d.message.title)}{error}"
