@@ -21,7 +21,6 @@ are identifiers the relay keys on and are never changed.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -117,17 +116,6 @@ def redact_run(run: Snapshot, policy: Redaction) -> tuple[Snapshot, bool]:
         error=scrub.error(run.error),
     )
     return (redacted, True) if scrub.changed else (run, False)
-
-
-class SecretPatternFilter(logging.Filter):
-    """Log lines pass the built-in patterns too: a run's values end up in log lines (task
-    names, a platform's error), and libraries log what they were given."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if (masked := DEFAULT.text(message)) != message:
-            record.msg, record.args = masked, None
-        return True
 
 
 def _builtin(value: str) -> str:

@@ -10,12 +10,12 @@ from relay.digests import DigestSpec, digest_message
 from relay.dispatch import plan, plan_stuck
 from relay.errors import ConfigError
 from relay.models import RunError, RunState, Transition, Via
+from relay.observability import log_handler
 from relay.redaction import (
     DEFAULT,
     MASK,
     NOTE,
     Redaction,
-    SecretPatternFilter,
     compile_patterns,
     redact_run,
 )
@@ -130,19 +130,17 @@ def test_an_invalid_pattern_is_named() -> None:
 
 def test_log_lines_pass_the_built_in_patterns() -> None:
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(SecretPatternFilter())
     logger = logging.getLogger("test.redaction")
-    logger.addHandler(handler)
+    logger.addHandler(log_handler(stream))
+    logger.propagate = False
     try:
         logger.warning("poll_failed reason=%s", "GET https://u:secret-pw@api.example.com said 401")
         logger.warning("transition_observed task=%s", "create-content")
     finally:
-        logger.removeHandler(handler)
-    assert stream.getvalue() == (
-        "poll_failed reason=GET https://***@api.example.com said 401\n"
-        "transition_observed task=create-content\n"
-    )
+        logger.handlers.clear()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(" poll_failed reason=GET https://***@api.example.com said 401")
+    assert lines[1].endswith(" transition_observed task=create-content")
 
 
 RULES = """
