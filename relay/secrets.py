@@ -86,4 +86,3 @@ def _register_forms(value: str) -> None:
 
 def redact(text: str) -> str:
     return _pattern.sub("***", text) if _pattern is not None else text
-

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import httpx2 as httpx
 
 from relay.app import create_app
 from relay.clock import Clock
+from relay.observability import log_handler
 from relay.service import Relay
 from relay.settings import Settings
 from tests.fakes.servers import serve
@@ -72,6 +75,22 @@ class Process:
             if loop.time() > deadline:
                 raise AssertionError(f"{text!r} never appeared in:\n{self.output()}")
             await asyncio.sleep(0.02)
+
+
+@contextmanager
+def relay_log(level: int) -> Iterator[io.StringIO]:
+    """What the relay's log handler writes from `level` on, libraries' lines included, as
+    `relay serve` sets it up (masking included)."""
+    stream = io.StringIO()
+    handler, root = log_handler(stream), logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
 
 
 def relay_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

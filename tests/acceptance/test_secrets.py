@@ -23,8 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from relay.observability import log_handler
-from tests.acceptance.harness import ROOT, RunningRelay, running_relay
+from tests.acceptance.harness import ROOT, RunningRelay, relay_log, running_relay
 from tests.fakes.servers import serve
 
 TOKEN = "sk_live_very_secret_token_42"
@@ -38,15 +37,8 @@ async def echo_error(request: Request) -> PlainTextResponse:
 
 @pytest.fixture
 def logged() -> Iterator[io.StringIO]:
-    """What the relay's log handler writes, at DEBUG, libraries included."""
-    stream = io.StringIO()
-    handler, root = log_handler(stream), logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(old_level)
+    with relay_log(logging.DEBUG) as stream:
+        yield stream
 
 
 async def test_a_secret_never_leaves_the_process(
