@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from relay.messages import video_url
+from relay.messages import is_data_url, video_url
 from relay.models import RunError, Snapshot
 
 MASK = "***"
@@ -145,7 +145,7 @@ class _Scrub:
         self.policy, self.keep, self.changed = policy, keep, False
 
     def text(self, value: str) -> str:
-        if value == self.keep or value.startswith("data:"):
+        if value == self.keep or is_data_url(value):
             return value
         masked = self.policy.text(value)
         self.changed |= masked != value
