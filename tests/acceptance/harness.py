@@ -106,6 +106,30 @@ def relay_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
+async def start_relay_cli(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """`relay COMMAND ...` started, its output piped, without blocking the loop (which may be
+    serving the test's fakes)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "relay.cli",
+        *args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def relay_cli_async(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """As `relay_cli`, without blocking the loop."""
+    proc = await start_relay_cli(*args, env=env)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
+
+
 @contextmanager
 def relay_process(config: Path, database: Path, env: dict[str, str] | None = None) -> Iterator[Process]:
     """`relay serve` as a child process; always stopped (SIGTERM, then SIGKILL) on exit."""

@@ -4,16 +4,14 @@ and `relay check` on a broken file."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.acceptance.harness import ADMIN_TOKEN, ROOT, Process, relay_cli, relay_process
+from tests.acceptance.harness import ADMIN_TOKEN, ROOT, Process, relay_cli, relay_cli_async, relay_process
 from tests.checks import validate_payload
 from tests.fakes.sinks import RecordingSink, recording_sink
 
@@ -209,7 +207,6 @@ async def _wait_statuses(url: str, statuses: list[str]) -> None:
 
 
 async def test_poll_once_stores_what_changed(tmp_path: Path) -> None:
-    import asyncio
 
     from tests.fakes.recoup_api import FakeRecoupApi
 
@@ -221,25 +218,17 @@ sources: {{recoup: {{kind: recoup, base_url: "{recoup.base_url}", api_key: "${{K
 channels: {{console: {{kind: console}}}}
 rules: [{{name: r, match: {{phase: terminal}}, notify: [console]}}]
 """)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "relay.cli",
+        result = await relay_cli_async(
             "poll-once",
             "--config",
             str(config),
             "--database",
             f"sqlite:///{tmp_path / 'relay.db'}",
-            cwd=ROOT,
-            env={**os.environ, "KEY": "recoup_sk_cli_0123456789"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            stdin=asyncio.subprocess.DEVNULL,
+            env={"KEY": "recoup_sk_cli_0123456789"},
         )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    assert "recoup: listed 1, fetched by id 0, re-checked 0, invalid 0, ingested 1" in out.decode()
-    assert "recoup_sk_cli_0123456789" not in out.decode() + err.decode()
+    assert result.returncode == 0, result.stderr
+    assert "recoup: listed 1, fetched by id 0, re-checked 0, invalid 0, ingested 1" in result.stdout
+    assert "recoup_sk_cli_0123456789" not in result.stdout + result.stderr
 
 
 def test_preview_shows_each_channel_and_sends_nothing(tmp_path: Path) -> None:

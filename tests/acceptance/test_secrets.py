@@ -9,8 +9,6 @@ import base64
 import io
 import json
 import logging
-import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tests.acceptance.harness import ROOT, RunningRelay, relay_log, running_relay
+from tests.acceptance.harness import RunningRelay, relay_cli_async, relay_log, running_relay
 from tests.fakes.servers import serve
 
 TOKEN = "sk_live_very_secret_token_42"
@@ -148,7 +146,9 @@ delivery: {{schedule: [10ms, 10ms, 10ms, 10ms], quick_tries: 1}}
             dead = await dead_letters(relay)
             detail = await relay.admin(f"deliveries/{dead[0]['id']}")
             sources = await relay.admin("sources")
-        cli = await relay_cli("deliveries", "--database", f"sqlite:///{tmp_path / 'relay.db'}")
+        listed = await relay_cli_async("deliveries", "--database", f"sqlite:///{tmp_path / 'relay.db'}")
+    assert listed.returncode == 0, listed.stderr
+    cli = listed.stdout + listed.stderr
 
     assert receiver.answered == 5 and len(detail["attempt_log"]) == 5  # every spelling was echoed
     answers = json.dumps([dead, detail, sources])
@@ -225,19 +225,3 @@ async def dead_letters(relay: RunningRelay) -> list[dict[str, Any]]:
     raise AssertionError("the delivery never became a dead letter")
 
 
-async def relay_cli(*args: str) -> str:
-    """`relay ARGS` as a user runs it: what it prints, both streams."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "relay.cli",
-        *args,
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, out
-    return out.decode()
