@@ -163,7 +163,8 @@ class DeliveryWorker:
         """On shutdown: sends in flight get `shutdown_grace` to finish; then they are stopped
         and, with those not started, given back (with what writes under way hand over:
         claimed, they would wait for their lease otherwise). A stopped send is recorded as an
-        `interrupted` attempt: its receiver may have it, and gets it again after a restart."""
+        `interrupted` attempt: its receiver may have it, and gets it again after a restart.
+        A send that has ended is never stopped while its outcome is written."""
         self._closing, grace = True, self.policy.shutdown_grace
         if self._inflight:
             log.info("delivery_draining sending=%d grace=%gs", len(self._inflight), grace)
