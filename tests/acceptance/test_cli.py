@@ -94,6 +94,27 @@ async def test_poll_once_against_a_platform_that_is_not_there(tmp_path: Path) ->
     assert line.startswith("error: recoup: GET http://127.0.0.1:") and "ConnectError" in line
 
 
+async def test_poll_once_polls_every_source_when_one_fails(tmp_path: Path) -> None:
+    async with (
+        FakeRecoupApi(api_key="recoup_sk_another_key_0123") as refusing,
+        FakeRecoupApi(api_key=API_KEY) as answering,
+    ):
+        answering.put_run("run_a", status="COMPLETED")
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(f"""
+sources:
+  a-refusing: {{kind: recoup, base_url: "{refusing.base_url}", api_key: "${{RECOUP_API_KEY}}"}}
+  b-answering: {{kind: recoup, base_url: "{answering.base_url}", api_key: "${{RECOUP_API_KEY}}"}}
+channels: {{ops: {{kind: console}}}}
+rules: [{{name: r, match: {{phase: terminal}}, notify: [ops]}}]
+""")
+        result = await relay_cli_async("poll-once", "--config", str(rules), *_db(tmp_path), env=ENV)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: a-refusing: ") and "HTTP 401" in line
+    assert "b-answering: listed 1," in result.stdout and "ingested 1" in result.stdout
+
+
 async def test_ctrl_c_while_waiting_for_a_platform(tmp_path: Path) -> None:
     async with FakeRecoupApi(api_key=API_KEY) as recoup:
         recoup.delay_next(60)  # the platform takes its time
