@@ -197,7 +197,8 @@ def _poll_once(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    from relay.messages import ERROR_LIMIT, one_line
+    from relay.channels.base import EXCERPT_LIMIT
+    from relay.messages import one_line
     from relay.models import DeliveryStatus
     from relay.store import open_store
 
@@ -208,8 +209,9 @@ def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await store.close()
         for d in found:
-            # a title is run data: one line, no control characters for the terminal to obey
-            error = f"  [{one_line(d.last_error, ERROR_LIMIT)}]" if d.last_error else ""
+            # a title and a receiver's words are untrusted: one line, no control characters for
+            # the terminal to obey; the error whole (a reason and an excerpt of at most 300)
+            error = f"  [{one_line(d.last_error, 2 * EXCERPT_LIMIT)}]" if d.last_error else ""
             print(
                 f"{d.id}  {d.status.value:<8} {d.channel:<16} {d.rule:<20} tries={d.attempts}"
                 f"  {one_line(d.message.title)}{error}"

@@ -11,9 +11,9 @@ from typing import TextIO
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from relay import secrets
 from relay.models import Delivery
-from relay.redaction import SecretPatternFilter
-from relay.secrets import RedactingFilter
+from relay.redaction import DEFAULT as BUILT_IN
 
 SNAPSHOTS = Counter("relay_snapshots_total", "Snapshots ingested", ["source", "via", "outcome"])
 TRANSITIONS = Counter("relay_transitions_total", "Transitions observed", ["source", "to_phase"])
@@ -71,12 +71,32 @@ class TemplateErrors:
 
 
 def log_handler(stream: TextIO | None = None) -> logging.Handler:
-    """Every line the process logs passes this handler's redaction, libraries' lines too."""
+    """Every line the process logs passes this handler's masking, libraries' lines too."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(RedactingFilter())
-    handler.addFilter(SecretPatternFilter())
+    handler.addFilter(_Masking())
     return handler
+
+
+class _Masking(logging.Filter):
+    """Masks the message, its arguments and any traceback (an exception's text may quote a
+    URL): the secrets the configuration holds (relay.secrets) and, as run data reaches log
+    lines too (task names, a platform's error), what looks like one (relay.redaction's
+    built-in patterns, whatever rules.yaml switches)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = _mask(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = _mask(record.stack_info)
+        return True
+
+
+def _mask(text: str) -> str:
+    return BUILT_IN.text(secrets.redact(text))
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -21,12 +21,11 @@ are identifiers the relay keys on and are never changed.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from relay.messages import video_url
+from relay.messages import is_data_url, video_url
 from relay.models import RunError, Snapshot
 
 MASK = "***"
@@ -119,17 +118,6 @@ def redact_run(run: Snapshot, policy: Redaction) -> tuple[Snapshot, bool]:
     return (redacted, True) if scrub.changed else (run, False)
 
 
-class SecretPatternFilter(logging.Filter):
-    """Log lines pass the built-in patterns too: a run's values end up in log lines (task
-    names, a platform's error), and libraries log what they were given."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if (masked := DEFAULT.text(message)) != message:
-            record.msg, record.args = masked, None
-        return True
-
-
 def _builtin(value: str) -> str:
     lowered = value.lower()
     for literal in _LITERALS:  # a plain loop: the common case is text with none of them
@@ -157,7 +145,7 @@ class _Scrub:
         self.policy, self.keep, self.changed = policy, keep, False
 
     def text(self, value: str) -> str:
-        if value == self.keep or value.startswith("data:"):
+        if value == self.keep or is_data_url(value):
             return value
         masked = self.policy.text(value)
         self.changed |= masked != value

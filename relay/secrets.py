@@ -12,7 +12,6 @@ whole URL. Innocent words (`services`, `api`, `webhooks`, host names) stay reada
 from __future__ import annotations
 
 import base64
-import logging
 import re
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
 
@@ -87,19 +86,3 @@ def _register_forms(value: str) -> None:
 
 def redact(text: str) -> str:
     return _pattern.sub("***", text) if _pattern is not None else text
-
-
-class RedactingFilter(logging.Filter):
-    """Masks the message, its arguments and any traceback (an exception's text may carry a URL)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _pattern is None:
-            return True
-        record.msg, record.args = redact(record.getMessage()), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True

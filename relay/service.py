@@ -133,7 +133,8 @@ class Relay:
         """Everything that can refuse the file, before anything changes: parse it, open the
         channels it adds or changes (apprise checks its URLs here, as `relay check` does)."""
         try:
-            ruleset = load_ruleset(self.settings.config_path)
+            # off the event loop: reading and compiling a large file must not stall ingest
+            ruleset = await asyncio.to_thread(load_ruleset, self.settings.config_path)
             changes = compare(self.ruleset, ruleset)
             opened, problems = _open_channels(ruleset, changes.channels.to_open)
             if problems:

@@ -12,7 +12,6 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
 
@@ -46,32 +45,16 @@ _apprise_log.propagate = False
 _apprise_log.addHandler(_ToRelayLog())
 
 
-def failure_detail(result: Any, private: tuple[str, ...] = ()) -> str | None:
-    """The warnings and causes apprise logged during one notify call, with the channel URL's
-    private parts and every known secret masked, cut to an excerpt."""
+def failure_detail(result: Any) -> str | None:
+    """The warnings and causes apprise logged during one notify call, cut to an excerpt
+    (which masks every registered secret: the channel's URL was registered token by token
+    when rules.yaml loaded, so a cause that quotes a request URL shows none of it)."""
     lines = [
         e.message
         for e in result.logs()
         if e.level in ("WARNING", "ERROR", "CRITICAL") or any(c in e.message for c in _CAUSES)
     ]
-    if not lines:
-        return None
-    text = " ".join(lines)
-    for part in private:
-        text = text.replace(part, "***")
-    return excerpt(text)  # which masks every registered secret before it cuts
-
-
-def private_parts(url: str) -> tuple[str, ...]:
-    """What in an apprise URL may be a credential, as a cause may quote it (a request URL in
-    an exception): the user and password, a host that is no DNS name or IP (services put
-    tokens there), path segments and query values; e-mail addresses stay readable."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    values = [parts.username or "", parts.password or "", "" if "." in host else host]
-    values += [*parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
-    found = {form for v in values for form in (v, unquote(v)) if len(form) >= 6 and "@" not in form}
-    return tuple(sorted(found, key=len, reverse=True))
+    return excerpt(" ".join(lines)) if lines else None
 
 
 def build(url: str) -> Any:
@@ -102,7 +85,6 @@ class AppriseChannel:
         self.name = config.name
         self._apprise = build(config.url)
         self._html = prefers_html(self._apprise)
-        self._private = private_parts(config.url)
 
     async def send(self, delivery: Delivery) -> Response:
         loop = asyncio.get_running_loop()
@@ -122,7 +104,7 @@ class AppriseChannel:
         )
         if result:
             return Response(ok=True)
-        return Response(ok=False, error="apprise_failed", excerpt=failure_detail(result, self._private))
+        return Response(ok=False, error="apprise_failed", excerpt=failure_detail(result))
 
     async def close(self) -> None:
         return None

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from relay.messages import one_line
 from relay.models import Delivery, Message
+from relay.redaction import NOTE
 
 MAX_ROWS = 50  # members listed in one grouped message; the rest are counted ("… and N more")
 
@@ -20,7 +21,7 @@ def merge(members: list[Delivery]) -> Delivery:
     severity = "failure" if "failure" in severities else first.message.severity
     message = Message(
         f"{first.rule}: {len(members)} notifications",
-        "",
+        NOTE if any(m.payload.get("redacted") for m in members) else "",
         severity,
         rows=(("Notification",), *((one_line(m.message.title),) for m in shown)),
         row_links=tuple(m.message.link for m in shown),

@@ -74,6 +74,9 @@ class DeliveryWorker:
         self._reserved = 0  # pipeline writes under way that will hand their deliveries here
         self._closing = False
         self._cut_off: list[Attempt] = []  # this round's attempts of sends stopped by `_drain`
+        # sends that have ended, writing their outcome: `_drain` lets them finish (a group's
+        # members are written one by one, and one cut off would be sent again)
+        self._settling: set[str] = set()  # by the first member's id
 
     def configure(self, policy: DeliveryPolicy, rate_limits: Mapping[str, tuple[int, float]]) -> None:
         """A reloaded rules.yaml: claims, retries and rate limits follow it from now on."""
@@ -160,7 +163,8 @@ class DeliveryWorker:
         """On shutdown: sends in flight get `shutdown_grace` to finish; then they are stopped
         and, with those not started, given back (with what writes under way hand over:
         claimed, they would wait for their lease otherwise). A stopped send is recorded as an
-        `interrupted` attempt: its receiver may have it, and gets it again after a restart."""
+        `interrupted` attempt: its receiver may have it, and gets it again after a restart.
+        A send that has ended is never stopped while its outcome is written."""
         self._closing, grace = True, self.policy.shutdown_grace
         if self._inflight:
             log.info("delivery_draining sending=%d grace=%gs", len(self._inflight), grace)
@@ -174,8 +178,10 @@ class DeliveryWorker:
         self._ready.clear()
         if tasks:
             await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+        settling = {self._inflight.get(i) for i in self._settling}
         for task in tasks:
-            task.cancel()
+            if task not in settling:
+                task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if ids:
             await self.store.release(ids, self._cut_off)
@@ -194,6 +200,7 @@ class DeliveryWorker:
                 await self.store.complete(d.id, [], outcome)
                 self._due_at(outcome.next_attempt_at)
         finally:
+            self._settling.discard(members[0].id)
             self._pausing.pop(members[0].id, None)
             for d in members:
                 self._inflight.pop(d.id, None)
@@ -226,6 +233,7 @@ class DeliveryWorker:
         except asyncio.CancelledError:  # stopped by `_drain`, which records them
             self._cut_off += [a for d in members for a in _own(d, attempts)]
             raise
+        self._settling.add(members[0].id)
         outcome = retry.outcome(response, delivery.rounds, self.policy, self.clock.now())
         for d in members:
             await self.store.complete(d.id, _own(d, attempts), outcome)

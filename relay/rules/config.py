@@ -501,13 +501,29 @@ def _delivery(data: object, file: str) -> DeliveryPolicy:
     def schedule(value: Any) -> tuple[float, ...]:
         if not isinstance(value, list) or not value:
             raise ValueError("expected a non-empty list of durations")
-        return tuple(parse_duration(v) for v in value)
+        return tuple(_not_negative(v) for v in value)
 
     return DeliveryPolicy(
         schedule=r.convert("schedule", schedule, default.schedule),
         quick_tries=max(1, r.get("quick_tries", int, default.quick_tries)),
-        quick_wait=r.convert("quick_wait", parse_duration, default.quick_wait),
-        timeout=r.convert("timeout", parse_duration, default.timeout),
+        quick_wait=r.convert("quick_wait", _not_negative, default.quick_wait),
+        timeout=r.convert("timeout", _above_zero, default.timeout),
         concurrency=max(1, r.get("concurrency", int, default.concurrency)),
-        shutdown_grace=r.convert("shutdown_grace", parse_duration, default.shutdown_grace),
+        shutdown_grace=r.convert("shutdown_grace", _not_negative, default.shutdown_grace),
     )
+
+
+def _not_negative(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds < 0:
+        raise ValueError(f"expected a duration of 0 or more, got {value!r}")
+    return seconds
+
+
+def _above_zero(value: Any) -> float:
+    """The timeout: a claim's lease is counted in it, and one of 0 or less would let the
+    relay claim a delivery again while it is still being sent."""
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration above 0, got {value!r}")
+    return seconds

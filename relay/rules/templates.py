@@ -71,8 +71,8 @@ def render(
     if template is None:
         return message, None
     template = template.for_kind(kind)
-    context = _context(transition, run, message)
     try:
+        context = _context(transition, run, message)  # copies the run: deep data can fail too
         title = template.title.render(context).strip() if template.title else ""
         body = template.body.render(context).strip() if template.body else ""
     except Exception as exc:

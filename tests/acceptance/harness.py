@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import httpx2 as httpx
 
 from relay.app import create_app
 from relay.clock import Clock
+from relay.observability import log_handler
 from relay.service import Relay
 from relay.settings import Settings
 from tests.fakes.servers import serve
@@ -74,6 +77,22 @@ class Process:
             await asyncio.sleep(0.02)
 
 
+@contextmanager
+def relay_log(level: int) -> Iterator[io.StringIO]:
+    """What the relay's log handler writes from `level` on, libraries' lines included, as
+    `relay serve` sets it up (masking included)."""
+    stream = io.StringIO()
+    handler, root = log_handler(stream), logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
 def relay_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """One `relay COMMAND ...` run to its end, its output captured."""
     return subprocess.run(
@@ -85,6 +104,30 @@ def relay_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
+
+
+async def start_relay_cli(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """`relay COMMAND ...` started, its output piped, without blocking the loop (which may be
+    serving the test's fakes)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "relay.cli",
+        *args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def relay_cli_async(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """As `relay_cli`, without blocking the loop."""
+    proc = await start_relay_cli(*args, env=env)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
 
 
 @contextmanager

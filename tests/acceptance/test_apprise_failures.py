@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from relay.channels.apprise_channel import private_parts
 from tests.acceptance.harness import RunningRelay, running_relay
 from tests.fakes.sinks import recording_sink, smtp_server
 
@@ -78,10 +77,3 @@ async def test_a_receiver_that_answers_500_to_apprise_is_dead_with_its_answer(tm
     assert sink.answered == 2
     for text in (detail["attempt_log"][-1]["excerpt"], detail["last_error"]):
         assert "500" in text and "sink says no" in text, text
-
-
-def test_the_private_parts_of_an_apprise_url_are_masked_and_addresses_are_not() -> None:
-    parts = private_parts("tgram://123456789abcdef/chat-77?token=s3cr3t-value&to=team@example.com")
-    assert {"123456789abcdef", "chat-77", "s3cr3t-value"} <= set(parts)
-    assert not any("example.com" in p for p in parts)
-    assert private_parts("mailtos://user:pa%24%24word@smtp.example.com") == ("pa%24%24word", "pa$$word")

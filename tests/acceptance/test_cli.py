@@ -5,7 +5,6 @@ the value of an environment variable."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -16,12 +15,13 @@ from relay.models import Delivery, DeliveryStatus, Message, RunState
 from relay.store import Decision, open_store
 from relay.store.base import Context
 from relay.transitions import diff
-from tests.acceptance.harness import ROOT, relay_cli
+from tests.acceptance.harness import ROOT, relay_cli, relay_cli_async, start_relay_cli
 from tests.builders import T0, snap
 from tests.fakes.recoup_api import FakeRecoupApi
 from tests.fakes.sinks import free_port
 
 API_KEY = "recoup_sk_live_0123456789"
+ENV = {"RECOUP_API_KEY": API_KEY}
 BROKEN = """\
 sources:
   recoup:
@@ -79,7 +79,7 @@ def test_a_yaml_syntax_error_is_one_line(tmp_path: Path) -> None:
 async def test_poll_once_against_a_platform_that_refuses_the_key(tmp_path: Path) -> None:
     async with FakeRecoupApi(api_key="recoup_sk_the_right_one_0123") as recoup:
         rules = _polling_rules(tmp_path, recoup.base_url)
-        result = await _relay_async("poll-once", "--config", str(rules), *_db(tmp_path))
+        result = await relay_cli_async("poll-once", "--config", str(rules), *_db(tmp_path), env=ENV)
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: recoup: ") and "HTTP 401" in line
@@ -88,17 +88,38 @@ async def test_poll_once_against_a_platform_that_refuses_the_key(tmp_path: Path)
 
 async def test_poll_once_against_a_platform_that_is_not_there(tmp_path: Path) -> None:
     rules = _polling_rules(tmp_path, f"http://127.0.0.1:{free_port()}/api")  # nothing listens
-    result = await _relay_async("poll-once", "--config", str(rules), *_db(tmp_path))
+    result = await relay_cli_async("poll-once", "--config", str(rules), *_db(tmp_path), env=ENV)
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: recoup: GET http://127.0.0.1:") and "ConnectError" in line
+
+
+async def test_poll_once_polls_every_source_when_one_fails(tmp_path: Path) -> None:
+    async with (
+        FakeRecoupApi(api_key="recoup_sk_another_key_0123") as refusing,
+        FakeRecoupApi(api_key=API_KEY) as answering,
+    ):
+        answering.put_run("run_a", status="COMPLETED")
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(f"""
+sources:
+  a-refusing: {{kind: recoup, base_url: "{refusing.base_url}", api_key: "${{RECOUP_API_KEY}}"}}
+  b-answering: {{kind: recoup, base_url: "{answering.base_url}", api_key: "${{RECOUP_API_KEY}}"}}
+channels: {{ops: {{kind: console}}}}
+rules: [{{name: r, match: {{phase: terminal}}, notify: [ops]}}]
+""")
+        result = await relay_cli_async("poll-once", "--config", str(rules), *_db(tmp_path), env=ENV)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: a-refusing: ") and "HTTP 401" in line
+    assert "b-answering: listed 1," in result.stdout and "ingested 1" in result.stdout
 
 
 async def test_ctrl_c_while_waiting_for_a_platform(tmp_path: Path) -> None:
     async with FakeRecoupApi(api_key=API_KEY) as recoup:
         recoup.delay_next(60)  # the platform takes its time
         rules = _polling_rules(tmp_path, recoup.base_url)
-        proc = await _start("poll-once", "--config", str(rules), *_db(tmp_path))
+        proc = await start_relay_cli("poll-once", "--config", str(rules), *_db(tmp_path), env=ENV)
         for _ in range(3000):
             if recoup.requests or proc.returncode is not None:
                 break
@@ -157,28 +178,6 @@ rules: [{{name: r, match: {{phase: terminal}}, notify: [ops]}}]
 
 def _db(tmp_path: Path) -> list[str]:
     return ["--database", f"sqlite:///{tmp_path / 'relay.db'}"]
-
-
-async def _start(*args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "relay.cli",
-        *args,
-        cwd=ROOT,
-        env={**os.environ, "RECOUP_API_KEY": API_KEY},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
-    )
-
-
-async def _relay_async(*args: str) -> subprocess.CompletedProcess[str]:
-    """As `relay_cli`, without blocking the loop that serves the fake platform."""
-    proc = await _start(*args)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return subprocess.CompletedProcess(args, proc.returncode, out.decode(), err.decode())
 
 
 async def _write_deliveries(path: Path, count: int) -> None:

@@ -184,7 +184,6 @@ def check_console(out: str) -> None:
     assert "  … and 10 more" in lines
 
 
-
 def _part(mail: EmailMessage, kind: str) -> str:
     (part,) = [p for p in mail.walk() if p.get_content_type() == kind]
     payload = part.get_payload(decode=True)

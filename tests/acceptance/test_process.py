@@ -4,18 +4,16 @@ and `relay check` on a broken file."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.acceptance.harness import ADMIN_TOKEN, ROOT, relay_process
+from tests.acceptance.harness import ADMIN_TOKEN, ROOT, Process, relay_cli, relay_cli_async, relay_process
 from tests.checks import validate_payload
-from tests.fakes.sinks import recording_sink
+from tests.fakes.sinks import RecordingSink, recording_sink
 
 README_UPDATE = {
     "id": "run_demo_1",
@@ -99,10 +97,7 @@ async def test_killed_while_sending_sends_again_with_the_same_id_and_records_the
         config = _webhook_rules(tmp_path / "rules.yaml", url, "timeout: 2s, quick_tries: 1")
         sink.answering.clear()  # the receiver holds the request
         with relay_process(config, tmp_path / "relay.db") as relay:
-            async with httpx.AsyncClient() as client:
-                await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
-            await _wait(lambda: sink.arrived == 1)
-            relay.proc.send_signal(signal.SIGKILL)  # mid-send, before the request timed out
+            await _signal_mid_send(relay, sink, signal.SIGKILL)  # before the request timed out
             relay.proc.wait(5)
         sink.answering.set()
         with relay_process(config, tmp_path / "relay.db") as relay:
@@ -119,10 +114,7 @@ async def test_sigterm_lets_a_send_finish_within_the_grace(tmp_path: Path) -> No
         config = _webhook_rules(tmp_path / "rules.yaml", url, "shutdown_grace: 20s")
         sink.answering.clear()
         with relay_process(config, tmp_path / "relay.db") as relay:
-            async with httpx.AsyncClient() as client:
-                await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
-            await _wait(lambda: sink.arrived == 1)
-            relay.proc.send_signal(signal.SIGTERM)
+            await _signal_mid_send(relay, sink, signal.SIGTERM)
             await relay.wait_for_output("delivery_draining sending=1 grace=20s")
             sink.answering.set()  # the receiver answers while the relay is stopping
             await _exited(relay.proc)
@@ -138,10 +130,7 @@ async def test_sigterm_hands_back_a_send_that_outlasts_the_grace(tmp_path: Path)
         config = _webhook_rules(tmp_path / "rules.yaml", url, "shutdown_grace: 200ms")
         sink.answering.clear()
         with relay_process(config, tmp_path / "relay.db") as relay:
-            async with httpx.AsyncClient() as client:
-                await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
-            await _wait(lambda: sink.arrived == 1)
-            relay.proc.send_signal(signal.SIGTERM)
+            await _signal_mid_send(relay, sink, signal.SIGTERM)
             await _exited(relay.proc)
             assert "relay_stopped" in relay.output()
         sink.answering.set()
@@ -151,6 +140,14 @@ async def test_sigterm_hands_back_a_send_that_outlasts_the_grace(tmp_path: Path)
         first, again = await sink.wait_for(2)
         assert first.headers["webhook-id"] == again.headers["webhook-id"] == log["id"]
         assert [a["reason"] for a in log["attempt_log"]] == ["interrupted", "ok"]
+
+
+async def _signal_mid_send(relay: Process, sink: RecordingSink, sig: signal.Signals) -> None:
+    """One update in, its send held by the receiver, then `sig` to the relay."""
+    async with httpx.AsyncClient() as client:
+        await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
+    await _wait(lambda: sink.arrived == 1)
+    relay.proc.send_signal(sig)
 
 
 async def _exited(proc: subprocess.Popen[str], timeout: float = 30.0) -> None:
@@ -172,31 +169,19 @@ def test_relay_check_names_the_file_and_line(tmp_path: Path) -> None:
         "channels:\n  ops: {kind: console}\nrules:\n  - name: failures\n"
         "    match: {phase: problem}\n    notify: [slak]\n"
     )
-    result = _relay("check", str(bad))
+    result = relay_cli("check", str(bad))
     assert result.returncode == 1
     assert f"{bad}:6: rule 'failures': unknown channel 'slak' (defined: ops)" in result.stderr
-    good = _relay("check", str(ROOT / "rules.yaml"), env=NO_CREDENTIALS)
+    good = relay_cli("check", str(ROOT / "rules.yaml"), env=NO_CREDENTIALS)
     assert good.returncode == 0 and "ok (1 sources, 3 channels, 6 rules)" in good.stdout
 
 
 def test_cli_lists_and_replays_deliveries(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'empty.db'}"
-    listed = _relay("deliveries", "--dead", "--database", db)
+    listed = relay_cli("deliveries", "--dead", "--database", db)
     assert listed.returncode == 0 and "no deliveries" in listed.stderr
-    missing = _relay("replay", "nope", "--database", db)
+    missing = relay_cli("replay", "nope", "--database", db)
     assert missing.returncode == 1 and "no dead or sent delivery" in missing.stderr
-
-
-def _relay(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relay.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 async def _wait(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -222,7 +207,6 @@ async def _wait_statuses(url: str, statuses: list[str]) -> None:
 
 
 async def test_poll_once_stores_what_changed(tmp_path: Path) -> None:
-    import asyncio
 
     from tests.fakes.recoup_api import FakeRecoupApi
 
@@ -234,25 +218,17 @@ sources: {{recoup: {{kind: recoup, base_url: "{recoup.base_url}", api_key: "${{K
 channels: {{console: {{kind: console}}}}
 rules: [{{name: r, match: {{phase: terminal}}, notify: [console]}}]
 """)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "relay.cli",
+        result = await relay_cli_async(
             "poll-once",
             "--config",
             str(config),
             "--database",
             f"sqlite:///{tmp_path / 'relay.db'}",
-            cwd=ROOT,
-            env={**os.environ, "KEY": "recoup_sk_cli_0123456789"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            stdin=asyncio.subprocess.DEVNULL,
+            env={"KEY": "recoup_sk_cli_0123456789"},
         )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    assert "recoup: listed 1, fetched by id 0, re-checked 0, invalid 0, ingested 1" in out.decode()
-    assert "recoup_sk_cli_0123456789" not in out.decode() + err.decode()
+    assert result.returncode == 0, result.stderr
+    assert "recoup: listed 1, fetched by id 0, re-checked 0, invalid 0, ingested 1" in result.stdout
+    assert "recoup_sk_cli_0123456789" not in result.stdout + result.stderr
 
 
 def test_preview_shows_each_channel_and_sends_nothing(tmp_path: Path) -> None:
@@ -270,7 +246,7 @@ def test_preview_shows_each_channel_and_sends_nothing(tmp_path: Path) -> None:
     )
     email = "mailto://127.0.0.1:9?from=relay@example.com&to=team@example.com&mode=insecure"
     env = {**NO_CREDENTIALS, "RELAY_EMAIL_URL": email}
-    result = _relay(
+    result = relay_cli(
         "preview",
         "failures",
         "--run",
@@ -290,21 +266,21 @@ def test_preview_shows_each_channel_and_sends_nothing(tmp_path: Path) -> None:
         and "OOMError: Out of memory" in shown["channels"]["email"]["html"]
     )
     assert shown["channels"]["slack"]["enabled"] is False  # shown, though it has no URL yet
-    missing = _relay("preview", "nope", "--run", str(run), "--config", str(ROOT / "rules.yaml"), env=env)
+    missing = relay_cli("preview", "nope", "--run", str(run), "--config", str(ROOT / "rules.yaml"), env=env)
     assert missing.returncode == 1 and "no rule named 'nope'" in missing.stderr
 
 
 def test_silences_from_the_command_line(tmp_path: Path) -> None:
     db = ["--database", f"sqlite:///{tmp_path / 's.db'}"]
-    bad = _relay("silence", "add", "--match", "colour=red", *db)
+    bad = relay_cli("silence", "add", "--match", "colour=red", *db)
     assert bad.returncode == 1 and "unknown matcher 'colour'" in bad.stderr
-    added = _relay("silence", "add", "--match", "task=create-*", "--for", "2h", "--comment", "deploy", *db)
+    added = relay_cli("silence", "add", "--match", "task=create-*", "--for", "2h", "--comment", "deploy", *db)
     assert added.returncode == 0, added.stderr
     silence = json.loads(added.stdout)
     assert silence["matchers"] == {"task": "create-*"} and silence["active"]
-    listed = _relay("silence", "list", *db)
+    listed = relay_cli("silence", "list", *db)
     assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [silence["id"]]
-    assert _relay("silence", "expire", silence["id"], *db).returncode == 0
-    assert _relay("silence", "list", *db).stdout == ""
-    assert len(_relay("silence", "list", "--all", *db).stdout.splitlines()) == 1
-    assert _relay("silence", "expire", silence["id"], *db).returncode == 1
+    assert relay_cli("silence", "expire", silence["id"], *db).returncode == 0
+    assert relay_cli("silence", "list", *db).stdout == ""
+    assert len(relay_cli("silence", "list", "--all", *db).stdout.splitlines()) == 1
+    assert relay_cli("silence", "expire", silence["id"], *db).returncode == 1

@@ -13,8 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from relay.observability import log_handler
-from tests.acceptance.harness import RunningRelay, running_relay
+from tests.acceptance.harness import RunningRelay, relay_log, running_relay
 from tests.fakes.sinks import RecordingSink, recording_sink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,15 +45,8 @@ rules:
 
 @pytest.fixture
 def logged() -> Iterator[io.StringIO]:
-    """What the relay's log handler writes, as `relay serve` sets it up."""
-    stream = io.StringIO()
-    handler, root = log_handler(stream), logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(old_level)
+    with relay_log(logging.INFO) as stream:
+        yield stream
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ import base64
 import io
 import json
 import logging
-import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from relay.observability import log_handler
-from tests.acceptance.harness import ROOT, RunningRelay, running_relay
+from tests.acceptance.harness import RunningRelay, relay_cli_async, relay_log, running_relay
 from tests.fakes.servers import serve
 
 TOKEN = "sk_live_very_secret_token_42"
@@ -38,15 +35,8 @@ async def echo_error(request: Request) -> PlainTextResponse:
 
 @pytest.fixture
 def logged() -> Iterator[io.StringIO]:
-    """What the relay's log handler writes, at DEBUG, libraries included."""
-    stream = io.StringIO()
-    handler, root = log_handler(stream), logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(old_level)
+    with relay_log(logging.DEBUG) as stream:
+        yield stream
 
 
 async def test_a_secret_never_leaves_the_process(
@@ -156,7 +146,9 @@ delivery: {{schedule: [10ms, 10ms, 10ms, 10ms], quick_tries: 1}}
             dead = await dead_letters(relay)
             detail = await relay.admin(f"deliveries/{dead[0]['id']}")
             sources = await relay.admin("sources")
-        cli = await relay_cli("deliveries", "--database", f"sqlite:///{tmp_path / 'relay.db'}")
+        listed = await relay_cli_async("deliveries", "--database", f"sqlite:///{tmp_path / 'relay.db'}")
+    assert listed.returncode == 0, listed.stderr
+    cli = listed.stdout + listed.stderr
 
     assert receiver.answered == 5 and len(detail["attempt_log"]) == 5  # every spelling was echoed
     answers = json.dumps([dead, detail, sources])
@@ -233,19 +225,3 @@ async def dead_letters(relay: RunningRelay) -> list[dict[str, Any]]:
     raise AssertionError("the delivery never became a dead letter")
 
 
-async def relay_cli(*args: str) -> str:
-    """`relay ARGS` as a user runs it: what it prints, both streams."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "relay.cli",
-        *args,
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, out
-    return out.decode()

@@ -211,6 +211,13 @@ def test_shutdown_grace(tmp_path: Path) -> None:
     assert load_ruleset(write(tmp_path, "{}\n")).delivery.shutdown_grace == 5.0
 
 
+def test_delivery_durations_that_would_break_the_lease_are_refused(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "delivery: {timeout: 0, shutdown_grace: -5}\n")
+    assert message.endswith("rules.yaml:1: delivery: timeout: expected a duration above 0, got 0"), message
+    message = error_of(tmp_path, "delivery: {schedule: [1s, -1]}\n")
+    assert message.endswith("delivery: schedule: expected a duration of 0 or more, got -1"), message
+
+
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_ruleset(tmp_path / "absent.yaml")

@@ -69,6 +69,15 @@ def test_a_template_raising_anything_gives_the_default_message_and_the_error() -
         assert render(compile_template("t", body), t, run) == (default_message(t, run), error)
 
 
+def test_a_run_too_deep_to_copy_for_a_template_gets_the_default_message() -> None:
+    deep: dict[str, object] = {}
+    for _ in range(5000):  # deeper than Python's recursion limit: copying it raises
+        deep = {"x": deep}
+    run, t = snap("FAILED", error="Out of memory", metadata=deep), t_for("FAILED")
+    message, error = render(compile_template("t", "{{ run.task }}"), t, run)
+    assert message == default_message(t, run) and error is not None and error.startswith("RecursionError")
+
+
 def test_templates_per_channel_kind_override_the_rule_s() -> None:
     slack = compile_template("", "{{ video_url }} :tada:")
     tpl = compile_template("{{ run.task }} done", "see {{ video_url }}", {"slack": slack})

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from relay.delivery.grouping import merge
 from relay.digests import DigestSpec, digest_message
 from relay.dispatch import plan, plan_stuck
 from relay.errors import ConfigError
 from relay.models import RunError, RunState, Transition, Via
+from relay.observability import log_handler
 from relay.redaction import (
     DEFAULT,
     MASK,
     NOTE,
     Redaction,
-    SecretPatternFilter,
     compile_patterns,
     redact_run,
 )
@@ -130,19 +131,17 @@ def test_an_invalid_pattern_is_named() -> None:
 
 def test_log_lines_pass_the_built_in_patterns() -> None:
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(SecretPatternFilter())
     logger = logging.getLogger("test.redaction")
-    logger.addHandler(handler)
+    logger.addHandler(log_handler(stream))
+    logger.propagate = False
     try:
         logger.warning("poll_failed reason=%s", "GET https://u:secret-pw@api.example.com said 401")
         logger.warning("transition_observed task=%s", "create-content")
     finally:
-        logger.removeHandler(handler)
-    assert stream.getvalue() == (
-        "poll_failed reason=GET https://***@api.example.com said 401\n"
-        "transition_observed task=create-content\n"
-    )
+        logger.handlers.clear()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(" poll_failed reason=GET https://***@api.example.com said 401")
+    assert lines[1].endswith(" transition_observed task=create-content")
 
 
 RULES = """
@@ -216,3 +215,17 @@ def test_digests_once_per_keys_and_stuck_alerts_see_the_masked_run(tmp_path: Pat
     (alert,) = found[1]
     assert alert.message.title == "sync eyJ*** stuck in EXECUTING for 1h 00m (recoup)"
     assert alert.payload["redacted"] and NOTE in alert.message.body
+
+
+def test_a_group_with_a_masked_member_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(PLANNED.replace("digest: {cron: \"0 9 * * *\"}", "group_window: 1m"))
+    ruleset, members = load_ruleset(path), []
+    for run in (snap("FAILED", run_id="a", error=f"token {JWT} expired"), snap("FAILED", run_id="b")):
+        t = Transition(run.run_id, "recoup", run.run_id, None, run.phase, None, run.status, T0, Via.POLL)
+        members += plan(t, run, [ruleset.rules[0]], ruleset.channels, now=T0).deliveries
+    grouped = merge(members).message
+    assert grouped.body == NOTE and [row[0] for row in grouped.rows[1:]] == [
+        m.message.title for m in members
+    ]
+

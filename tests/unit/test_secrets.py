@@ -54,6 +54,11 @@ def leaks(text: str, parts: list[str]) -> list[str]:
             ["hunter2%2Fpw", "hunter2/pw"],
             ["smtp.example.com", "team@example.com"],
         ),
+        (  # an apprise URL whose host is the bot's token
+            "tgram://123456789abcdef/chat-77?token=s3cr3t-value&to=team@example.com",
+            ["123456789abcdef", "s3cr3t-value"],
+            ["team@example.com"],
+        ),
         (
             "http://127.0.0.1:8999/hooks/runs?token=short-but-secret",
             ["short-but-secret"],
