@@ -169,6 +169,8 @@ async def reload(request: Request, relay: Relay) -> Response:
         changes = await relay.reload()
     except ConfigError as exc:
         return error(422, redact(str(exc)), file=exc.file, line=exc.line)
+    except RuntimeError as exc:  # a reload asked for while the relay shuts down
+        return error(503, str(exc))
     ruleset = relay.ruleset
     return JSONResponse(
         {

@@ -196,6 +196,7 @@ WHY = {
     408: "the body took longer than RELAY_CLIENT_TIMEOUT",
     413: "the body is larger than RELAY_MAX_BODY_BYTES",
     422: "a value the relay cannot use (the message names it)",
+    503: "the relay is shutting down",
 }
 
 
@@ -366,7 +367,7 @@ PATHS: dict[str, Any] = {
             {
                 "summary": "re-read rules.yaml (as SIGHUP does); an invalid file changes nothing",
                 "responses": {
-                    **_answers(*ADMIN, ok=(200, _ref("Reloaded"))),
+                    **_answers(*ADMIN, 503, ok=(200, _ref("Reloaded"))),
                     "422": {
                         "description": "the file is invalid: the configuration in force stays",
                         "content": {JSON: {"schema": _ref("ReloadRefused")}},
