@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from relay.config import SourceConfig, load_ruleset
 from relay.errors import ConfigError, SourceError
 from relay.models import Phase, RunError, Via
-from relay.rules.config import SourceConfig, load_ruleset
 from relay.signing import SignatureError, sign
 from relay.sources import triggerdev
 from relay.sources.recoup import DEFAULT_RETRY_AFTER
