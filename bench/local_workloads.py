@@ -24,8 +24,8 @@ from bench.report import Section, median, spread
 
 def matching(cfg: Config) -> Section:
     from relay.config import Rule
+    from relay.config.matching import build_matcher
     from relay.models import Phase, Transition, Via
-    from relay.rules.matching import build_matcher
     from tests.builders import T0, snap
 
     rng = random.Random(7)

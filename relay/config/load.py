@@ -19,6 +19,7 @@ from croniter import croniter
 
 from relay import secrets, signing
 from relay.config import kinds
+from relay.config.matching import build_matcher
 from relay.config.reader import Errors, Reader
 from relay.config.schema import (
     CHANNEL_KINDS,
@@ -38,7 +39,6 @@ from relay.durations import parse_duration
 from relay.errors import ConfigError
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction, compile_patterns
-from relay.rules.matching import build_matcher
 from relay.rules.templates import RuleTemplate, compile_template
 
 

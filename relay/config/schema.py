@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from relay.config.matching import Matcher
 from relay.digests import DigestSpec
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction
-from relay.rules.matching import Matcher
 from relay.rules.templates import RuleTemplate
 
 COMMON_SOURCE_OPTIONS = (
