@@ -1,4 +1,4 @@
-"""Recoup's own OpenAPI document (../shared/seeds/recoup-api.openapi.yaml) served by Prism:
+"""Recoup's own OpenAPI document (tests/contract/specs/recoup-api.openapi.yaml) served by Prism:
 hundreds of generated, valid responses parse without an error, and the poller survives them."""
 
 from __future__ import annotations
