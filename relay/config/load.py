@@ -43,6 +43,7 @@ from relay.rules.templates import RuleTemplate, compile_template
 
 
 def load_ruleset(path: Path | str) -> RuleSet:
+    kinds.source_kinds()  # LookupError, saying why, when relay.sources.registry was not imported
     path = Path(path)
     file = str(path)
     root = load_yaml(path)
