@@ -16,9 +16,11 @@ run: $(BIN)/relay  ## set up and serve on the embedded default (SQLite + rules.y
 test: $(BIN)/relay  ## set up and run every test
 	$(BIN)/pytest -q
 
+# ruff, mypy --strict, and import-linter: the layers of docs/architecture.md, no import circles
 lint: $(BIN)/relay
 	$(BIN)/ruff check relay tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 check: lint test
 

@@ -337,8 +337,8 @@ async def _preload(rules: Path, db: Path, count: int) -> None:
     import json
 
     from relay.clock import SystemClock
+    from relay.config import load_ruleset
     from relay.pipeline import Pipeline
-    from relay.rules.config import load_ruleset
     from relay.sources.registry import kind_of
     from relay.store import open_store
 

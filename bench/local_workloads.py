@@ -23,9 +23,9 @@ from bench.report import Section, median, spread
 
 
 def matching(cfg: Config) -> Section:
+    from relay.config import Rule
+    from relay.config.matching import build_matcher
     from relay.models import Phase, Transition, Via
-    from relay.rules.config import Rule
-    from relay.rules.matching import build_matcher
     from tests.builders import T0, snap
 
     rng = random.Random(7)
@@ -313,7 +313,7 @@ def _generate(db: Path, count: int) -> None:
 
 
 def _snapshot_template() -> str:
-    from relay.rules.config import SourceConfig
+    from relay.config import SourceConfig
     from relay.sources.registry import kind_of
     from relay.store.codec import snapshot_to_json
 

@@ -19,8 +19,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from relay import secrets
+from relay.config import RuleSet
 from relay.errors import ConfigError, ConfigErrors, RelayError, SourceError
-from relay.rules.config import RuleSet, load_ruleset
 from relay.settings import Settings
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -113,6 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_ruleset(path: Path | str) -> RuleSet:
+    """The source kinds register their options when relay.sources.registry is imported;
+    imported here, late like the other commands' imports, so that `relay --help` stays quick."""
+    import relay.sources.registry  # noqa: F401
+    from relay.config import load_ruleset
+
+    return load_ruleset(path)
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -121,7 +130,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from relay.web.protocol import with_head_timeout
 
     setup_logging(settings.log_level)
-    load_ruleset(settings.config_path)  # fail fast, before binding the port
+    _load_ruleset(settings.config_path)  # fail fast, before binding the port
     asyncio.run(_can_open(settings.database_url))
     config = uvicorn.Config(
         create_app(settings),
@@ -149,7 +158,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     path = args.file or settings.config_path
     from relay.rules.template_check import template_failures
 
-    ruleset = load_ruleset(path)
+    ruleset = _load_ruleset(path)
     _check_channels(ruleset)
     if failures := template_failures(ruleset):
         print("\n".join(failures), file=sys.stderr)
@@ -229,7 +238,7 @@ def _preview(args: argparse.Namespace, settings: Settings) -> int:
     from relay.preview import PreviewError, preview, run_for_preview
     from relay.store import open_store
 
-    ruleset = load_ruleset(settings.config_path)
+    ruleset = _load_ruleset(settings.config_path)
 
     try:
         body = json.loads(Path(args.run).read_text()) if args.run else None

@@ -3,7 +3,7 @@
 Trigger.dev serves two vocabularies (legacy without the `x-trigger-api-version` header, new
 with it) and Recoup passes both through (list: legacy, by id: new). The mapping is their union,
 and every legacy/new pair for the same internal state maps to the same phase, so a change of
-name alone is never a transition (PLATFORMS.md 2.4, 3.4, 4.2).
+name alone is never a transition (docs/platforms.md 2.4, 3.4, 4.2).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ JSON = dict[str, Any]
 
 
 class Phase(StrEnum):
-    """Normalized lifecycle shared by every platform (PLATFORMS.md section 4)."""
+    """Normalized lifecycle shared by every platform (docs/platforms.md section 4)."""
 
     UNKNOWN = "unknown"
     PENDING = "pending"

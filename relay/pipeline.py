@@ -12,9 +12,9 @@ from typing import Protocol
 
 from relay import observability as obs
 from relay.clock import Clock
+from relay.config import RuleSet
 from relay.dispatch import plan
 from relay.models import Delivery, DeliveryStatus, RunState, Snapshot
-from relay.rules.config import RuleSet
 from relay.rules.index import index_for
 from relay.silences import Silence
 from relay.sources import health

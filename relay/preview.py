@@ -14,11 +14,11 @@ from relay.channels.console import console_text
 from relay.channels.email_html import html_body
 from relay.channels.slack import slack_payload
 from relay.clock import SystemClock
+from relay.config import ChannelConfig, Rule, RuleSet
 from relay.dispatch import plan
 from relay.errors import RelayError
 from relay.models import Delivery, Snapshot, Transition
 from relay.redaction import redact_run
-from relay.rules.config import ChannelConfig, Rule, RuleSet
 from relay.store import Store
 
 

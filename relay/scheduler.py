@@ -15,10 +15,10 @@ from datetime import datetime
 
 from relay import observability as obs
 from relay.clock import Clock
+from relay.config import Rule, RuleSet
 from relay.digests import DigestItem
 from relay.dispatch import digest_delivery, plan_stuck
 from relay.models import Delivery
-from relay.rules.config import Rule, RuleSet
 from relay.store import Store
 from relay.store.base import BuildDigest
 

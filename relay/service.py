@@ -20,12 +20,12 @@ from relay import observability as obs
 from relay.channels.base import Channel
 from relay.channels.registry import open_channel
 from relay.clock import Clock, SystemClock
+from relay.config import RuleSet, SourceConfig, load_ruleset
 from relay.delivery.worker import DeliveryWorker
 from relay.errors import ConfigError
 from relay.pipeline import Pipeline
 from relay.rules.changes import Changes
 from relay.rules.changes import changes as compare
-from relay.rules.config import RuleSet, SourceConfig, load_ruleset
 from relay.scheduler import Scheduler
 from relay.settings import Settings
 from relay.silences import Silence

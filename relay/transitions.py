@@ -1,6 +1,6 @@
 """Diff: does a snapshot move a run forward? Pure: no I/O, no clock.
 
-Rules of the game (DESIGN.md "Diff"):
+Rules of the game:
 - first time seen -> a transition from None ("unknown"), flagged `backfill` when a poll finds
   it already finished before the relay started watching its source (history, not news; a
   pushed update is always news);

@@ -17,9 +17,9 @@ import apprise
 
 from relay.channels.base import Response, excerpt
 from relay.channels.email_html import html_body
+from relay.config import ChannelConfig
 from relay.messages import inert_mentions, one_line, text_lines
 from relay.models import Delivery, Message
-from relay.rules.config import ChannelConfig
 
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="apprise")
 

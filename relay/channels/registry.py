@@ -6,7 +6,7 @@ from relay.channels.base import Channel
 from relay.channels.console import ConsoleChannel
 from relay.channels.slack import SlackChannel
 from relay.channels.webhook import WebhookChannel
-from relay.rules.config import ChannelConfig
+from relay.config import ChannelConfig
 
 
 def open_channel(config: ChannelConfig, timeout: float) -> Channel:

@@ -21,9 +21,9 @@ from typing import Any
 
 from relay.channels.base import Response
 from relay.channels.http import new_client, post
+from relay.config import ChannelConfig
 from relay.messages import clean, fit, more_line, one_line, text_lines, truncate, web_url
 from relay.models import Delivery, Message
-from relay.rules.config import ChannelConfig
 
 ICONS = {"success": ":white_check_mark:", "failure": ":x:", "info": ":information_source:"}
 

@@ -9,8 +9,8 @@ import time
 
 from relay.channels.base import Response
 from relay.channels.http import new_client, post
+from relay.config import ChannelConfig
 from relay.models import Delivery
-from relay.rules.config import ChannelConfig
 from relay.signing import sign_all
 
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from relay.channels.base import Response
+from relay.config import DeliveryPolicy
 from relay.models import DeliveryStatus
-from relay.rules.config import DeliveryPolicy
 from relay.store import Outcome
 
 

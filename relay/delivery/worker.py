@@ -29,11 +29,11 @@ from tenacity.wait import wait_exponential_jitter
 from relay import observability as obs
 from relay.channels.base import Channel, Response
 from relay.clock import Clock
+from relay.config import DeliveryPolicy
 from relay.delivery import retry
 from relay.delivery.grouping import merge
 from relay.delivery.ratelimit import RateGate
 from relay.models import INTERRUPTED, Attempt, Delivery, DeliveryStatus
-from relay.rules.config import DeliveryPolicy
 from relay.store import Outcome, Store
 
 log = logging.getLogger("relay.delivery")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from relay.rules.config import RuleSet
+from relay.config import RuleSet
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import weakref
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
+from relay.config import Rule, RuleSet
 from relay.models import Snapshot, Transition
-from relay.rules.config import Rule, RuleSet
 
 MAX_TASKS = 10_000  # task names remembered; past that the memo starts over
 

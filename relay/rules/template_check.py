@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from relay.config import Rule, RuleSet, SourceConfig
 from relay.lifecycle import TRIGGER_STATUSES
 from relay.models import Phase, Snapshot, Transition
-from relay.rules.config import Rule, RuleSet, SourceConfig
 from relay.rules.templates import RuleTemplate, render
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # fixed: the same file always reports the same

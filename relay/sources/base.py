@@ -16,8 +16,8 @@ from typing import Protocol
 import httpx2
 
 from relay.clock import Clock
+from relay.config import SourceConfig
 from relay.models import Snapshot
-from relay.rules.config import SourceConfig
 from relay.signing import verify
 from relay.store.base import Store
 

@@ -27,11 +27,11 @@ import httpx2
 
 from relay import jsonin
 from relay.clock import Clock, SystemClock, parse_time
+from relay.config import SourceConfig
 from relay.durations import parse_duration
 from relay.errors import RateLimited, SourceError
 from relay.lifecycle import TRIGGER_STATUSES, trigger_phase
 from relay.models import JSON, RunError, RunState, Snapshot, Via
-from relay.rules.config import SourceConfig
 from relay.secrets import redact
 from relay.sources import health
 from relay.sources import recoup_schedules as schedules

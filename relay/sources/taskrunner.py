@@ -75,9 +75,9 @@ import httpx2
 
 from relay import jsonin
 from relay.clock import Clock, SystemClock
+from relay.config import SourceConfig
 from relay.errors import BadJson, RateLimited, SourceError
 from relay.models import JSON, Phase, RunError, RunState, Snapshot, Via
-from relay.rules.config import SourceConfig
 from relay.secrets import redact
 from relay.signing import SignatureError
 from relay.sources import health

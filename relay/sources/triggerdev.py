@@ -51,12 +51,12 @@ import httpx2
 
 from relay import jsonin
 from relay.clock import Clock, SystemClock
+from relay.config import MIN_POLL_EVERY, SourceConfig
 from relay.durations import parse_duration
 from relay.errors import BadJson, ConfigError, RateLimited, SourceError
 from relay.lifecycle import TRIGGER_STATUSES, trigger_phase
 from relay.models import JSON, Phase, RunError, Snapshot, Via
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy, fetch
-from relay.rules.config import MIN_POLL_EVERY, SourceConfig
 from relay.secrets import redact
 from relay.signing import SignatureError
 from relay.sources import health

@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 
 from relay import jsonin
 from relay import observability as obs
+from relay.config import SourceConfig
 from relay.errors import BadJson, IngestError, SourceError
 from relay.models import Snapshot
-from relay.rules.config import SourceConfig
 from relay.service import Relay
 from relay.signing import SignatureError
 from relay.sources.registry import kind_of

@@ -1,4 +1,4 @@
-"""Recoup's own OpenAPI document (../shared/seeds/recoup-api.openapi.yaml) served by Prism:
+"""Recoup's own OpenAPI document (tests/contract/specs/recoup-api.openapi.yaml) served by Prism:
 hundreds of generated, valid responses parse without an error, and the poller survives them."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import httpx2
 import pytest
 
 from relay.clock import SystemClock
+from relay.config import load_ruleset
 from relay.models import Phase, Via
 from relay.pipeline import Pipeline
-from relay.rules.config import load_ruleset
 from relay.sources.recoup import RecoupClient, RecoupPoller, parse_run
 from relay.sources.recoup_schedules import missed_runs, parse_task, task_state
 from relay.store.sqlite import SqliteStore

@@ -5,7 +5,7 @@
         ...  # point a client at fake.base_url (".../api")
         fake.set_status("run_1", "COMPLETED", output={"videoSourceUrl": "https://..."})
 
-GET /api/tasks/runs behaves as Recoup's handler does (PLATFORMS.md 3.2-3.4):
+GET /api/tasks/runs behaves as Recoup's handler does (docs/platforms.md 3.2-3.4):
 - list (no runId): legacy status names, no output/error/payload, newest first by createdAt,
   at most `limit` (1..100, default 20), `account_id` keeps runs tagged `account:<id>`. Only
   runs that have started are listed: the task tags itself when it starts, so a run that was

@@ -5,7 +5,7 @@
         fake.set_status(run.id, "ended", end_reason="failed", exit_code=2)
         ...  # point a client at fake.base_url ("http://127.0.0.1:PORT")
 
-Two eras (PLATFORMS.md 1.1-1.2):
+Two eras (docs/platforms.md 1.1-1.2):
 - "v0.5" (the seed page): runs carry `replica_index`; per-run routes are
   /api/tasks/{task}/runs/{id}[/log]; the stream is /api/runs/stream, events without ids.
 - "newest": `instance_index`; per-run routes /api/runs/{id}[/log]; the stream is

@@ -1,5 +1,5 @@
 """A fake Trigger.dev management API: a real HTTP server on 127.0.0.1 speaking the documented
-shapes (PLATFORMS.md 2.1-2.5, ../shared/seeds/trigger-v3-openapi.yaml).
+shapes (docs/platforms.md 2.1-2.5, tests/contract/specs/trigger-v3-openapi.yaml).
 
     async with FakeTriggerApi(api_key="tr_dev_test") as fake:
         fake.put_run("run_1", status="EXECUTING")

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx2
 
 from relay.clock import SystemClock
+from relay.config import RuleSet, SourceConfig, load_ruleset
 from relay.models import Snapshot, Transition
 from relay.pipeline import Pipeline
-from relay.rules.config import RuleSet, SourceConfig, load_ruleset
 from relay.store.sqlite import SqliteStore
 
 # what a test's `sources:` are followed by unless it says otherwise

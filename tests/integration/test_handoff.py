@@ -10,10 +10,10 @@ from pathlib import Path
 
 from relay.channels.base import Response
 from relay.clock import SystemClock
+from relay.config import RuleSet, load_ruleset
 from relay.delivery.worker import DeliveryWorker
 from relay.models import Delivery, DeliveryStatus, Via
 from relay.pipeline import Pipeline
-from relay.rules.config import RuleSet, load_ruleset
 from relay.store import Store
 from tests.builders import snap
 

@@ -639,7 +639,7 @@ async def test_the_kind_opens_a_poller_and_validates_its_options(
 # -- contract: Trigger.dev's own OpenAPI document, served by an OpenAPI mock server -----------------
 #
 # Stoplight Prism (`prism mock -d`) answers every request with a random response that is valid
-# for the document (../shared/seeds/trigger-v3-openapi.yaml), and rejects requests the document
+# for the document (tests/contract/specs/trigger-v3-openapi.yaml), and rejects requests the document
 # does not allow (page[size] below 10, a missing bearer key). Installed with npm on first use.
 
 

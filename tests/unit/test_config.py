@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from relay import secrets
+from relay.config import load_ruleset
 from relay.errors import ConfigError, ConfigErrors
-from relay.rules.config import load_ruleset
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -56,7 +56,7 @@ def test_problem_phases() -> None:
 
 
 def test_every_source_kind_in_the_config_has_an_implementation() -> None:
-    from relay.rules.config import SOURCE_KINDS
+    from relay.config.kinds import source_kinds
     from relay.sources.registry import KINDS
 
-    assert set(SOURCE_KINDS) == set(KINDS)
+    assert set(source_kinds()) == set(KINDS)

@@ -1,7 +1,7 @@
 import pytest
 
+from relay.config.matching import build_matcher
 from relay.models import Phase, Transition, Via
-from relay.rules.matching import build_matcher
 from tests.builders import T0, snap
 
 

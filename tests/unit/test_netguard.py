@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from relay.config import load_ruleset
 from relay.errors import ConfigError, FetchRefused
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy, decide, literal_address
-from relay.rules.config import load_ruleset
 
 PUBLIC = ip_address("52.216.8.10")
 LOOPBACK_ONLY = NetworkPolicy.parse(["127.0.0.1/32"])

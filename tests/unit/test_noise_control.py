@@ -12,10 +12,10 @@ import pytest
 
 from relay.channels.base import Response
 from relay.clock import FakeClock
+from relay.config import load_ruleset
 from relay.delivery.worker import DeliveryWorker, _by_group
 from relay.models import Delivery, DeliveryStatus, Via
 from relay.pipeline import Pipeline
-from relay.rules.config import load_ruleset
 from relay.scheduler import Scheduler
 from relay.silences import new_silence
 from relay.store.memory import MemoryStore

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.config import load_ruleset
 from relay.delivery.grouping import merge
 from relay.digests import DigestSpec, digest_message
 from relay.dispatch import plan, plan_stuck
@@ -20,7 +21,6 @@ from relay.redaction import (
     compile_patterns,
     redact_run,
 )
-from relay.rules.config import load_ruleset
 from tests.builders import T0, snap
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"

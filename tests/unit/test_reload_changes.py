@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from relay.config import RuleSet, load_ruleset
 from relay.rules.changes import Changes, Diff, changes
-from relay.rules.config import RuleSet, load_ruleset
 
 BASE = """
 sources:

@@ -3,9 +3,9 @@ from datetime import timedelta
 import pytest
 
 from relay.channels.base import Response
+from relay.config import DeliveryPolicy
 from relay.delivery.retry import Verdict, outcome, verdict
 from relay.models import DeliveryStatus
-from relay.rules.config import DeliveryPolicy
 from tests.builders import T0
 
 

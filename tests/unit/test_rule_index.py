@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pytest
 
+from relay.config import Rule
+from relay.config.matching import build_matcher
 from relay.models import Phase, Snapshot, Transition, Via
-from relay.rules.config import Rule
 from relay.rules.index import RuleIndex
-from relay.rules.matching import build_matcher
 from tests.builders import T0, snap
 
 SOURCES = ["recoup", "trigger", "runner"]

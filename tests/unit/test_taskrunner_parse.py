@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from relay.config import SourceConfig
 from relay.errors import SourceError
 from relay.models import Phase, Via
-from relay.rules.config import SourceConfig
 from relay.signing import SignatureError
 from relay.sources.registry import kind_of
 from relay.sources.taskrunner import (

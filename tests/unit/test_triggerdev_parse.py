@@ -1,5 +1,5 @@
 """Trigger.dev parsing, signatures, replays, options and rate-limit arithmetic: pure logic over
-the documented shapes (PLATFORMS.md 2.3, 2.4, 2.5, 2.7, 4.2)."""
+the documented shapes (docs/platforms.md 2.3, 2.4, 2.5, 2.7, 4.2)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from relay.config import SourceConfig, load_ruleset
 from relay.errors import ConfigError, SourceError
 from relay.models import Phase, RunError, Via
-from relay.rules.config import SourceConfig, load_ruleset
 from relay.signing import SignatureError, sign
 from relay.sources import triggerdev
 from relay.sources.recoup import DEFAULT_RETRY_AFTER
@@ -338,7 +338,7 @@ def test_retrieved_run() -> None:
     assert s.metadata == {"step": "render"}
 
 
-# PLATFORMS.md 4.2: every name of both vocabularies, DEQUEUED, WAITING, TIMED_OUT, EXPIRED too
+# docs/platforms.md 4.2: every name of both vocabularies, DEQUEUED, WAITING, TIMED_OUT, EXPIRED too
 EVERY_STATUS = [
     ("DELAYED", Phase.PENDING),
     ("PENDING_VERSION", Phase.PENDING),

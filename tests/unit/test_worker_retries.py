@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from relay.channels.base import Response
 from relay.clock import SystemClock
+from relay.config import DeliveryPolicy
 from relay.delivery.worker import DeliveryWorker
 from relay.models import Delivery, DeliveryStatus, Message, RunState
-from relay.rules.config import DeliveryPolicy
 from relay.store.base import Context, Decision
 from relay.store.memory import MemoryStore
 from relay.transitions import diff

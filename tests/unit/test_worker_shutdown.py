@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from relay.clock import SystemClock
+from relay.config import DeliveryPolicy
 from relay.delivery.worker import DeliveryWorker
 from relay.models import Attempt, Delivery, DeliveryStatus, Message, RunState
-from relay.rules.config import DeliveryPolicy
 from relay.store.base import Context, Decision, Outcome
 from relay.store.memory import MemoryStore
 from relay.transitions import diff

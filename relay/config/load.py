@@ -2,211 +2,53 @@
 
 Top level: `sources`, `channels`, `rules`, and optional `delivery`, `redaction` and `network`
 (an allow list for URLs fetched because of run data). See the
-commented example `rules.yaml` at the repository root for every option.
+commented example `rules.yaml` at the repository root for every option. The source kinds
+(relay.sources) register their options and statuses in relay.config.kinds; this module
+imports no stage.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
 from relay import secrets, signing
+from relay.config import kinds
+from relay.config.matching import build_matcher
+from relay.config.reader import Errors, Reader
+from relay.config.schema import (
+    CHANNEL_KINDS,
+    COMMON_SOURCE_OPTIONS,
+    FIRST_SEEN,
+    MIN_POLL_EVERY,
+    ChannelConfig,
+    DeliveryPolicy,
+    OncePer,
+    Rule,
+    RuleSet,
+    SourceConfig,
+)
+from relay.config.yamlfile import Mapping, load_yaml
 from relay.digests import DigestSpec
 from relay.durations import parse_duration
-from relay.errors import ConfigError, ConfigErrors, did_you_mean
+from relay.errors import ConfigError
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction, compile_patterns
-from relay.rules.matching import Matcher, build_matcher
 from relay.rules.templates import RuleTemplate, compile_template
-from relay.rules.yamlfile import Mapping, load_yaml
-
-# per kind: the default base URL and the options only that kind accepts
-SOURCE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "recoup": ("https://api.recoupable.com/api", ("account_id", "schedules", "schedule_grace")),
-    "taskrunner": ("http://127.0.0.1:9477", ("tasks", "socket", "stream", "external_url", "log_lines")),
-    "triggerdev": ("https://api.trigger.dev", ("project_ref", "sweep_window", "sweep_every")),
-}
-COMMON_SOURCE_OPTIONS = (
-    "kind",
-    "enabled",
-    "base_url",
-    "api_key",
-    "poll_every",
-    "limit",
-    "webhook_secret",
-    "run_url",
-)
-CHANNEL_KINDS = ("console", "slack", "webhook", "apprise")
-FIRST_SEEN = ("recent", "always", "never")
-MIN_POLL_EVERY = 0.05  # rejects 0, which would be a hot loop against the platform
-T = TypeVar("T")
-P = ParamSpec("P")
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    name: str
-    kind: str
-    base_url: str
-    api_key: str = ""
-    poll_every: float = 30.0
-    limit: int = 100
-    webhook_secrets: tuple[str, ...] = ()  # any of them authenticates a pushed update (rotation)
-    run_url: str | None = None  # e.g. "https://example.com/runs/{run_id}"
-    enabled: bool = True  # off: neither polled nor accepted by webhook
-    options: MappingABC[str, Any] = field(default_factory=dict)  # kind-specific, see SOURCE_KINDS
-    # where URLs in its run data (a presigned output) may point: the top-level `network`
-    network: NetworkPolicy = PUBLIC_ONLY
-
-
-@dataclass(frozen=True)
-class ChannelConfig:
-    name: str
-    kind: str
-    url: str = ""
-    secrets: tuple[str, ...] = ()  # a webhook channel signs with each (rotation)
-    headers: tuple[tuple[str, str], ...] = ()
-    rate_limit: tuple[int, float] | None = None  # at most N messages per period (seconds)
-    line: int = field(default=0, compare=False)
-
-    @property
-    def enabled(self) -> bool:
-        return self.kind == "console" or bool(self.url)
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    matcher: Matcher
-    notify: tuple[str, ...]
-    first_seen: str = "recent"
-    template: RuleTemplate | None = None
-    digest: DigestSpec | None = None  # collect, and send one message per schedule
-    group_window: float | None = None  # seconds: a burst of matches becomes one message
-    once_per: OncePer | None = None  # notify once per key per period
-    stuck_after: float | None = None  # seconds a run may stay in a matched, non-terminal phase
-    redaction: Redaction = DEFAULT  # how the run's data is masked in this rule's messages
-
-
-@dataclass(frozen=True)
-class OncePer:
-    key: RuleTemplate  # rendered with the run's fields, e.g. "{{ run.task }}"
-    period: float
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    """Durable retry schedule (seconds after each failed attempt); dead after the last."""
-
-    schedule: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800)
-    quick_tries: int = 3  # in-attempt tries (tenacity) before falling back to the schedule
-    quick_wait: float = 0.2  # first in-attempt backoff; doubles, with jitter
-    timeout: float = 10.0
-    concurrency: int = 16
-    shutdown_grace: float = 5.0  # on stop: how long sends in flight may take to finish
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    path: str
-    sources: dict[str, SourceConfig]
-    channels: dict[str, ChannelConfig]
-    rules: tuple[Rule, ...]
-    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
-    redaction: Redaction = DEFAULT  # the file's policy (a rule may switch it with `redact`)
-
-
-class _Reader:
-    """Typed access to one mapping of the file, with errors at the right line."""
-
-    def __init__(self, data: object, file: str, where: str, line: int = 0) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{where} must be a mapping", file, getattr(data, "line", line) or None)
-        self.data, self.file, self.where = data, file, where
-
-    def fail(self, key: str | None, message: str) -> ConfigError:
-        line = self.data.line_of(key) if key else self.data.line
-        return ConfigError(f"{self.where}: {message}", self.file, line)
-
-    def get(self, key: str, kind: type[T], default: T) -> T:
-        value = self.data.get(key, default)
-        if value is None:
-            return default
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(key, f"{key} must be a {kind.__name__}, got {value!r}")
-        return value
-
-    def convert(self, key: str, fn: Callable[[Any], T], default: T) -> T:
-        if self.data.get(key) is None:
-            return default
-        try:
-            return fn(self.data[key])
-        except (ValueError, TypeError) as exc:
-            raise self.fail(key, f"{key}: {exc}") from exc
-
-    def only(self, *allowed: str) -> None:
-        for key in self.data:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed) or f" (expected one of: {', '.join(allowed)})"
-                raise self.fail(key, f"unknown option {key!r}{hint}")
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        """A string or a list of strings (secrets while they rotate); empty ones are dropped, so
-        `${VAR:-}` left unset means none. The error never shows the values."""
-        value = self.data.get(key)
-        items = value if isinstance(value, list) else [value]
-        if not all(v is None or isinstance(v, str) for v in items):
-            raise self.fail(key, f"{key} must be a string or a list of strings")
-        return tuple(v for v in items if v)
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(key, str, default)
-        if value not in choices:
-            hint = did_you_mean(value, choices)
-            raise self.fail(key, f"{key} must be one of {', '.join(choices)}, got {value!r}{hint}")
-        return value
-
-
-class _Errors:
-    """Each top-level key, source, channel and rule is checked on its own, so that one run
-    reports every mistake in the file (raised together at the end)."""
-
-    def __init__(self) -> None:
-        self.found: list[ConfigError] = []
-
-    def check(self, build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
-        try:
-            return build(*args, **kwargs)
-        except ConfigErrors as exc:
-            self.found += exc.errors
-        except ConfigError as exc:
-            self.found.append(exc)
-        return None
-
-    def each(self, section: Mapping, build: Callable[[str, Any], T]) -> dict[str, T]:
-        built = {name: self.check(build, name, value) for name, value in section.items()}
-        return {name: item for name, item in built.items() if item is not None}
-
-    def raise_found(self) -> None:
-        if self.found:
-            raise ConfigErrors(self.found)
 
 
 def load_ruleset(path: Path | str) -> RuleSet:
+    kinds.source_kinds()  # LookupError, saying why, when relay.sources.registry was not imported
     path = Path(path)
     file = str(path)
     root = load_yaml(path)
-    top = _Reader(root, file, "top level", 1)
-    errors = _Errors()
+    top = Reader(root, file, "top level", 1)
+    errors = Errors()
     errors.check(top.only, "sources", "channels", "rules", "delivery", "redaction", "network")
     network = errors.check(_network, top.data.get("network"), file) or PUBLIC_ONLY
     source_section = errors.check(_section, top, "sources") or Mapping()
@@ -225,17 +67,15 @@ def load_ruleset(path: Path | str) -> RuleSet:
 
 
 def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, file: str) -> None:
-    """Each kind checks its own options; imported here, late, as the kinds import this module."""
-    from relay.sources.registry import kind_of
-
+    """Each kind checks its own options (registered by the kind, relay.config.kinds)."""
     for name, config in sources.items():
-        kind = kind_of(config.kind)
+        kind = kinds.source_kinds()[config.kind]
         try:
             kind.check_options(config)
         except ValueError as exc:
             raise ConfigError(f"source {name!r}: {exc}", file, section.line_of(name)) from exc
         if kind.secret_is_key:
-            _check_keys(_Reader(section[name], file, f"source {name!r}"), "webhook_secret")
+            _check_keys(Reader(section[name], file, f"source {name!r}"), "webhook_secret")
 
 
 def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, ChannelConfig]) -> None:
@@ -253,7 +93,7 @@ def _register_secrets(sources: dict[str, SourceConfig], channels: dict[str, Chan
             secrets.register_url(c.url)
 
 
-def _section(top: _Reader, key: str) -> Mapping:
+def _section(top: Reader, key: str) -> Mapping:
     value = top.data.get(key)
     if value is None:
         return Mapping()
@@ -263,9 +103,10 @@ def _section(top: _Reader, key: str) -> Mapping:
 
 
 def _source(name: str, data: object, file: str) -> SourceConfig:
-    r = _Reader(data, file, f"source {name!r}")
-    kind = r.choice("kind", tuple(SOURCE_KINDS), "recoup")
-    default_url, kind_options = SOURCE_KINDS[kind]
+    r = Reader(data, file, f"source {name!r}")
+    registered = kinds.source_kinds()
+    kind = r.choice("kind", tuple(sorted(registered)), "recoup")
+    default_url, kind_options = registered[kind].default_base_url, registered[kind].options
     r.only(*COMMON_SOURCE_OPTIONS, *kind_options)
     limit = r.get("limit", int, 100)
     if not 1 <= limit <= 100:
@@ -292,7 +133,7 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
         url = data or ""
         kind = "slack" if url.startswith("https://hooks.slack.com/") else "apprise"
         return ChannelConfig(name, kind, url=url, line=line)
-    r = _Reader(data, file, f"channel {name!r}")
+    r = Reader(data, file, f"channel {name!r}")
     r.only("kind", "url", "secret", "headers", "rate_limit")
     kind = r.choice("kind", CHANNEL_KINDS, "apprise")
     headers = r.get("headers", dict, {})
@@ -309,7 +150,7 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
     )
 
 
-def _check_keys(r: _Reader, key: str) -> None:
+def _check_keys(r: Reader, key: str) -> None:
     """Standard Webhooks secrets must decode as the reference library decodes them (see
     relay.signing), or every signature made or checked with them would fail at run time."""
     values = r.strings(key)
@@ -332,18 +173,16 @@ def _rate(value: Any) -> tuple[int, float]:
 
 
 def _known_statuses() -> set[str]:
-    """Every status some source kind reports (imported late, as `_check_source_options`)."""
-    from relay.sources.registry import KINDS
-
-    return {status for kind in KINDS.values() for status in kind.statuses}
+    """Every status some source kind reports."""
+    return {status for kind in kinds.source_kinds().values() for status in kind.statuses}
 
 
 def _rules(
-    top: _Reader,
+    top: Reader,
     channels: list[str],
     sources: set[str],
     file: str,
-    errors: _Errors,
+    errors: Errors,
     redaction: Redaction,
 ) -> tuple[Rule, ...]:
     items = top.data.get("rules") or []
@@ -369,7 +208,7 @@ def _rule(
     file: str,
     redaction: Redaction,
 ) -> Rule:
-    r = _Reader(data, file, f"rule #{index + 1}")
+    r = Reader(data, file, f"rule #{index + 1}")
     name = r.get("name", str, f"rule-{index + 1}")
     r.where = f"rule {name!r}"
     r.only(
@@ -418,7 +257,7 @@ TEMPLATE_KINDS = (*CHANNEL_KINDS, "email")  # email: an alias of apprise
 def _template(data: object, file: str, where: str, line: int, *, per_kind: bool) -> RuleTemplate | None:
     if data is None:
         return None
-    t = _Reader(data, file, where)
+    t = Reader(data, file, where)
     t.only("title", "body", *(TEMPLATE_KINDS if per_kind else ()))
     kinds = {}
     for kind in TEMPLATE_KINDS if per_kind else ():
@@ -431,11 +270,11 @@ def _template(data: object, file: str, where: str, line: int, *, per_kind: bool)
         raise t.fail(None, str(exc)) from exc
 
 
-def _digest(r: _Reader) -> DigestSpec | None:
+def _digest(r: Reader) -> DigestSpec | None:
     data = r.data.get("digest")
     if data is None:
         return None
-    d = _Reader(data, r.file, f"{r.where} digest")
+    d = Reader(data, r.file, f"{r.where} digest")
     d.only("cron", "tz", "send_empty")
     cron, tz = d.get("cron", str, ""), d.get("tz", str, "UTC")
     if not croniter.is_valid(cron):
@@ -447,11 +286,11 @@ def _digest(r: _Reader) -> DigestSpec | None:
     return DigestSpec(cron, tz, d.get("send_empty", bool, False))
 
 
-def _once_per(r: _Reader, file: str) -> OncePer | None:
+def _once_per(r: Reader, file: str) -> OncePer | None:
     data = r.data.get("once_per")
     if data is None:
         return None
-    o = _Reader(data, file, f"{r.where} once_per")
+    o = Reader(data, file, f"{r.where} once_per")
     o.only("key", "period")
     period = o.convert("period", parse_duration, 0.0)
     if period <= 0:
@@ -467,7 +306,7 @@ def _redaction(data: object, file: str) -> Redaction:
     """`redaction: {enabled: true, patterns: [regex, ...]}`: on by default."""
     if data is None:
         return DEFAULT
-    r = _Reader(data, file, "redaction")
+    r = Reader(data, file, "redaction")
     r.only("enabled", "patterns")
     return Redaction(r.get("enabled", bool, True), r.convert("patterns", _patterns, ()))
 
@@ -483,7 +322,7 @@ def _network(data: object, file: str) -> NetworkPolicy:
     output URL) may point to besides public addresses; see relay.netguard."""
     if data is None:
         return PUBLIC_ONLY
-    r = _Reader(data, file, "network")
+    r = Reader(data, file, "network")
     r.only("allow")
     try:
         return NetworkPolicy.parse(r.get("allow", list, []))
@@ -494,7 +333,7 @@ def _network(data: object, file: str) -> NetworkPolicy:
 def _delivery(data: object, file: str) -> DeliveryPolicy:
     if data is None:
         return DeliveryPolicy()
-    r = _Reader(data, file, "delivery")
+    r = Reader(data, file, "delivery")
     r.only("schedule", "quick_tries", "quick_wait", "timeout", "concurrency", "shutdown_grace")
     default = DeliveryPolicy()
 
