@@ -197,8 +197,9 @@ def _poll_once(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    from relay.messages import ERROR_LIMIT, one_line
     from relay.models import DeliveryStatus
+    from relay.render.default import ERROR_LIMIT
+    from relay.render.escape import one_line
     from relay.store import open_store
 
     async def run() -> int:

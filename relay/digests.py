@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from relay.messages import ERROR_LIMIT, FIELD_LIMIT, inline_video_bytes, one_line, truncate, video_url
 from relay.models import Message, Phase, Snapshot, Transition
 from relay.redaction import NOTE
+from relay.render.default import ERROR_LIMIT, FIELD_LIMIT
+from relay.render.escape import one_line, truncate
+from relay.render.output import inline_video_bytes, video_url
 
 MAX_ROWS = 200  # runs listed in one digest's table; the rest are counted ("… and N more")
 

@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 
 from relay.digests import DigestItem, digest_message, item_for
 from relay.ids import new_id
-from relay.messages import duration_text
 from relay.models import Delivery, DeliveryStatus, Message, RunState, Snapshot, Transition
-from relay.payload import build_payload, iso
 from relay.redaction import NOTE, Redaction, redact_run
+from relay.render.default import duration_text
+from relay.render.payload import build_payload, iso
+from relay.render.templates import render, render_text
 from relay.rules.config import ChannelConfig, Rule
-from relay.rules.templates import render, render_text
 from relay.silences import Silence, muted_by
 
 

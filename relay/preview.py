@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from relay.channels.apprise_channel import build, prefers_html, text_body
-from relay.channels.console import console_text
-from relay.channels.email_html import html_body
-from relay.channels.slack import slack_payload
+from relay.channels.apprise_channel import build, prefers_html
 from relay.clock import SystemClock
 from relay.dispatch import plan
 from relay.errors import RelayError
 from relay.models import Delivery, Snapshot, Transition
 from relay.redaction import redact_run
+from relay.render.email import html_body
+from relay.render.slack import slack_payload
+from relay.render.text import console_text, text_body
 from relay.rules.config import ChannelConfig, Rule, RuleSet
 from relay.store import Store
 

@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from relay.messages import video_url
 from relay.models import RunError, Snapshot
+from relay.render.output import video_url
 
 MASK = "***"
 NOTE = "Some values were redacted (secrets)."

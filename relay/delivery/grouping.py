@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from relay.messages import one_line
 from relay.models import Delivery, Message
+from relay.render.escape import one_line
 
 MAX_ROWS = 50  # members listed in one grouped message; the rest are counted ("… and N more")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from relay.messages import inline_video_bytes, safe_output, video_url
 from relay.models import JSON, Message, Snapshot, Transition
+from relay.render.output import inline_video_bytes, safe_output, video_url
 
 VERSION = "1"
 

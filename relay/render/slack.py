@@ -1,8 +1,4 @@
-"""Slack incoming webhooks, natively: Block Kit with a plain-text fallback.
-
-Native rather than through apprise because apprise's Slack plugin always posts to
-hooks.slack.com (so it cannot be pointed at a Slack-compatible endpoint such as Mattermost's
-or a test sink) and sleeps between sends to throttle itself.
+"""A Message as a Slack incoming webhook's payload: Block Kit with a plain-text fallback.
 
 Run data is escaped wherever it lands (`&`, `<`, `>` in every mrkdwn text and in the fallback
 `text`, so no `<!channel>`, `<@U…>` or `<url|label>` of a run's making survives); mrkdwn texts
@@ -13,17 +9,14 @@ holds and a code block is always closed; what does not fit is counted ("… and 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from relay.channels.base import Response
-from relay.channels.http import new_client, post
-from relay.messages import clean, fit, more_line, one_line, text_lines, truncate, web_url
-from relay.models import Delivery, Message
-from relay.rules.config import ChannelConfig
+from relay.models import Message
+from relay.render.escape import clean, fit, one_line, truncate, web_url
+from relay.render.text import more_line, text_lines
 
 ICONS = {"success": ":white_check_mark:", "failure": ":x:", "info": ":information_source:"}
 
@@ -173,17 +166,3 @@ def _code(text: str) -> str:
     """Inside a code block: escaped, and no ``` that would close it early."""
     text = _escape(text)
     return text + "\u200b" if text.endswith("`") else text  # not one with the closing ```
-
-
-class SlackChannel:
-    def __init__(self, config: ChannelConfig, timeout: float) -> None:
-        self.name = config.name
-        self._url = config.url
-        self._client = new_client(timeout)
-
-    async def send(self, delivery: Delivery) -> Response:
-        body = json.dumps(slack_payload(delivery.message)).encode()
-        return await post(self._client, self._url, body, {"content-type": "application/json"})
-
-    async def close(self) -> None:
-        await self._client.aclose()

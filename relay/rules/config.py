@@ -23,8 +23,8 @@ from relay.durations import parse_duration
 from relay.errors import ConfigError, ConfigErrors, did_you_mean
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction, compile_patterns
+from relay.render.templates import RuleTemplate, compile_template
 from relay.rules.matching import Matcher, build_matcher
-from relay.rules.templates import RuleTemplate, compile_template
 from relay.rules.yamlfile import Mapping, load_yaml
 
 # per kind: the default base URL and the options only that kind accepts
