@@ -18,17 +18,17 @@ Everything a rule sends is built from the run as its redaction policy masks it
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from relay.digests import DigestItem, digest_message, item_for
+from relay.digests import DigestItem, item_for
 from relay.ids import new_id
 from relay.models import Delivery, DeliveryStatus, Message, RunState, Snapshot, Transition
 from relay.redaction import NOTE, Redaction, redact_run
 from relay.render.default import duration_text
-from relay.render.payload import build_payload, iso
+from relay.render.digest import digest_message
+from relay.render.payload import build_payload, digest_payload
 from relay.render.templates import render, render_text
 from relay.rules.config import ChannelConfig, Rule
 from relay.silences import Silence, muted_by
@@ -191,30 +191,7 @@ def digest_delivery(
         return None
     message = digest_message(rule.name, spec, end, items)
     key = f"digest:{rule.name}:{channel}:{end.isoformat()}"
-    payload = {
-        "type": "digest",
-        "version": "1",
-        "idempotency_key": key,
-        "rule": rule.name,
-        "window": {"start": iso(spec.window_start(end)), "end": iso(end), "tz": spec.tz},
-        "counts": dict(Counter(i.phase.value for i in items)),
-        "runs": [
-            {
-                "source": i.source,
-                "id": i.run_id,
-                "task": i.task,
-                "status": i.status,
-                "phase": i.phase.value,
-                "finished_at": iso(i.finished_at),
-                "duration_ms": i.duration_ms,
-                "outcome": i.outcome,
-                "url": i.link,
-            }
-            for i in items
-        ],
-        "message": {"title": message.title, "body": message.body, "link": None},
-        "redacted": any(i.redacted for i in items),
-    }
+    payload = digest_payload(rule.name, spec, end, items, message, key=key)
     return Delivery(
         id=new_id(),
         transition_id=None,

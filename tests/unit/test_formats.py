@@ -3,9 +3,10 @@ from dataclasses import replace
 import pytest
 
 from relay.delivery.grouping import merge
-from relay.digests import DigestSpec, digest_message, item_for
+from relay.digests import DigestSpec, item_for
 from relay.models import Delivery, DeliveryStatus, Link, Message, Phase, Transition, Via
 from relay.render.default import default_message
+from relay.render.digest import digest_message
 from relay.render.email import html_body
 from relay.render.escape import fit, truncate, web_url
 from relay.render.output import inline_video_bytes, safe_output

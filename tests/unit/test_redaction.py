@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.digests import DigestSpec, digest_message
+from relay.digests import DigestSpec
 from relay.dispatch import plan, plan_stuck
 from relay.errors import ConfigError
 from relay.models import RunError, RunState, Transition, Via
@@ -19,6 +19,7 @@ from relay.redaction import (
     compile_patterns,
     redact_run,
 )
+from relay.render.digest import digest_message
 from relay.rules.config import load_ruleset
 from tests.builders import T0, snap
 
