@@ -13,6 +13,7 @@ from relay.channels.apprise_channel import build, prefers_html
 from relay.clock import SystemClock
 from relay.dispatch import plan
 from relay.errors import RelayError
+from relay.ids import new_id
 from relay.models import Delivery, Snapshot, Transition
 from relay.redaction import redact_run
 from relay.render.email import html_body
@@ -45,7 +46,7 @@ def preview(ruleset: RuleSet, rule_name: str, run: Snapshot) -> dict[str, Any]:
     }
     # the message as sent at once: digests, groups and once-per keys are not simulated
     shown = replace(rule, first_seen="always", digest=None, group_window=None, once_per=None)
-    deliveries = plan(transition, run, [shown], channels, now=transition.observed_at).deliveries
+    deliveries = plan(transition, run, [shown], channels, now=transition.observed_at, ids=new_id).deliveries
     task = redact_run(run, rule.redaction)[0].task
     return {
         "rule": rule.name,

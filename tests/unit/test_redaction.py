@@ -9,6 +9,7 @@ import pytest
 from relay.digests import DigestSpec
 from relay.dispatch import plan, plan_stuck
 from relay.errors import ConfigError
+from relay.ids import new_id
 from relay.models import RunError, RunState, Transition, Via
 from relay.redaction import (
     DEFAULT,
@@ -204,7 +205,7 @@ def test_digests_once_per_keys_and_stuck_alerts_see_the_masked_run(tmp_path: Pat
     digest, once, stuck = ruleset.rules
     run = snap("FAILED", error=f"token {JWT} expired")
     t = Transition("t", "recoup", "run_1", None, run.phase, None, run.status, T0, Via.POLL)
-    planned = plan(t, run, [digest, once], ruleset.channels, now=T0)
+    planned = plan(t, run, [digest, once], ruleset.channels, now=T0, ids=new_id)
     (item,) = planned.digest_items
     assert item.redacted and item.outcome == "Error: token eyJ*** expired"
     assert NOTE in digest_message("digest", DigestSpec("0 9 * * *"), T0, [item]).body
@@ -212,7 +213,8 @@ def test_digests_once_per_keys_and_stuck_alerts_see_the_masked_run(tmp_path: Pat
     assert JWT not in delivery.idempotency_key and "eyJ***" in delivery.idempotency_key
 
     running = snap("EXECUTING", task=f"sync {JWT}")
-    found = plan_stuck(RunState(running, T0, T0), stuck, ruleset.channels, now=T0 + timedelta(hours=1))
+    later = T0 + timedelta(hours=1)
+    found = plan_stuck(RunState(running, T0, T0), stuck, ruleset.channels, now=later, ids=new_id)
     assert found is not None
     (alert,) = found[1]
     assert alert.message.title == "sync eyJ*** stuck in EXECUTING for 1h 00m (recoup)"
