@@ -103,7 +103,7 @@ def _delivery(
     rendered: tuple[Message, str | None],
     now: datetime,
     redacted: bool,
-    id: str,
+    delivery_id: str,
 ) -> Delivery:
     key = f"{run.source}:{run.run_id}:{transition.to_phase.value}:{rule.name}:{channel}"
     if rule.once_per is not None:
@@ -117,7 +117,7 @@ def _delivery(
         group = f"{rule.name}:{channel}:{window}"
     message, template_error = rendered
     return Delivery(
-        id=id,
+        id=delivery_id,
         transition_id=transition.id,
         rule=rule.name,
         channel=channel,

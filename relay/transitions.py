@@ -88,10 +88,10 @@ def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:
 
 
 def _transition(
-    old: Snapshot | None, new: Snapshot, now: datetime, id: str, *, backfill: bool
+    old: Snapshot | None, new: Snapshot, now: datetime, transition_id: str, *, backfill: bool
 ) -> Transition:
     return Transition(
-        id=id,
+        id=transition_id,
         source=new.source,
         run_id=new.run_id,
         from_phase=old.phase if old else None,
