@@ -207,8 +207,8 @@ def _poll_once(args: argparse.Namespace, settings: Settings) -> int:
 
 def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
     from relay.channels.base import EXCERPT_LIMIT
-    from relay.messages import one_line
     from relay.models import DeliveryStatus
+    from relay.render.escape import one_line
     from relay.store import open_store
 
     async def run() -> int:

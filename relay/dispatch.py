@@ -1,4 +1,5 @@
-"""Plan: a transition and the rules it matched -> deliveries and digest items. Pure.
+"""Plan: a transition and the rules it matched -> deliveries and digest items. Pure: `now` and
+the ids of new deliveries are passed in.
 
 The idempotency key names the run, the phase it reached, the rule and the channel: the same
 transition can never enqueue the same notification twice, even if it is observed twice. Noise
@@ -18,19 +19,19 @@ Everything a rule sends is built from the run as its redaction policy masks it
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from relay.config import ChannelConfig, Rule
-from relay.digests import DigestItem, digest_message, item_for
-from relay.ids import new_id
-from relay.messages import duration_text
+from relay.digests import DigestItem
+from relay.ids import IdFactory
 from relay.models import Delivery, DeliveryStatus, Message, RunState, Snapshot, Transition
-from relay.payload import build_payload, iso
-from relay.redaction import NOTE, Redaction, redact_run
-from relay.rules.templates import render, render_text
+from relay.redaction import Redaction, redact_run
+from relay.render.default import NOTE, duration_text
+from relay.render.digest import digest_message, item_for
+from relay.render.payload import build_payload, digest_payload
+from relay.render.templates import render, render_text
 from relay.silences import Silence, muted_by
 
 
@@ -56,6 +57,7 @@ def plan(
     channels: Mapping[str, ChannelConfig],
     *,
     now: datetime,
+    ids: IdFactory,
     silences: Sequence[Silence] = (),
 ) -> Plan:
     result = Plan()
@@ -77,7 +79,7 @@ def plan(
                 continue
             if channel.kind not in rendered:
                 rendered[channel.kind] = _render(rule, transition, shown, channel.kind, masked)
-            delivery = _delivery(transition, shown, rule, name, rendered[channel.kind], now, masked)
+            delivery = _delivery(transition, shown, rule, name, rendered[channel.kind], now, masked, ids())
             if silence := muted_by(silences, _facts(run, rule, name), now):
                 delivery = replace(
                     delivery, status=DeliveryStatus.SILENCED, last_error=f"silenced by {silence.id}"
@@ -101,6 +103,7 @@ def _delivery(
     rendered: tuple[Message, str | None],
     now: datetime,
     redacted: bool,
+    delivery_id: str,
 ) -> Delivery:
     key = f"{run.source}:{run.run_id}:{transition.to_phase.value}:{rule.name}:{channel}"
     if rule.once_per is not None:
@@ -114,7 +117,7 @@ def _delivery(
         group = f"{rule.name}:{channel}:{window}"
     message, template_error = rendered
     return Delivery(
-        id=new_id(),
+        id=delivery_id,
         transition_id=transition.id,
         rule=rule.name,
         channel=channel,
@@ -142,7 +145,7 @@ def _facts(run: Snapshot, rule: Rule, channel: str) -> dict[str, str]:
 
 
 def plan_stuck(
-    state: RunState, rule: Rule, channels: Mapping[str, ChannelConfig], *, now: datetime
+    state: RunState, rule: Rule, channels: Mapping[str, ChannelConfig], *, now: datetime, ids: IdFactory
 ) -> tuple[Transition, list[Delivery]] | None:
     """A run in a matched phase for longer than the rule's stuck_after: a transition the relay
     observes itself (same phase, status unchanged), notified once per run and rule."""
@@ -175,7 +178,7 @@ def plan_stuck(
                 title=f"{run.task} stuck in {run.status} for {stuck_for} ({run.source})",
                 severity="failure",
             )
-        delivery = _delivery(transition, run, rule, name, (message, error), now, redacted)
+        delivery = _delivery(transition, run, rule, name, (message, error), now, redacted, ids())
         deliveries.append(
             replace(delivery, idempotency_key=f"{run.source}:{run.run_id}:stuck:{rule.name}:{name}")
         )
@@ -183,7 +186,7 @@ def plan_stuck(
 
 
 def digest_delivery(
-    rule: Rule, channel: str, end: datetime, items: list[DigestItem], now: datetime
+    rule: Rule, channel: str, end: datetime, items: list[DigestItem], *, now: datetime, ids: IdFactory
 ) -> Delivery | None:
     """The one delivery of a digest window (None for an empty window unless send_empty)."""
     spec = rule.digest
@@ -191,32 +194,9 @@ def digest_delivery(
         return None
     message = digest_message(rule.name, spec, end, items)
     key = f"digest:{rule.name}:{channel}:{end.isoformat()}"
-    payload = {
-        "type": "digest",
-        "version": "1",
-        "idempotency_key": key,
-        "rule": rule.name,
-        "window": {"start": iso(spec.window_start(end)), "end": iso(end), "tz": spec.tz},
-        "counts": dict(Counter(i.phase.value for i in items)),
-        "runs": [
-            {
-                "source": i.source,
-                "id": i.run_id,
-                "task": i.task,
-                "status": i.status,
-                "phase": i.phase.value,
-                "finished_at": iso(i.finished_at),
-                "duration_ms": i.duration_ms,
-                "outcome": i.outcome,
-                "url": i.link,
-            }
-            for i in items
-        ],
-        "message": {"title": message.title, "body": message.body, "link": None},
-        "redacted": any(i.redacted for i in items),
-    }
+    payload = digest_payload(rule.name, spec, end, items, message, key=key)
     return Delivery(
-        id=new_id(),
+        id=ids(),
         transition_id=None,
         rule=rule.name,
         channel=channel,

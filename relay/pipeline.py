@@ -14,6 +14,7 @@ from relay import observability as obs
 from relay.clock import Clock
 from relay.config import RuleSet
 from relay.dispatch import plan
+from relay.ids import IdFactory, new_id
 from relay.models import Delivery, DeliveryStatus, RunState, Snapshot
 from relay.rules.index import index_for
 from relay.silences import Silence
@@ -45,6 +46,7 @@ class Pipeline:
     # this process's delivery worker: fresh deliveries are written claimed and handed to it
     handoff: Handoff | None = None
     template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
+    ids: IdFactory = new_id  # of transitions and deliveries: diff and plan draw none themselves
 
     async def ingest(self, snapshot: Snapshot) -> Decision:
         now = self.clock.now()
@@ -56,12 +58,15 @@ class Pipeline:
                 snapshot,
                 now=now,
                 watching_since=context.watching_since,
+                ids=self.ids,
                 task_last=context.task_last,
             )
             if transition is None:
                 return Decision(store=refresh(previous, snapshot))
             rules = index_for(self.ruleset).matching(transition, snapshot)
-            planned = plan(transition, snapshot, rules, self.ruleset.channels, now=now, silences=silences)
+            planned = plan(
+                transition, snapshot, rules, self.ruleset.channels, now=now, ids=self.ids, silences=silences
+            )
             return Decision(snapshot, transition, planned.deliveries, planned.digest_items)
 
         lease = self.handoff.reserve() if self.handoff else None

@@ -9,16 +9,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from relay.channels.apprise_channel import build, prefers_html, text_body
-from relay.channels.console import console_text
-from relay.channels.email_html import html_body
-from relay.channels.slack import slack_payload
+from relay.channels.apprise_channel import build, prefers_html
 from relay.clock import SystemClock
 from relay.config import ChannelConfig, Rule, RuleSet
 from relay.dispatch import plan
 from relay.errors import RelayError
+from relay.ids import new_id
 from relay.models import Delivery, Snapshot, Transition
 from relay.redaction import redact_run
+from relay.render.email import html_body
+from relay.render.slack import slack_payload
+from relay.render.text import console_text, text_body
 from relay.store import Store
 
 
@@ -45,7 +46,7 @@ def preview(ruleset: RuleSet, rule_name: str, run: Snapshot) -> dict[str, Any]:
     }
     # the message as sent at once: digests, groups and once-per keys are not simulated
     shown = replace(rule, first_seen="always", digest=None, group_window=None, once_per=None)
-    deliveries = plan(transition, run, [shown], channels, now=transition.observed_at).deliveries
+    deliveries = plan(transition, run, [shown], channels, now=transition.observed_at, ids=new_id).deliveries
     task = redact_run(run, rule.redaction)[0].task
     return {
         "rule": rule.name,

@@ -25,11 +25,10 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from relay.messages import is_data_url, video_url
 from relay.models import RunError, Snapshot
+from relay.render.output import is_data_url, video_url
 
 MASK = "***"
-NOTE = "Some values were redacted (secrets)."
 _KEYS = (
     r"(?:password|passwd|pwd|secret|client_secret|api[_-]?key|access[_-]?token|refresh[_-]?token"
     r"|auth[_-]?token|token|aws_secret_access_key)"

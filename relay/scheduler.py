@@ -18,6 +18,7 @@ from relay.clock import Clock
 from relay.config import Rule, RuleSet
 from relay.digests import DigestItem
 from relay.dispatch import digest_delivery, plan_stuck
+from relay.ids import IdFactory, new_id
 from relay.models import Delivery
 from relay.store import Store
 from relay.store.base import BuildDigest
@@ -41,6 +42,7 @@ class Scheduler:
     wakeup: asyncio.Event
     started_at: datetime | None = None
     template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
+    ids: IdFactory = new_id  # of deliveries: planning draws none itself
     _rules: dict[str, Rule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,7 +82,8 @@ class Scheduler:
             found, config = rules.get(rule_name), ruleset.channels.get(channel)
             if found is None or config is None or not config.enabled:
                 continue  # the items wait, in case a reload brings the rule or channel back
-            if await self.store.take_digest(rule_name, channel, end, _builder(found, channel, end, now)):
+            build = _builder(found, channel, end, now, self.ids)
+            if await self.store.take_digest(rule_name, channel, end, build):
                 log.info(
                     "digest_enqueued rule=%s channel=%s window_end=%s", rule_name, channel, end.isoformat()
                 )
@@ -96,7 +99,7 @@ class Scheduler:
         for source in ruleset.sources:
             for state in await self.store.active_runs(source):
                 for rule in rules:
-                    planned = plan_stuck(state, rule, ruleset.channels, now=now)
+                    planned = plan_stuck(state, rule, ruleset.channels, now=now, ids=self.ids)
                     if planned and (written := await self.store.enqueue(*planned)):
                         self.template_errors.report(planned[1])
                         log.info(
@@ -106,8 +109,8 @@ class Scheduler:
         return alerts
 
 
-def _builder(rule: Rule, channel: str, end: datetime, now: datetime) -> BuildDigest:
+def _builder(rule: Rule, channel: str, end: datetime, now: datetime, ids: IdFactory) -> BuildDigest:
     def build(items: list[DigestItem]) -> Delivery | None:
-        return digest_delivery(rule, channel, end, items, now)
+        return digest_delivery(rule, channel, end, items, now=now, ids=ids)
 
     return build

@@ -1,4 +1,4 @@
-"""Diff: does a snapshot move a run forward? Pure: no I/O, no clock.
+"""Diff: does a snapshot move a run forward? Pure: no I/O, no clock, ids passed in.
 
 Rules of the game:
 - first time seen -> a transition from None ("unknown"), flagged `backfill` when a poll finds
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from relay.ids import new_id
+from relay.ids import IdFactory
 from relay.models import Phase, RunState, Snapshot, Transition, Via
 
 
@@ -26,19 +26,20 @@ def diff(
     *,
     now: datetime,
     watching_since: datetime,
+    ids: IdFactory,
     task_last: Phase | None = None,
 ) -> Transition | None:
     """`task_last`: the phase of the task's last finished run before this one, if known."""
     recovered = snapshot.phase == Phase.SUCCEEDED and task_last is not None and task_last.problem
     if previous is None:
         backfill = _finished_before(snapshot, watching_since)
-        return replace(_transition(None, snapshot, now, backfill=backfill), recovered=recovered)
+        return replace(_transition(None, snapshot, now, ids(), backfill=backfill), recovered=recovered)
     old = previous.snapshot
     if old.terminal or snapshot.phase == old.phase:
         return None
     if snapshot.updated_at < old.updated_at and not snapshot.terminal:
         return None
-    return replace(_transition(old, snapshot, now, backfill=False), recovered=recovered)
+    return replace(_transition(old, snapshot, now, ids(), backfill=False), recovered=recovered)
 
 
 def refresh(previous: RunState | None, snapshot: Snapshot) -> Snapshot | None:
@@ -86,9 +87,11 @@ def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:
     return finished < moment
 
 
-def _transition(old: Snapshot | None, new: Snapshot, now: datetime, *, backfill: bool) -> Transition:
+def _transition(
+    old: Snapshot | None, new: Snapshot, now: datetime, transition_id: str, *, backfill: bool
+) -> Transition:
     return Transition(
-        id=new_id(),
+        id=transition_id,
         source=new.source,
         run_id=new.run_id,
         from_phase=old.phase if old else None,

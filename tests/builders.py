@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from relay.ids import IdFactory
 from relay.lifecycle import trigger_phase
 from relay.models import RunError, Snapshot, Via
 
@@ -36,3 +38,9 @@ def snap(
         via=via,
         **extra,
     )
+
+
+def counter(prefix: str = "id") -> IdFactory:
+    """Ids for the pure stages that are the same on every run of a test: id-1, id-2, ..."""
+    numbers = itertools.count(1)
+    return lambda: f"{prefix}-{next(numbers)}"

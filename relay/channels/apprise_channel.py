@@ -16,10 +16,11 @@ from typing import Any
 import apprise
 
 from relay.channels.base import Response, excerpt
-from relay.channels.email_html import html_body
 from relay.config import ChannelConfig
-from relay.messages import inert_mentions, one_line, text_lines
-from relay.models import Delivery, Message
+from relay.models import Delivery
+from relay.render.email import html_body
+from relay.render.escape import one_line
+from relay.render.text import chat_text
 
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="apprise")
 
@@ -67,11 +68,6 @@ def build(url: str) -> Any:
     return instance
 
 
-def text_body(m: Message) -> str:
-    """The message as plain text, every link spelled out."""
-    return "\n".join(text_lines(m))
-
-
 def prefers_html(instance: Any) -> bool:
     """E-mail plugins send HTML with a text alternative that apprise derives from it (which is
     why every link in html_body is spelled out as its own text); chat plugins get plain text."""
@@ -92,13 +88,11 @@ class AppriseChannel:
 
     def _send(self, delivery: Delivery) -> Response:
         m = delivery.message
-        # one line, no controls, cut: the e-mail subject (apprise only collapses whitespace)
-        title = one_line(m.title)
         if self._html:
-            body, body_format = html_body(m), apprise.NotifyFormat.HTML
+            # one line, no controls, cut: the e-mail subject (apprise only collapses whitespace)
+            title, body, body_format = one_line(m.title), html_body(m), apprise.NotifyFormat.HTML
         else:  # a chat service: run text must not ping anyone there
-            title, body = inert_mentions(title), inert_mentions(text_body(m))
-            body_format = apprise.NotifyFormat.TEXT
+            (title, body), body_format = chat_text(m), apprise.NotifyFormat.TEXT
         result = self._apprise.notify(
             title=title, body=body, body_format=body_format, log_level=logging.DEBUG
         )

@@ -1,6 +1,6 @@
 """Prints messages to standard output: the channel a newcomer sees working first.
 
-Run data never reaches the terminal raw: control characters (ANSI escapes, carriage returns)
+Run data never reaches the terminal raw (relay.render.text.console_text): control characters
 are removed and every line after the title is indented, so a run cannot fake another message.
 """
 
@@ -9,12 +9,8 @@ from __future__ import annotations
 import sys
 
 from relay.channels.base import Response
-from relay.messages import one_line, text_lines
-from relay.models import Delivery, Message
-
-
-def console_text(channel: str, m: Message) -> str:
-    return "\n".join([f"[{channel}] {one_line(m.title)}", *("  " + line for line in text_lines(m))])
+from relay.models import Delivery
+from relay.render.text import console_text
 
 
 class ConsoleChannel:

@@ -39,7 +39,7 @@ from relay.durations import parse_duration
 from relay.errors import ConfigError
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction, compile_patterns
-from relay.rules.templates import RuleTemplate, compile_template
+from relay.render.templates import RuleTemplate, compile_template
 
 
 def load_ruleset(path: Path | str) -> RuleSet:

@@ -13,7 +13,7 @@ from relay.config.matching import Matcher
 from relay.digests import DigestSpec
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction
-from relay.rules.templates import RuleTemplate
+from relay.render.templates import RuleTemplate
 
 COMMON_SOURCE_OPTIONS = (
     "kind",

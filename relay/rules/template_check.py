@@ -2,7 +2,7 @@
 
 A template compiles when rules.yaml loads, but only a run shows whether it renders:
 `{{ run.output.size + 1 }}` compiles and raises for every run without an output. At run time
-such a rule sends its channels the default message (relay/rules/templates.py); here the
+such a rule sends its channels the default message (relay/render/templates.py); here the
 operator learns of it before then.
 
 The sample runs are what a source of each kind would make of a platform's run object in
@@ -22,7 +22,7 @@ from typing import Any
 from relay.config import Rule, RuleSet, SourceConfig
 from relay.lifecycle import TRIGGER_STATUSES
 from relay.models import Phase, Snapshot, Transition
-from relay.rules.templates import RuleTemplate, render
+from relay.render.templates import RuleTemplate, render
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # fixed: the same file always reports the same
 # recoup's own statuses for its scheduled tasks (relay/sources/recoup_schedules.py)

@@ -22,9 +22,9 @@ from relay.clock import parse_time
 from relay.durations import parse_duration
 from relay.errors import BadJson, ConfigError, IngestError
 from relay.models import Attempt, Delivery, DeliveryStatus, RunState, Transition
-from relay.payload import iso
 from relay.preview import PreviewError, run_for_preview
 from relay.preview import preview as render_preview
+from relay.render.payload import iso
 from relay.secrets import redact
 from relay.service import Relay
 from relay.silences import Silence, new_silence, silence_json

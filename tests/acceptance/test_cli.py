@@ -11,6 +11,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from relay.ids import new_id
 from relay.models import Delivery, DeliveryStatus, Message, RunState
 from relay.store import Decision, open_store
 from relay.store.base import Context
@@ -185,7 +186,7 @@ async def _write_deliveries(path: Path, count: int) -> None:
     run = snap("COMPLETED")
 
     def decide(previous: RunState | None, context: Context) -> Decision:
-        t = diff(previous, run, now=T0, watching_since=context.watching_since)
+        t = diff(previous, run, now=T0, watching_since=context.watching_since, ids=new_id)
         assert t is not None
         return Decision(run, t, [_delivery(t.id, n) for n in range(count)])
 

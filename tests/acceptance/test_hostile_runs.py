@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from relay.clock import FakeClock
-from relay.messages import web_url
+from relay.render.escape import web_url
 from tests import checks
 from tests.acceptance.harness import RunningRelay, relay_cli, running_relay
 from tests.checks import assert_slack_safe, html_links, slack_links, validate_payload

@@ -47,6 +47,7 @@ class RecordingSink:
     failures: list[int] = field(default_factory=list)
     always_fail: int | None = None
     delay: float = 0.0  # seconds before answering: a slow receiver keeps sends in flight
+    echo: bool = False  # a refusal quotes the request's URL (and so any token in it), as some do
     arrived: int = 0  # requests received, answered or not yet
     answered: int = 0
 
@@ -65,7 +66,8 @@ class RecordingSink:
         self.answered += 1
         status = self.always_fail or (self.failures.pop(0) if self.failures else None)
         if status:
-            return PlainTextResponse("sink says no", status_code=status)
+            said = f"sink says no to {request.url}" if self.echo else "sink says no"
+            return PlainTextResponse(said, status_code=status)
         self.received.append(Recorded(request.url.path, dict(request.headers), body))
         return PlainTextResponse("ok")
 

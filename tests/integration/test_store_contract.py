@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.ids import new_id
 from relay.models import Attempt, Delivery, DeliveryStatus, Message, RunState, Snapshot
 from relay.store import Decision, Outcome, Store, open_store
 from relay.store.base import Context
@@ -36,7 +37,7 @@ def delivery(transition_id: str, key: str = "k1", at: datetime = T0) -> Delivery
 
 async def ingest(store: Store, s: Snapshot, keys: tuple[str, ...] = ("k1",)) -> Decision:
     def decide(previous: RunState | None, context: Context) -> Decision:
-        t = diff(previous, s, now=T0, watching_since=context.watching_since)
+        t = diff(previous, s, now=T0, watching_since=context.watching_since, ids=new_id)
         if t is None:
             return Decision()
         return Decision(s, t, [delivery(t.id, k) for k in keys])
@@ -58,7 +59,7 @@ async def test_record_and_read_back(store: Store) -> None:
 
 async def test_a_delivery_keeps_its_template_error(store: Store) -> None:
     def decide(previous: RunState | None, context: Context) -> Decision:
-        t = diff(previous, snap("FAILED"), now=T0, watching_since=context.watching_since)
+        t = diff(previous, snap("FAILED"), now=T0, watching_since=context.watching_since, ids=new_id)
         assert t is not None
         return Decision(snap("FAILED"), t, [replace(delivery(t.id), template_error="TypeError: boom")])
 
@@ -333,7 +334,7 @@ async def test_record_with_a_lease_claims_what_it_writes(store: Store) -> None:
     s = snap("COMPLETED")
 
     def decide(previous: RunState | None, context: Context) -> Decision:
-        t = diff(previous, s, now=T0, watching_since=context.watching_since)
+        t = diff(previous, s, now=T0, watching_since=context.watching_since, ids=new_id)
         assert t is not None
         later = delivery(t.id, "later", at=T0 + timedelta(minutes=5))
         grouped = replace(delivery(t.id, "grouped"), group_key="g")
@@ -357,7 +358,7 @@ async def test_record_leaves_out_deliveries_it_did_not_write(store: Store) -> No
     s = snap("COMPLETED")
 
     def decide(previous: RunState | None, context: Context) -> Decision:
-        t = diff(None, s, now=T0, watching_since=context.watching_since)
+        t = diff(None, s, now=T0, watching_since=context.watching_since, ids=new_id)
         assert t is not None
         return Decision(s, t, [replace(delivery(t.id, "same"), id=t.id)])
 

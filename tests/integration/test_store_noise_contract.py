@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from relay.digests import DigestItem
+from relay.ids import new_id
 from relay.models import Delivery, DeliveryStatus, Message, Phase, RunState, Transition, Via
 from relay.silences import new_silence
 from relay.store import Decision, Store
@@ -59,7 +60,8 @@ async def record(
 
     def decide(previous: RunState | None, context: Context) -> Decision:
         seen.append(context)
-        t = diff(previous, s, now=T0, watching_since=context.watching_since, task_last=context.task_last)
+        since, last = context.watching_since, context.task_last
+        t = diff(previous, s, now=T0, watching_since=since, ids=new_id, task_last=last)
         return Decision(s if t or previous is None else None, t, **extra)  # type: ignore[arg-type]
 
     decision = await store.record(s, decide, T0 + timedelta(seconds=at))

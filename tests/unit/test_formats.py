@@ -2,14 +2,16 @@ from dataclasses import replace
 
 import pytest
 
-from relay.channels.apprise_channel import text_body
-from relay.channels.console import console_text
-from relay.channels.email_html import html_body
-from relay.channels.slack import slack_payload
 from relay.delivery.grouping import merge
-from relay.digests import DigestSpec, digest_message, item_for
-from relay.messages import default_message, fit, inline_video_bytes, safe_output, truncate, web_url
+from relay.digests import DigestSpec
 from relay.models import Delivery, DeliveryStatus, Link, Message, Phase, Transition, Via
+from relay.render.default import default_message
+from relay.render.digest import digest_message, item_for
+from relay.render.email import html_body
+from relay.render.escape import fit, truncate, web_url
+from relay.render.output import inline_video_bytes, safe_output
+from relay.render.slack import slack_payload
+from relay.render.text import console_text, text_body
 from tests.builders import T0, snap
 from tests.checks import HOSTILE, apprise_text_part, assert_slack_safe, html_links, slack_links
 

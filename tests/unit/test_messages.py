@@ -1,9 +1,10 @@
 import base64
 
-from relay.messages import default_message, video_url
 from relay.models import Link, Phase, Transition, Via
-from relay.payload import build_payload
-from relay.rules.templates import compile_template, render
+from relay.render.default import default_message
+from relay.render.output import video_url
+from relay.render.payload import build_payload
+from relay.render.templates import compile_template, render
 from tests.builders import T0, snap
 
 OUTPUT = {

@@ -8,19 +8,21 @@ import pytest
 
 from relay.config import load_ruleset
 from relay.delivery.grouping import merge
-from relay.digests import DigestSpec, digest_message
+from relay.digests import DigestSpec
 from relay.dispatch import plan, plan_stuck
 from relay.errors import ConfigError
+from relay.ids import new_id
 from relay.models import RunError, RunState, Transition, Via
 from relay.observability import log_handler
 from relay.redaction import (
     DEFAULT,
     MASK,
-    NOTE,
     Redaction,
     compile_patterns,
     redact_run,
 )
+from relay.render.default import NOTE
+from relay.render.digest import digest_message
 from tests.builders import T0, snap
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -202,7 +204,7 @@ def test_digests_once_per_keys_and_stuck_alerts_see_the_masked_run(tmp_path: Pat
     digest, once, stuck = ruleset.rules
     run = snap("FAILED", error=f"token {JWT} expired")
     t = Transition("t", "recoup", "run_1", None, run.phase, None, run.status, T0, Via.POLL)
-    planned = plan(t, run, [digest, once], ruleset.channels, now=T0)
+    planned = plan(t, run, [digest, once], ruleset.channels, now=T0, ids=new_id)
     (item,) = planned.digest_items
     assert item.redacted and item.outcome == "Error: token eyJ*** expired"
     assert NOTE in digest_message("digest", DigestSpec("0 9 * * *"), T0, [item]).body
@@ -210,7 +212,8 @@ def test_digests_once_per_keys_and_stuck_alerts_see_the_masked_run(tmp_path: Pat
     assert JWT not in delivery.idempotency_key and "eyJ***" in delivery.idempotency_key
 
     running = snap("EXECUTING", task=f"sync {JWT}")
-    found = plan_stuck(RunState(running, T0, T0), stuck, ruleset.channels, now=T0 + timedelta(hours=1))
+    later = T0 + timedelta(hours=1)
+    found = plan_stuck(RunState(running, T0, T0), stuck, ruleset.channels, now=later, ids=new_id)
     assert found is not None
     (alert,) = found[1]
     assert alert.message.title == "sync eyJ*** stuck in EXECUTING for 1h 00m (recoup)"
@@ -223,7 +226,7 @@ def test_a_group_with_a_masked_member_says_so(tmp_path: Path) -> None:
     ruleset, members = load_ruleset(path), []
     for run in (snap("FAILED", run_id="a", error=f"token {JWT} expired"), snap("FAILED", run_id="b")):
         t = Transition(run.run_id, "recoup", run.run_id, None, run.phase, None, run.status, T0, Via.POLL)
-        members += plan(t, run, [ruleset.rules[0]], ruleset.channels, now=T0).deliveries
+        members += plan(t, run, [ruleset.rules[0]], ruleset.channels, now=T0, ids=new_id).deliveries
     grouped = merge(members).message
     assert grouped.body == NOTE and [row[0] for row in grouped.rows[1:]] == [
         m.message.title for m in members

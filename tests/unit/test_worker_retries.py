@@ -11,6 +11,7 @@ from relay.channels.base import Response
 from relay.clock import SystemClock
 from relay.config import DeliveryPolicy
 from relay.delivery.worker import DeliveryWorker
+from relay.ids import new_id
 from relay.models import Delivery, DeliveryStatus, Message, RunState
 from relay.store.base import Context, Decision
 from relay.store.memory import MemoryStore
@@ -41,7 +42,7 @@ async def enqueue(store: MemoryStore, run_id: str, offset: float) -> str:
 
     def decide(previous: RunState | None, context: Context) -> Decision:
         s = snap("COMPLETED", run_id=run_id)
-        t = diff(previous, s, now=now, watching_since=context.watching_since)
+        t = diff(previous, s, now=now, watching_since=context.watching_since, ids=new_id)
         assert t is not None
         d = Delivery(
             f"d-{run_id}", t.id, "r", "c", run_id, Message("t", "b"), {}, DeliveryStatus.PENDING, 0, now, now

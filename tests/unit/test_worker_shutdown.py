@@ -9,6 +9,7 @@ from datetime import timedelta
 from relay.clock import SystemClock
 from relay.config import DeliveryPolicy
 from relay.delivery.worker import DeliveryWorker
+from relay.ids import new_id
 from relay.models import Attempt, Delivery, DeliveryStatus, Message, RunState
 from relay.store.base import Context, Decision, Outcome
 from relay.store.memory import MemoryStore
@@ -33,7 +34,7 @@ async def enqueue_group(store: MemoryStore, size: int) -> None:
     now = SystemClock().now() - timedelta(seconds=1)
 
     def decide(previous: RunState | None, context: Context) -> Decision:
-        t = diff(previous, snap("FAILED"), now=now, watching_since=context.watching_since)
+        t = diff(previous, snap("FAILED"), now=now, watching_since=context.watching_since, ids=new_id)
         assert t is not None
         member = Delivery("", t.id, "r", "c", "", Message("t", "b"), {}, DeliveryStatus.PENDING, 0, now, now)
         group = [replace(member, id=f"d{n}", idempotency_key=f"k{n}", group_key="g") for n in range(size)]

@@ -1,15 +1,21 @@
-"""The outbound webhook payload, version 1 (documented in docs/webhook-payload.schema.json).
+"""The outbound webhook payloads, version 1, one per `type` (documented in docs/: a transition
+webhook-payload.schema.json, a group webhook-group.schema.json, a digest
+webhook-digest.schema.json).
 
-Built once when a delivery is planned and stored with it, so a replay sends the same bytes.
+Built once when a delivery is planned (or a group merged) and stored with it, so a replay
+sends the same bytes.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from relay.messages import inline_video_bytes, safe_output, video_url
-from relay.models import JSON, Message, Snapshot, Transition
+from relay.digests import DigestItem, DigestSpec
+from relay.models import JSON, Delivery, Message, Snapshot, Transition
+from relay.render.output import inline_video_bytes, safe_output, video_url
 
 VERSION = "1"
 
@@ -65,4 +71,45 @@ def _run(run: Snapshot) -> dict[str, Any]:
         "inline_video_bytes": inline_video_bytes(run.output),
         "output": safe_output(run.output),
         "error": ({"message": run.error.message, "name": run.error.name} if run.error else None),
+    }
+
+
+def group_payload(members: Sequence[Delivery]) -> JSON:
+    """A group's members' payloads, as planned, in one body."""
+    return {
+        "type": "run.transition.group",
+        "version": VERSION,
+        "rule": members[0].rule,
+        "count": len(members),
+        "items": [m.payload for m in members],
+    }
+
+
+def digest_payload(
+    rule: str, spec: DigestSpec, end: datetime, items: Sequence[DigestItem], message: Message, *, key: str
+) -> JSON:
+    return {
+        "type": "digest",
+        "version": VERSION,
+        "idempotency_key": key,
+        "rule": rule,
+        "window": {"start": iso(spec.window_start(end)), "end": iso(end), "tz": spec.tz},
+        "counts": dict(Counter(i.phase.value for i in items)),
+        "runs": [_digest_run(i) for i in items],
+        "message": {"title": message.title, "body": message.body, "link": None},
+        "redacted": any(i.redacted for i in items),
+    }
+
+
+def _digest_run(i: DigestItem) -> dict[str, Any]:
+    return {
+        "source": i.source,
+        "id": i.run_id,
+        "task": i.task,
+        "status": i.status,
+        "phase": i.phase.value,
+        "finished_at": iso(i.finished_at),
+        "duration_ms": i.duration_ms,
+        "outcome": i.outcome,
+        "url": i.link,
     }

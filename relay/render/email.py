@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import jinja2
 
-from relay.messages import BODY_LIMIT, clean, more_line, one_line, truncate, web_url
 from relay.models import Message
+from relay.render.escape import clean, one_line, truncate, web_url
+from relay.render.text import BODY_LIMIT, more_line
 
 COLORS = {"success": "#1a7f37", "failure": "#cf222e", "info": "#57606a"}
 

@@ -15,8 +15,9 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from relay.messages import default_message, safe_output, video_url
 from relay.models import Message, Snapshot, Transition
+from relay.render.default import default_message
+from relay.render.output import safe_output, video_url
 
 _ENV = SandboxedEnvironment(autoescape=False, undefined=jinja2.ChainableUndefined)
 ERROR_LIMIT = 500  # characters of a template's error kept on the delivery
