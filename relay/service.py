@@ -29,9 +29,9 @@ from relay.rules.config import RuleSet, SourceConfig, load_ruleset
 from relay.scheduler import Scheduler
 from relay.settings import Settings
 from relay.silences import Silence
-from relay.sources import health
 from relay.sources.base import OpenPoller, Poller
 from relay.sources.registry import kind_of
+from relay.sources.state import SourceState
 from relay.store import Store, open_store
 
 log = logging.getLogger("relay")
@@ -56,6 +56,8 @@ class Relay:
     store: Store
     pipeline: Pipeline
     clock: Clock
+    # what the sources remember while this relay runs: health, replay memory, rate budgets
+    sources: SourceState = field(default_factory=SourceState)
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: DeliveryWorker | None = None
     scheduler: Scheduler | None = None
@@ -69,7 +71,9 @@ class Relay:
         ruleset = load_ruleset(settings.config_path)
         store = await open_store(settings.database_url)
         clock = clock or SystemClock()
-        relay = cls(settings, ruleset, store, Pipeline(store, ruleset, clock, asyncio.Event()), clock)
+        sources = SourceState()
+        pipeline = Pipeline(store, ruleset, clock, asyncio.Event(), health=sources.health)
+        relay = cls(settings, ruleset, store, pipeline, clock, sources)
         opened, problems = _open_channels(ruleset, ruleset.channels)
         relay.channels.update(opened)
         for problem in problems:
@@ -164,7 +168,7 @@ class Relay:
             if (open_poller := _poller_of(config)) is None:
                 continue
             client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
-            poller = open_poller(config, client, self.store, self.pipeline.ingest, self.clock)
+            poller = open_poller(config, client, self.store, self.pipeline.ingest, self.clock, self.sources)
             running = self._polling[name] = _Polling(poller, client)
             if self.settings.pollers:
                 running.task = asyncio.create_task(poller.run(running.stop), name=f"poll-{name}")
@@ -215,7 +219,7 @@ class Relay:
         now = self.clock.now()
         return {
             name: {"kind": c.kind, "enabled": c.enabled, "polling": name in self.pollers}
-            | health.health(name).as_json(now)
+            | self.sources.health.of(name).as_json(now)
             for name, c in self.ruleset.sources.items()
         }
 

@@ -19,6 +19,7 @@ from relay.clock import Clock
 from relay.models import Snapshot
 from relay.rules.config import SourceConfig
 from relay.signing import verify
+from relay.sources.state import SourceState
 from relay.store.base import Store
 
 Ingest = Callable[[Snapshot], Awaitable[object]]
@@ -46,7 +47,25 @@ class Poller(Protocol):
     async def run(self, stop: asyncio.Event) -> None: ...
 
 
-OpenPoller = Callable[[SourceConfig, httpx2.AsyncClient, Store, Ingest, Clock], Poller]
+class OpenPoller(Protocol):
+    def __call__(
+        self,
+        config: SourceConfig,
+        http: httpx2.AsyncClient,
+        store: Store,
+        ingest: Ingest,
+        clock: Clock,
+        state: SourceState | None = None,
+    ) -> Poller: ...
+
+
+class ParseWebhook(Protocol):
+    """A pushed body -> snapshots; raises SourceError. `state` holds the replay memory (none:
+    nothing is remembered, as when a body is only previewed)."""
+
+    def __call__(
+        self, body: object, config: SourceConfig, state: SourceState | None = None
+    ) -> list[Snapshot]: ...
 
 
 def standard_webhooks(config: SourceConfig, headers: Mapping[str, str], body: bytes) -> None:
@@ -62,7 +81,7 @@ def no_options(config: SourceConfig) -> None:
 @dataclass(frozen=True)
 class SourceKind:
     name: str
-    parse_webhook: Callable[[object, SourceConfig], list[Snapshot]]
+    parse_webhook: ParseWebhook
     authenticate: Callable[[SourceConfig, Mapping[str, str], bytes], None] = standard_webhooks
     open_poller: OpenPoller | None = None
     # validates the kind-specific options when rules.yaml loads: raises ValueError

@@ -15,18 +15,11 @@ from relay.models import Phase, Via
 from relay.rules.config import SourceConfig
 from relay.signing import SignatureError
 from relay.sources.registry import kind_of
-from relay.sources.taskrunner import (
-    TaskRunnerOptions,
-    bearer_token,
-    failure_error,
-    log_tail,
-    parse_event,
-    parse_run,
-    parse_webhook_body,
-    runwisp_phase,
-    with_log,
-)
-from relay.sources.taskrunner_stream import SseDecoder, SseEvent, sse_events
+from relay.sources.taskrunner.logs import failure_error, log_tail, with_log
+from relay.sources.taskrunner.options import TaskRunnerOptions
+from relay.sources.taskrunner.parse import parse_event, parse_run, parse_webhook_body, runwisp_phase
+from relay.sources.taskrunner.stream import SseDecoder, SseEvent, sse_events
+from relay.sources.taskrunner.webhook import bearer_token
 
 # the seed page's Run schema with every field filled in (v0.5 era: replica_index)
 SEED_RUN: dict[str, Any] = {

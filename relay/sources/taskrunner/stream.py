@@ -21,7 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from relay.errors import RateLimited, SourceError
-from relay.sources.polling import stopped_within
+from relay.sources.reconcile import stopped_within
 
 log = logging.getLogger("relay.sources.taskrunner")
 
