@@ -144,7 +144,7 @@ class TaskRunnerPoller(Reconciler):
             self.stream = StreamFollower(
                 client.stream,
                 on_event=self.handle_event,
-                on_connect=self._on_gap,
+                on_gap=self._on_gap,
                 name=config.name,
                 min_delay=reconnect_min,
                 max_delay=reconnect_max,
