@@ -29,7 +29,7 @@ from relay.rules.config import RuleSet, SourceConfig, load_ruleset
 from relay.scheduler import Scheduler
 from relay.settings import Settings
 from relay.silences import Silence
-from relay.sources.base import OpenPoller, Poller
+from relay.sources.base import Poller, SourceKind
 from relay.sources.registry import kind_of
 from relay.sources.state import SourceState
 from relay.store import Store, open_store
@@ -165,10 +165,11 @@ class Relay:
         """Open (and, when this process polls, start) the pollers of these sources."""
         for name in sorted(names):
             config = self.ruleset.sources[name]
-            if (open_poller := _poller_of(config)) is None:
+            if (kind := _polled_kind(config)) is None:
                 continue
             client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
-            poller = open_poller(config, client, self.store, self.pipeline.ingest, self.clock, self.sources)
+            parts = (config, client, self.store, self.pipeline.ingest, self.clock, self.sources)
+            poller = kind.open_poller(*parts)
             running = self._polling[name] = _Polling(poller, client)
             if self.settings.pollers:
                 running.task = asyncio.create_task(poller.run(running.stop), name=f"poll-{name}")
@@ -255,13 +256,12 @@ def _rate_limits(ruleset: RuleSet) -> dict[str, tuple[int, float]]:
     return {name: c.rate_limit for name, c in ruleset.channels.items() if c.rate_limit}
 
 
-def _poller_of(config: SourceConfig) -> OpenPoller | None:
-    """How to open the source's poller when it is to be polled; otherwise None, and the log
-    says why."""
+def _polled_kind(config: SourceConfig) -> SourceKind | None:
+    """The source's kind when it is to be polled; otherwise None, and the log says why."""
     kind = kind_of(config.kind)
     if not config.enabled:
         log.warning("source_disabled source=%s reason=enabled: false", config.name)
-    elif kind.open_poller is None:
+    elif kind.make_poller is None:
         log.info("source_push_only source=%s kind=%s", config.name, config.kind)
     elif not kind.polls(config):
         log.warning(
@@ -271,7 +271,7 @@ def _poller_of(config: SourceConfig) -> OpenPoller | None:
             config.name,
         )
     else:
-        return kind.open_poller
+        return kind
     return None
 
 

@@ -92,6 +92,16 @@ class ApiClient:
     def where(self, url: str) -> str:
         return url
 
+    def headers(self) -> dict[str, str]:
+        """The headers of every request but the credentials (a stream brings its own)."""
+        return {"accept": "application/json"}
+
+    def before_send(self) -> None:
+        """May raise RateLimited to hold a request back."""
+
+    def after_send(self, response: httpx2.Response) -> None:
+        """Sees every answer, whatever its status."""
+
     async def send(
         self,
         path: str,
@@ -102,6 +112,7 @@ class ApiClient:
         stream: bool = False,
     ) -> httpx2.Response:
         """The answer, whatever its status (see `check`). Raises SourceError when no answer came."""
+        self.before_send()
         url = self._base + path
         http = self.client()
         try:
@@ -109,16 +120,18 @@ class ApiClient:
                 "GET",
                 url,
                 params=params or {},
-                headers=headers or {"accept": "application/json"},
+                headers=headers or self.headers(),
                 timeout=self._timeout if timeout is None else timeout,
             )
             request.headers.pop("authorization", None)  # never a shared client's default
             request.headers.update(self.credentials())
             self.requests += 1
-            return await http.send(request, auth=None, follow_redirects=False, stream=stream)
+            response = await http.send(request, auth=None, follow_redirects=False, stream=stream)
         except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
             detail = str(exc) or "no detail"
             raise SourceError(f"GET {self.where(url)} failed: {type(exc).__name__}: {detail}") from exc
+        self.after_send(response)
+        return response
 
     def retry_after(self, response: httpx2.Response) -> float:
         return parse_retry_after(response.headers.get("retry-after"), self._clock.now())

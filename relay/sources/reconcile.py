@@ -9,7 +9,7 @@ One cycle (`Reconciler.poll_once`):
    absorbing), and so is every stored run when the platform's list cannot be trusted for
    progress (`lists_known_runs = False`: those go by id);
 3. detail: a listed run that is news and that the platform says lacks detail (output, error,
-   a log's tail) is completed by the platform, up to DETAIL_CONCURRENCY at once; a detail
+   a log's tail) is completed by the platform, a few at once (sources.concurrency); a detail
    that cannot be had never holds the transition back; then each is ingested in list order;
 4. re-check by id the runs the store holds as active that the list did not cover, at most
    `max_rechecks` a cycle, least recently re-checked first, so a larger backlog rotates;
@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -40,6 +40,7 @@ from relay.errors import RateLimited, SourceError
 from relay.models import RunState, Snapshot, Via
 from relay.rules.config import SourceConfig
 from relay.sources.base import Ingest, PollReport
+from relay.sources.concurrency import RunLock, bounded
 from relay.sources.health import HealthBoard
 from relay.store.base import Store
 
@@ -48,7 +49,6 @@ T = TypeVar("T")
 
 MIN_WAIT = 1.0  # seconds: the shortest pause between two cycles, whatever the API says
 MAX_BACKOFF = 600.0  # seconds between cycles while a platform keeps failing
-DETAIL_CONCURRENCY = 8  # detail requests in flight at once, per source
 NOT_FOUND = "not found (HTTP 404)"
 
 
@@ -154,11 +154,24 @@ class Reconciler:
         """Poll until `stop` is set. Never raises: failures are logged and retried later.
         Setting `stop` ends a wait at once and abandons a cycle in flight (snapshots already
         ingested stay stored; the rest is picked up by the next start)."""
-        log.info("poller_started source=%s every=%gs", self.name, self._config.poll_every)
+        log.info("poller_started source=%s every=%gs%s", self.name, self._config.poll_every, self.described())
+        try:
+            await self.loop(stop)
+        finally:
+            await self.close()
+            log.info("poller_stopped source=%s", self.name)
+
+    async def loop(self, stop: asyncio.Event) -> None:
         await poll_forever(
             self.name, self.poll_once, stop, every=self._config.poll_every, min_wait=self._min_wait
         )
-        log.info("poller_stopped source=%s", self.name)
+
+    def described(self) -> str:
+        """What the start-up log line adds about this poller."""
+        return ""
+
+    async def close(self) -> None:
+        """Lets go of what the poller opened itself."""
 
     async def handle(self, snapshot: Snapshot, report: PollReport | None = None) -> RunState | None:
         """One snapshot from any path (a pushed stream event, a re-check): ingested unless
@@ -296,49 +309,8 @@ class Reconciler:
         await self._ingest(snapshot)
         report.ingested += 1
 
-    def _lock(self, run_id: str) -> _RunLock:
-        return _RunLock(self._locks, run_id)
-
-
-class _RunLock:
-    """One run's snapshots go in one at a time (a stream event and a list seeing the same
-    failure fetch its detail once); the lock is dropped once nobody holds or waits for it."""
-
-    def __init__(self, locks: dict[str, asyncio.Lock], run_id: str) -> None:
-        self._locks, self._run_id = locks, run_id
-        self._held = locks.setdefault(run_id, asyncio.Lock())
-
-    async def __aenter__(self) -> None:
-        await self._held.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._held.release()
-        if not self._held.locked() and self._locks.get(self._run_id) is self._held:
-            self._locks.pop(self._run_id, None)
-
-
-class _Skipped(Exception):
-    """A job not started because an earlier one was rate limited."""
-
-
-async def bounded(
-    jobs: Iterable[Callable[[], Awaitable[T]]], limit: int = DETAIL_CONCURRENCY
-) -> list[T | BaseException]:
-    """Every job's result (or what it raised) in order, at most `limit` running at once.
-    After a RateLimited no further job starts; those in flight finish."""
-    gate, halted = asyncio.Semaphore(limit), asyncio.Event()
-
-    async def one(job: Callable[[], Awaitable[T]]) -> T:
-        async with gate:
-            if halted.is_set():
-                raise _Skipped
-            try:
-                return await job()
-            except RateLimited:
-                halted.set()
-                raise
-
-    return list(await asyncio.gather(*(one(job) for job in jobs), return_exceptions=True))
+    def _lock(self, run_id: str) -> RunLock:
+        return RunLock(self._locks, run_id)
 
 
 async def poll_forever(

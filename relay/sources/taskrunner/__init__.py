@@ -60,33 +60,27 @@ auth is off or the socket is used.
 
 from __future__ import annotations
 
-import httpx2
-
-from relay.clock import Clock
-from relay.rules.config import SourceConfig
-from relay.sources.base import Ingest, SourceKind
-from relay.sources.state import SourceState
+from relay.sources.base import PollerParts, SourceKind
 from relay.sources.taskrunner.client import TaskRunnerClient
 from relay.sources.taskrunner.options import TaskRunnerOptions, check_options
 from relay.sources.taskrunner.parse import END_REASONS as END_REASONS
 from relay.sources.taskrunner.parse import STATUSES
 from relay.sources.taskrunner.poll import TaskRunnerPoller
 from relay.sources.taskrunner.webhook import bearer_token, parse_webhook
-from relay.store.base import Store
 
 
-def open_poller(
-    config: SourceConfig,
-    http: httpx2.AsyncClient,
-    store: Store,
-    ingest: Ingest,
-    clock: Clock,
-    state: SourceState | None = None,
-) -> TaskRunnerPoller:
-    options = TaskRunnerOptions.of(config)
-    client = TaskRunnerClient.for_source(config, http, options)
-    health = state.health if state else None
-    return TaskRunnerPoller(config, client, store, ingest, clock, options=options, health=health)
+def make_poller(parts: PollerParts) -> TaskRunnerPoller:
+    options = TaskRunnerOptions.of(parts.config)
+    client = TaskRunnerClient.for_source(parts.config, parts.http, options)
+    return TaskRunnerPoller(
+        parts.config,
+        client,
+        parts.store,
+        parts.ingest,
+        parts.clock,
+        options=options,
+        health=parts.state.health,
+    )
 
 
 # RunWisp runs with auth off, or on its Unix socket, as often as with a token
@@ -94,7 +88,7 @@ KIND = SourceKind(
     "taskrunner",
     parse_webhook,
     authenticate=bearer_token,
-    open_poller=open_poller,
+    make_poller=make_poller,
     check_options=check_options,
     secret_is_key=False,  # a bearer token
     needs_credentials=False,

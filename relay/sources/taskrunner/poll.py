@@ -150,25 +150,17 @@ class TaskRunnerPoller(Reconciler):
                 max_delay=reconnect_max,
             )
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Stream (if on) and reconcile until `stop`; never raises. Closes what the client
-        opened (a Unix-socket connection) when it ends."""
-        log.info(
-            "poller_started source=%s every=%gs stream=%s",
-            self.name,
-            self._config.poll_every,
-            "on" if self.stream else "off",
-        )
-        try:
-            loops = [self._reconcile_loop(stop)]
-            if self.stream is not None:
-                loops.append(self.stream.run(stop))
-            await asyncio.gather(*loops)
-        finally:
-            await self._client.aclose()
-            log.info("poller_stopped source=%s", self.name)
+    def described(self) -> str:
+        return f" stream={'on' if self.stream else 'off'}"
 
-    async def aclose(self) -> None:
+    async def loop(self, stop: asyncio.Event) -> None:
+        loops = [self._reconcile_loop(stop)]
+        if self.stream is not None:
+            loops.append(self.stream.run(stop))
+        await asyncio.gather(*loops)
+
+    async def close(self) -> None:
+        """A Unix-socket connection the client opened."""
         await self._client.aclose()
 
     async def handle_event(self, event: SseEvent) -> None:

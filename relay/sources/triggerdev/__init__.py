@@ -5,33 +5,21 @@ from __future__ import annotations
 
 import logging
 
-import httpx2
-
-from relay.clock import Clock
 from relay.errors import ConfigError
 from relay.lifecycle import TRIGGER_STATUSES
-from relay.rules.config import SourceConfig
-from relay.sources.base import Ingest, SourceKind
-from relay.sources.state import SourceState
+from relay.sources.base import PollerParts, SourceKind
 from relay.sources.triggerdev.client import TriggerClient
 from relay.sources.triggerdev.options import TriggerOptions, check_options
 from relay.sources.triggerdev.poll import TriggerPoller
 from relay.sources.triggerdev.webhook import authenticate, parse_webhook
-from relay.store.base import Store
 
 log = logging.getLogger("relay.sources.triggerdev")
 SECRET_KEYS = ("tr_dev_", "tr_prod_", "tr_stg_", "tr_preview_")
 
 
-def open_poller(
-    config: SourceConfig,
-    http: httpx2.AsyncClient,
-    store: Store,
-    ingest: Ingest,
-    clock: Clock,
-    state: SourceState | None = None,
-) -> TriggerPoller:
+def make_poller(parts: PollerParts) -> TriggerPoller:
     """Raises ConfigError for invalid options."""
+    config = parts.config
     try:
         options = TriggerOptions.of(config)
     except ValueError as exc:
@@ -42,11 +30,11 @@ def open_poller(
             " tr_preview_); personal access and public keys cannot retrieve runs by id",
             config.name,
         )
-    state = state or SourceState()
-    client = TriggerClient.for_source(
-        config, http, clock, state.budget(config.base_url.rstrip("/"), config.api_key)
+    budget = parts.state.budget(config.base_url.rstrip("/"), config.api_key)
+    client = TriggerClient.for_source(config, parts.http, parts.clock, budget)
+    return TriggerPoller(
+        config, client, parts.store, parts.ingest, parts.clock, options=options, health=parts.state.health
     )
-    return TriggerPoller(config, client, store, ingest, clock, options=options, health=state.health)
 
 
 KIND = SourceKind(
@@ -54,7 +42,7 @@ KIND = SourceKind(
     parse_webhook,
     statuses=frozenset(TRIGGER_STATUSES),
     authenticate=authenticate,
-    open_poller=open_poller,
+    make_poller=make_poller,
     check_options=check_options,
     secret_is_key=False,  # Trigger.dev's alerts use it as a plain HMAC secret
 )

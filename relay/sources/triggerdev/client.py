@@ -122,16 +122,14 @@ class TriggerClient(ApiClient):
             raise SourceError(f"{what(response)}: the body is {type_name(body)}, not a run")
         return body
 
-    async def send(
-        self,
-        path: str,
-        params: dict[str, str] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        timeout: float | httpx2.Timeout | None = None,
-        stream: bool = False,
-    ) -> httpx2.Response:
-        """Held back while the key's budget is at its reserve; the budget learns from each answer."""
+    def headers(self) -> dict[str, str]:
+        headers = {"accept": "application/json"}
+        if self._version:
+            headers["x-trigger-api-version"] = self._version
+        return headers
+
+    def before_send(self) -> None:
+        """Held back while the key's budget is at its reserve."""
         wait = self.budget.pause(self._clock.now().timestamp())
         if wait > 0:
             raise RateLimited(
@@ -139,13 +137,10 @@ class TriggerClient(ApiClient):
                 f" {wait:.3g}s until it resets",
                 wait,
             )
-        headers = {"accept": "application/json"}
-        if self._version:
-            headers["x-trigger-api-version"] = self._version
         self.budget.spend()
-        response = await super().send(path, params, headers=headers, timeout=timeout, stream=stream)
+
+    def after_send(self, response: httpx2.Response) -> None:
         self.budget.update(response.headers)
-        return response
 
     def retry_after(self, response: httpx2.Response) -> float:
         return retry_after_429(response.headers, response.content, self._clock.now())
