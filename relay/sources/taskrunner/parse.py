@@ -20,7 +20,7 @@ from relay.sources.parsing import (
     whole_number,
 )
 from relay.sources.taskrunner.logs import failure_error
-from relay.sources.taskrunner.stream import SseEvent
+from relay.sources.taskrunner.sse import SseEvent
 
 RUN_EVENTS = frozenset({"run.created", "run.started", "run.completed", "run.failed", "run.updated"})
 

@@ -30,7 +30,8 @@ from relay.sources.taskrunner.client import TaskRunnerClient
 from relay.sources.taskrunner.logs import with_log
 from relay.sources.taskrunner.options import TaskRunnerOptions
 from relay.sources.taskrunner.parse import parse_event, parse_run
-from relay.sources.taskrunner.stream import MAX_RECONNECT, MIN_RECONNECT, SseEvent, StreamFollower
+from relay.sources.taskrunner.sse import SseEvent
+from relay.sources.taskrunner.stream import MAX_RECONNECT, MIN_RECONNECT, StreamFollower
 from relay.store.base import Store
 
 log = logging.getLogger("relay.sources.taskrunner")

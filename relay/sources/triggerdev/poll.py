@@ -205,6 +205,10 @@ class TriggerPlatform(Platform):
 class TriggerPoller(Reconciler):
     """Polls one Trigger.dev source (see the module docstring) into `ingest`."""
 
+    def described(self) -> str:
+        options = self._options
+        return f" sweep_every={options.sweep_every:g}s sweep_window={options.sweep_window:g}s"
+
     def __init__(
         self,
         config: SourceConfig,
@@ -219,7 +223,7 @@ class TriggerPoller(Reconciler):
         min_wait: float = MIN_WAIT,
         health: HealthBoard | None = None,
     ) -> None:
-        options = options or TriggerOptions.of(config)
+        options = self._options = options or TriggerOptions.of(config)
         platform = TriggerPlatform(config, client, store, clock, options, max_pages)
         super().__init__(
             config,
