@@ -18,7 +18,7 @@ from relay.ids import IdFactory, new_id
 from relay.models import Delivery, DeliveryStatus, RunState, Snapshot
 from relay.rules.index import index_for
 from relay.silences import Silence
-from relay.sources import health
+from relay.sources.health import HealthBoard
 from relay.store import Decision, Store
 from relay.store.base import Context
 from relay.transitions import diff, refresh
@@ -47,6 +47,8 @@ class Pipeline:
     handoff: Handoff | None = None
     template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
     ids: IdFactory = new_id  # of transitions and deliveries: diff and plan draw none themselves
+    # the relay's board of source health: when each source last brought a snapshot
+    health: HealthBoard = field(default_factory=HealthBoard)
 
     async def ingest(self, snapshot: Snapshot) -> Decision:
         now = self.clock.now()
@@ -79,7 +81,7 @@ class Pipeline:
                 self.handoff.hand(claimed)
         if len(claimed) < len(decision.deliveries):  # the rest waits in the store (groups, later)
             self.wakeup.set()
-        health.snapshot_seen(snapshot.source, now)
+        self.health.snapshot_seen(snapshot.source, now)
         self._report(snapshot, decision)
         return decision
 

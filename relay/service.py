@@ -29,9 +29,9 @@ from relay.rules.changes import changes as compare
 from relay.scheduler import Scheduler
 from relay.settings import Settings
 from relay.silences import Silence
-from relay.sources import health
-from relay.sources.base import OpenPoller, Poller
+from relay.sources.base import Poller, SourceKind
 from relay.sources.registry import kind_of
+from relay.sources.state import SourceState
 from relay.store import Store, open_store
 
 log = logging.getLogger("relay")
@@ -56,6 +56,8 @@ class Relay:
     store: Store
     pipeline: Pipeline
     clock: Clock
+    # what the sources remember while this relay runs: health, replay memory, rate budgets
+    sources: SourceState = field(default_factory=SourceState)
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: DeliveryWorker | None = None
     scheduler: Scheduler | None = None
@@ -69,7 +71,9 @@ class Relay:
         ruleset = load_ruleset(settings.config_path)
         store = await open_store(settings.database_url)
         clock = clock or SystemClock()
-        relay = cls(settings, ruleset, store, Pipeline(store, ruleset, clock, asyncio.Event()), clock)
+        sources = SourceState()
+        pipeline = Pipeline(store, ruleset, clock, asyncio.Event(), health=sources.health)
+        relay = cls(settings, ruleset, store, pipeline, clock, sources)
         opened, problems = _open_channels(ruleset, ruleset.channels)
         relay.channels.update(opened)
         for problem in problems:
@@ -162,10 +166,11 @@ class Relay:
         """Open (and, when this process polls, start) the pollers of these sources."""
         for name in sorted(names):
             config = self.ruleset.sources[name]
-            if (open_poller := _poller_of(config)) is None:
+            if (kind := _polled_kind(config)) is None:
                 continue
             client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
-            poller = open_poller(config, client, self.store, self.pipeline.ingest, self.clock)
+            parts = (config, client, self.store, self.pipeline.ingest, self.clock, self.sources)
+            poller = kind.open_poller(*parts)
             running = self._polling[name] = _Polling(poller, client)
             if self.settings.pollers:
                 running.task = asyncio.create_task(poller.run(running.stop), name=f"poll-{name}")
@@ -216,7 +221,7 @@ class Relay:
         now = self.clock.now()
         return {
             name: {"kind": c.kind, "enabled": c.enabled, "polling": name in self.pollers}
-            | health.health(name).as_json(now)
+            | self.sources.health.of(name).as_json(now)
             for name, c in self.ruleset.sources.items()
         }
 
@@ -252,13 +257,12 @@ def _rate_limits(ruleset: RuleSet) -> dict[str, tuple[int, float]]:
     return {name: c.rate_limit for name, c in ruleset.channels.items() if c.rate_limit}
 
 
-def _poller_of(config: SourceConfig) -> OpenPoller | None:
-    """How to open the source's poller when it is to be polled; otherwise None, and the log
-    says why."""
+def _polled_kind(config: SourceConfig) -> SourceKind | None:
+    """The source's kind when it is to be polled; otherwise None, and the log says why."""
     kind = kind_of(config.kind)
     if not config.enabled:
         log.warning("source_disabled source=%s reason=enabled: false", config.name)
-    elif kind.open_poller is None:
+    elif kind.make_poller is None:
         log.info("source_push_only source=%s kind=%s", config.name, config.kind)
     elif not kind.polls(config):
         log.warning(
@@ -268,7 +272,7 @@ def _poller_of(config: SourceConfig) -> OpenPoller | None:
             config.name,
         )
     else:
-        return kind.open_poller
+        return kind
     return None
 
 

@@ -25,7 +25,7 @@ from relay.models import Phase, Snapshot, Transition
 from relay.render.templates import RuleTemplate, render
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # fixed: the same file always reports the same
-# recoup's own statuses for its scheduled tasks (relay/sources/recoup_schedules.py)
+# recoup's own statuses for its scheduled tasks (relay/sources/recoup/schedules.py)
 SCHEDULE_STATUSES = {"ENABLED": Phase.RUNNING, "DISABLED": Phase.WAITING, "MISSED": Phase.MISSED}
 
 

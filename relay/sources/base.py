@@ -19,6 +19,7 @@ from relay.clock import Clock
 from relay.config import SourceConfig
 from relay.models import Snapshot
 from relay.signing import verify
+from relay.sources.state import SourceState
 from relay.store.base import Store
 
 Ingest = Callable[[Snapshot], Awaitable[object]]
@@ -46,7 +47,25 @@ class Poller(Protocol):
     async def run(self, stop: asyncio.Event) -> None: ...
 
 
-OpenPoller = Callable[[SourceConfig, httpx2.AsyncClient, Store, Ingest, Clock], Poller]
+@dataclass(frozen=True)
+class PollerParts:
+    """What a kind's poller is made of: the source, the relay's parts, its SourceState."""
+
+    config: SourceConfig
+    http: httpx2.AsyncClient
+    store: Store
+    ingest: Ingest
+    clock: Clock
+    state: SourceState
+
+
+class ParseWebhook(Protocol):
+    """A pushed body -> snapshots; raises SourceError. `state` holds the replay memory (none:
+    nothing is remembered, as when a body is only previewed)."""
+
+    def __call__(
+        self, body: object, config: SourceConfig, state: SourceState | None = None
+    ) -> list[Snapshot]: ...
 
 
 def standard_webhooks(config: SourceConfig, headers: Mapping[str, str], body: bytes) -> None:
@@ -62,9 +81,9 @@ def no_options(config: SourceConfig) -> None:
 @dataclass(frozen=True)
 class SourceKind:
     name: str
-    parse_webhook: Callable[[object, SourceConfig], list[Snapshot]]
+    parse_webhook: ParseWebhook
     authenticate: Callable[[SourceConfig, Mapping[str, str], bytes], None] = standard_webhooks
-    open_poller: OpenPoller | None = None
+    make_poller: Callable[[PollerParts], Poller] | None = None
     # validates the kind-specific options when rules.yaml loads: raises ValueError
     check_options: Callable[[SourceConfig], None] = no_options
     # True: webhook_secret is a Standard Webhooks secret, checked when rules.yaml loads
@@ -74,9 +93,24 @@ class SourceKind:
     # the status names its snapshots carry: a rule's `status:` must be one of some kind's
     statuses: frozenset[str] = frozenset()
 
+    def open_poller(
+        self,
+        config: SourceConfig,
+        http: httpx2.AsyncClient,
+        store: Store,
+        ingest: Ingest,
+        clock: Clock,
+        state: SourceState | None = None,
+    ) -> Poller:
+        """The source's poller (raises ConfigError for invalid options, ValueError for a kind
+        that is pushed only). Without a `state`, one of its own."""
+        if self.make_poller is None:
+            raise ValueError(f"{self.name} sources are pushed, not polled")
+        return self.make_poller(PollerParts(config, http, store, ingest, clock, state or SourceState()))
+
     def polls(self, config: SourceConfig) -> bool:
         return (
-            self.open_poller is not None
+            self.make_poller is not None
             and config.enabled
             and (bool(config.api_key) or not self.needs_credentials)
         )

@@ -43,38 +43,38 @@ class SourceHealth:
         }
 
 
-_board: dict[str, SourceHealth] = {}
+class HealthBoard:
+    """Every source's health in one relay: made by the `Relay`, handed to its pollers and
+    its pipeline. The gauges are the process's (one relay per process in production)."""
 
+    def __init__(self) -> None:
+        self._sources: dict[str, SourceHealth] = {}
 
-def health(source: str) -> SourceHealth:
-    return _board.setdefault(source, SourceHealth())
+    def of(self, source: str) -> SourceHealth:
+        return self._sources.setdefault(source, SourceHealth())
 
+    def poll_succeeded(self, source: str, now: datetime) -> None:
+        h = self.of(source)
+        h.last_success_at, h.consecutive_failures = now, 0
+        LAST_SUCCESS.labels(source).set(now.timestamp())
+        FAILURES.labels(source).set(0)
 
-def poll_succeeded(source: str, now: datetime) -> None:
-    h = health(source)
-    h.last_success_at, h.consecutive_failures = now, 0
-    LAST_SUCCESS.labels(source).set(now.timestamp())
-    FAILURES.labels(source).set(0)
+    def poll_failed(self, source: str, now: datetime, reason: str) -> None:
+        h = self.of(source)
+        h.last_error_at, h.last_error = now, redact(reason)[:300]
+        h.consecutive_failures += 1
+        LAST_ERROR.labels(source).set(now.timestamp())
+        FAILURES.labels(source).set(h.consecutive_failures)
 
+    def snapshot_seen(self, source: str, now: datetime) -> None:
+        self.of(source).last_snapshot_at = now
+        LAST_SNAPSHOT.labels(source).set(now.timestamp())
 
-def poll_failed(source: str, now: datetime, reason: str) -> None:
-    h = health(source)
-    h.last_error_at, h.last_error = now, redact(reason)[:300]
-    h.consecutive_failures += 1
-    LAST_ERROR.labels(source).set(now.timestamp())
-    FAILURES.labels(source).set(h.consecutive_failures)
-
-
-def snapshot_seen(source: str, now: datetime) -> None:
-    health(source).last_snapshot_at = now
-    LAST_SNAPSHOT.labels(source).set(now.timestamp())
-
-
-def poll_outcome(source: str, now: datetime, error: Exception | None = None) -> None:
-    """What every poller reports after a cycle: counted, and the source's health updated."""
-    outcome = "ok" if error is None else "rate_limited" if isinstance(error, RateLimited) else "error"
-    obs.POLLS.labels(source, outcome).inc()
-    if error is None:
-        poll_succeeded(source, now)
-    else:
-        poll_failed(source, now, f"{type(error).__name__}: {error}")
+    def poll_outcome(self, source: str, now: datetime, error: Exception | None = None) -> None:
+        """What every poller reports after a cycle: counted, and the source's health updated."""
+        outcome = "ok" if error is None else "rate_limited" if isinstance(error, RateLimited) else "error"
+        obs.POLLS.labels(source, outcome).inc()
+        if error is None:
+            self.poll_succeeded(source, now)
+        else:
+            self.poll_failed(source, now, f"{type(error).__name__}: {error}")

@@ -23,6 +23,7 @@ from relay.models import Snapshot
 from relay.service import Relay
 from relay.signing import SignatureError
 from relay.sources.registry import kind_of
+from relay.sources.state import SourceState
 from relay.web.bodies import read_body
 from relay.web.responses import error
 
@@ -38,7 +39,7 @@ async def receive(request: Request) -> Response:
             raise IngestError(403, f"source {name!r} is disabled")
         body = await read_body(request, relay.settings.max_body_bytes, relay.settings.client_timeout)
         _authenticate(request, source, body)
-        snapshots = _parse(body, source)
+        snapshots = _parse(body, source, relay.sources)
     except IngestError as exc:
         # the path is the client's: only a configured name may become a label value
         label = name if name in relay.ruleset.sources else "unknown"
@@ -77,12 +78,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _parse(body: bytes, source: SourceConfig) -> list[Snapshot]:
+def _parse(body: bytes, source: SourceConfig, state: SourceState) -> list[Snapshot]:
     try:
         data = jsonin.loads(body)
     except BadJson as exc:
         raise IngestError(400, str(exc)) from exc
     try:
-        return kind_of(source.kind).parse_webhook(data, source)
+        return kind_of(source.kind).parse_webhook(data, source, state)
     except SourceError as exc:
         raise IngestError(422, str(exc)) from exc

@@ -17,7 +17,6 @@ import httpx2 as httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay.sources import triggerdev
 from tests.acceptance.harness import RunningRelay, running_relay
 
 TRIGGER_SECRET = "trigger-secret-for-bad-input"
@@ -80,10 +79,8 @@ def body(source: str, **slots: str) -> bytes:
 async def relay(tmp_path: Path) -> AsyncIterator[RunningRelay]:
     config = tmp_path / "rules.yaml"
     config.write_text(RULES)
-    triggerdev.recent_alerts.clear()
     async with running_relay(config, tmp_path / "relay.db", pollers=False) as running:
         yield running
-    triggerdev.recent_alerts.clear()
 
 
 def error_of(answer: httpx.Response) -> str:

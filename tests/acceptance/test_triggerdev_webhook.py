@@ -10,7 +10,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,6 @@ import pytest
 
 from relay.models import Phase, Via
 from relay.signing import sign
-from relay.sources import triggerdev
 from tests.acceptance.harness import RunningRelay, running_relay
 from tests.fakes.sinks import RecordingSink, recording_sink
 from tests.fakes.trigger_api import FakeTriggerApi, iso
@@ -36,13 +35,6 @@ class World:
     trigger: FakeTriggerApi
     relay: RunningRelay
     slack: RecordingSink
-
-
-@pytest.fixture(autouse=True)
-def no_remembered_alerts() -> Iterator[None]:
-    triggerdev.recent_alerts.clear()
-    yield
-    triggerdev.recent_alerts.clear()
 
 
 @pytest.fixture

@@ -15,8 +15,10 @@ from relay.clock import SystemClock
 from relay.config import load_ruleset
 from relay.models import Phase, Via
 from relay.pipeline import Pipeline
-from relay.sources.recoup import RecoupClient, RecoupPoller, parse_run
-from relay.sources.recoup_schedules import missed_runs, parse_task, task_state
+from relay.sources.recoup.client import RecoupClient
+from relay.sources.recoup.parse import parse_run
+from relay.sources.recoup.poll import RecoupPoller
+from relay.sources.recoup.schedules import missed_runs, parse_task, task_state
 from relay.store.sqlite import SqliteStore
 from tests.contract.prism import prism_mock, seed
 

@@ -21,7 +21,8 @@ limit (1..1000), offset, sort_field=created_at, sort_direction; `{"runs": [...] 
 Requests and faults as in tests.fakes.platform (kinds: list, run, log, stream). The stream:
 every mutation publishes its run event unless `publish=False` (the stream "missed" it);
 `drop_streams()` ends every open stream; `refuse_streams` makes new stream connections
-answer 503 with Retry-After.
+answer 503 with Retry-After; `restart()` starts the event ids over, with no history, as a
+restarted RunWisp does. A reconnect's replay comes first, right after a ping, then live events.
 """
 
 from __future__ import annotations
@@ -264,6 +265,13 @@ class FakeRunWisp(FakePlatform[When, FakeRun]):
         self.events.append(item)
         for queue in self._subscribers:
             queue.put_nowait(item)
+
+    def restart(self) -> None:
+        """RunWisp restarted: its event ids are an in-memory counter, so they start over at 1
+        and nothing from before the restart can be replayed; open streams end."""
+        self.drop_streams()
+        self.events.clear()
+        self._event_ids = itertools.count(1)
 
     def drop_streams(self) -> None:
         """Every open stream ends now (the client sees the connection close)."""

@@ -18,7 +18,8 @@ from prometheus_client import REGISTRY
 from relay.clock import SystemClock
 from relay.errors import RateLimited, SourceError
 from relay.models import Phase, Snapshot
-from relay.sources.recoup import RecoupClient, RecoupPoller
+from relay.sources.recoup.client import RecoupClient
+from relay.sources.recoup.poll import RecoupPoller
 from tests.fakes.recoup_api import FakeRecoupApi
 from tests.integration.helpers import SourceEnv, eventually, relay_parts
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from relay.clock import SystemClock
-from relay.sources.recoup import RecoupClient, RecoupPoller
+from relay.sources.recoup.client import RecoupClient
+from relay.sources.recoup.poll import RecoupPoller
 from relay.store.sqlite import SqliteStore
 from tests.fakes.recoup_api import FakeRecoupApi
 from tests.integration.helpers import relay_parts

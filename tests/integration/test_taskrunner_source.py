@@ -20,7 +20,8 @@ from relay.clock import SystemClock
 from relay.errors import RateLimited, SourceError
 from relay.models import Phase, Via
 from relay.sources.registry import kind_of
-from relay.sources.taskrunner import EVENTS_STREAM, RUNS_STREAM, TaskRunnerClient, TaskRunnerPoller
+from relay.sources.taskrunner.client import EVENTS_STREAM, RUNS_STREAM, TaskRunnerClient
+from relay.sources.taskrunner.poll import TaskRunnerPoller
 from tests.fakes.taskrunner_api import Era, FakeRunWisp
 from tests.integration.helpers import SourceEnv, eventually, relay_parts
 

@@ -27,15 +27,13 @@ from relay.errors import ConfigError, FetchRefused, RateLimited, SourceError
 from relay.models import Phase, Snapshot, Via
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.sources import triggerdev
-from relay.sources.recoup import DEFAULT_RETRY_AFTER
-from relay.sources.triggerdev import (
-    RateBudget,
-    TriggerClient,
-    TriggerOptions,
-    TriggerPoller,
-    parse_retrieved,
-    parse_webhook,
-)
+from relay.sources.http import DEFAULT_RETRY_AFTER
+from relay.sources.state import RateBudget
+from relay.sources.triggerdev.client import TriggerClient
+from relay.sources.triggerdev.options import TriggerOptions
+from relay.sources.triggerdev.parse import parse_retrieved
+from relay.sources.triggerdev.poll import SWEEP_OVERLAP, TriggerPoller
+from relay.sources.triggerdev.webhook import parse_webhook
 from tests.contract.prism import prism_mock, seed
 from tests.fakes.servers import serve
 from tests.fakes.trigger_api import FakeTriggerApi, iso
@@ -270,7 +268,7 @@ async def test_sweeps_are_rarer_than_rechecks_and_later_ones_incremental(env: En
     froms = [r.query["filter[createdAt][from]"] for r in env.fake.list_requests()]
     assert froms == [
         iso(start - timedelta(hours=1)),
-        iso(start - timedelta(seconds=triggerdev.SWEEP_OVERLAP)),
+        iso(start - timedelta(seconds=SWEEP_OVERLAP)),
     ]
     assert len(env.fake.by_id_requests("run_1")) == 2  # every cycle but the first
 
@@ -412,7 +410,6 @@ async def test_a_pushed_failure_is_completed_by_id_without_a_second_notification
             },
         },
     }
-    triggerdev.recent_alerts.clear()
     (snapshot,) = parse_webhook(pushed_alert, env.config)
     await env.pipeline.ingest(snapshot)
     assert len(await env.store.deliveries()) == 1
@@ -491,7 +488,7 @@ async def test_a_low_budget_holds_requests_until_the_reset(env: Env) -> None:
     [
         (500, f'{{"error": "upstream said no to {KEY}"}}', 'HTTP 500: {"error": "upstream said no to ***"}'),
         (200, "<html>gateway</html>", "invalid JSON (HTTP 200): <html>gateway</html>"),
-        (200, '{"pagination": {}}', 'no data list in the body: {"pagination": {}}'),
+        (200, '{"pagination": {}}', 'no data list in the body (HTTP 200): {"pagination": {}}'),
         (200, '{"data": {"id": "run_1"}}', "no data list in the body"),
         (404, "", "HTTP 404: (empty)"),
         (401, '{"error": "Invalid or Missing API key"}', "HTTP 401"),

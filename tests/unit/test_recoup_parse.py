@@ -9,12 +9,8 @@ import pytest
 
 from relay.errors import SourceError
 from relay.models import Phase, RunError, Via
-from relay.sources.recoup import (
-    DEFAULT_RETRY_AFTER,
-    parse_retry_after,
-    parse_run,
-    parse_webhook_body,
-)
+from relay.sources.http import DEFAULT_RETRY_AFTER, parse_retry_after
+from relay.sources.recoup.parse import parse_run, parse_webhook_body
 
 # the list item of recoup-get-task-runs.txt with its placeholders filled in (by-id shape:
 # that page's example carries output and error although the list leaves them out)

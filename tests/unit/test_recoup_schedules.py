@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from relay.models import Phase
-from relay.sources.recoup_schedules import missed_runs, parse_task, task_state
+from relay.sources.recoup.schedules import missed_runs, parse_task, task_state
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 GRACE = timedelta(minutes=10)

@@ -10,7 +10,9 @@ import pytest
 
 from relay.errors import SourceError
 from relay.models import Snapshot, Via
-from relay.sources import recoup, taskrunner, triggerdev
+from relay.sources.recoup import parse as recoup
+from relay.sources.taskrunner import parse as taskrunner
+from relay.sources.triggerdev import parse as triggerdev
 
 STAMP = "2026-11-25T12:00:00Z"
 

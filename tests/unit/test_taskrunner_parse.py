@@ -15,18 +15,12 @@ from relay.errors import SourceError
 from relay.models import Phase, Via
 from relay.signing import SignatureError
 from relay.sources.registry import kind_of
-from relay.sources.taskrunner import (
-    TaskRunnerOptions,
-    bearer_token,
-    failure_error,
-    log_tail,
-    parse_event,
-    parse_run,
-    parse_webhook_body,
-    runwisp_phase,
-    with_log,
-)
-from relay.sources.taskrunner_stream import SseDecoder, SseEvent, sse_events
+from relay.sources.taskrunner.logs import failure_error, log_tail, with_log
+from relay.sources.taskrunner.options import TaskRunnerOptions
+from relay.sources.taskrunner.parse import parse_event, parse_run, parse_webhook_body, runwisp_phase
+from relay.sources.taskrunner.sse import SseDecoder, SseEvent, sse_events
+from relay.sources.taskrunner.stream import replay_gap
+from relay.sources.taskrunner.webhook import bearer_token
 
 # the seed page's Run schema with every field filled in (v0.5 era: replica_index)
 SEED_RUN: dict[str, Any] = {
@@ -429,3 +423,19 @@ async def test_sse_events_over_lines() -> None:
 
     found = [e async for e in sse_events(lines())]
     assert found == [SseEvent("run.created", "{}")]
+
+
+@pytest.mark.parametrize(
+    ("sent", "first", "gap"),
+    [
+        ("41", "42", None),  # the replay starts where the relay stopped: it covers the gap
+        (None, None, "no event id to resume from"),
+        ("41", "45", "events 42..44 were not replayed"),
+        ("41", "3", "event ids restarted lower (3 after 41): the platform restarted"),
+        ("abc", "abd", "event ids 'abc' and 'abd' are not a counter"),
+    ],
+)
+def test_a_replay_covers_the_gap_only_from_the_next_id(
+    sent: str | None, first: str | None, gap: str | None
+) -> None:
+    assert replay_gap(sent, first) == gap

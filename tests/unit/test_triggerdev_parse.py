@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,19 +18,12 @@ from relay.config import SourceConfig, load_ruleset
 from relay.errors import ConfigError, SourceError
 from relay.models import Phase, RunError, Via
 from relay.signing import SignatureError, sign
-from relay.sources import triggerdev
-from relay.sources.recoup import DEFAULT_RETRY_AFTER
-from relay.sources.triggerdev import (
-    RateBudget,
-    RecentIds,
-    TriggerOptions,
-    authenticate,
-    parse_retrieved,
-    parse_webhook,
-    retry_after_429,
-    task_run_error,
-    trim_error,
-)
+from relay.sources.http import DEFAULT_RETRY_AFTER
+from relay.sources.state import RateBudget, RecentIds, SourceState
+from relay.sources.triggerdev.client import iso, retry_after_429
+from relay.sources.triggerdev.options import TriggerOptions
+from relay.sources.triggerdev.parse import STACK_LIMIT, parse_retrieved, task_run_error, trim_error
+from relay.sources.triggerdev.webhook import authenticate, parse_webhook
 
 SECRET = "trigger-alert-secret-0123"
 CONFIG = SourceConfig(
@@ -144,13 +136,6 @@ def config(**options: Any) -> SourceConfig:
 
 def trigger_signature(body: bytes, secret: str = SECRET) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def no_remembered_alerts() -> Iterator[None]:
-    triggerdev.recent_alerts.clear()
-    yield
-    triggerdev.recent_alerts.clear()
 
 
 # -- alerts ------------------------------------------------------------------------------------
@@ -291,24 +276,29 @@ def test_malformed_alerts_are_source_errors(body: dict[str, Any], message: str) 
 
 
 def test_a_replayed_alert_is_accepted_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
-    assert len(parse_webhook(ALERT_V2, CONFIG)) == 1
-    assert parse_webhook(ALERT_V2, CONFIG) == []
+    state = SourceState()
+    assert len(parse_webhook(ALERT_V2, CONFIG, state)) == 1
+    assert parse_webhook(ALERT_V2, CONFIG, state) == []
     assert "alert_replayed source=trigger alert='alert_cm3zq1' (ignored)" in caplog.text
     # another alert about another run is news; the same alert at another source too
-    assert len(parse_webhook({**alert(ALERT_V2, id="run_2"), "id": "alert_2"}, CONFIG)) == 1
+    assert len(parse_webhook({**alert(ALERT_V2, id="run_2"), "id": "alert_2"}, CONFIG, state)) == 1
     other = SourceConfig(name="trigger-staging", kind="triggerdev", base_url="x")
-    assert len(parse_webhook(ALERT_V2, other)) == 1
+    assert len(parse_webhook(ALERT_V2, other, state)) == 1
+    # another relay remembers nothing of this one's
+    assert len(parse_webhook(ALERT_V2, CONFIG, SourceState())) == 1
 
 
 def test_a_v1_alert_is_remembered_by_its_run() -> None:
-    assert len(parse_webhook(ALERT_V1, CONFIG)) == 1
-    assert parse_webhook(ALERT_V1, CONFIG) == []
+    state = SourceState()
+    assert len(parse_webhook(ALERT_V1, CONFIG, state)) == 1
+    assert parse_webhook(ALERT_V1, CONFIG, state) == []
 
 
 def test_a_malformed_alert_is_not_remembered() -> None:
+    state = SourceState()
     with pytest.raises(SourceError):
-        parse_webhook(alert(ALERT_V2, completedAt="nope"), CONFIG)
-    assert len(parse_webhook(ALERT_V2, CONFIG)) == 1
+        parse_webhook(alert(ALERT_V2, completedAt="nope"), CONFIG, state)
+    assert len(parse_webhook(ALERT_V2, CONFIG, state)) == 1
 
 
 def test_recent_ids_are_bounded_least_recent_out() -> None:
@@ -395,7 +385,7 @@ def test_stack_frames_of_the_sdk_and_node_are_trimmed_and_long_text_capped() -> 
     )
     long = trim_error(RunError("x" * 5000, None, "y" * 5000))
     assert long is not None and long.stack_trace is not None
-    assert len(long.message) == len(long.stack_trace) == triggerdev.STACK_LIMIT
+    assert len(long.message) == len(long.stack_trace) == STACK_LIMIT
     assert long.message.endswith("see the dashboard for the complete error")
     (s,) = parse_webhook({**RETRIEVED, "error": {"message": "boom", "stackTrace": stack}}, CONFIG)
     assert s.error is not None and "@trigger.dev/core" not in (s.error.stack_trace or "")
@@ -463,7 +453,6 @@ def test_while_secrets_rotate_a_trigger_signature_with_either_is_accepted() -> N
     rotating = replace(CONFIG, webhook_secrets=("trigger-new-secret", SECRET))
     for secret in rotating.webhook_secrets:
         authenticate(rotating, {"x-trigger-signature-hmacsha256": trigger_signature(body, secret)}, body)
-        triggerdev.recent_alerts.clear()
     with pytest.raises(SignatureError, match="does not match"):
         authenticate(rotating, {"x-trigger-signature-hmacsha256": trigger_signature(body, "other")}, body)
 
@@ -546,10 +535,11 @@ def test_the_budget_pauses_at_its_reserve_until_the_reset() -> None:
 
 
 def test_sources_with_the_same_key_share_a_budget() -> None:
-    a = triggerdev.shared_budget("https://api.trigger.dev", "tr_prod_shared_1")
-    assert a is triggerdev.shared_budget("https://api.trigger.dev", "tr_prod_shared_1")
-    assert a is not triggerdev.shared_budget("https://api.trigger.dev", "tr_prod_other_1")
+    state = SourceState()
+    a = state.budget("https://api.trigger.dev", "tr_prod_shared_1")
+    assert a is state.budget("https://api.trigger.dev", "tr_prod_shared_1")
+    assert a is not state.budget("https://api.trigger.dev", "tr_prod_other_1")
 
 
 def test_dates_are_sent_as_the_sdk_sends_them() -> None:
-    assert triggerdev._iso(NOW - timedelta(hours=1)) == "2026-11-25T11:00:00.000Z"
+    assert iso(NOW - timedelta(hours=1)) == "2026-11-25T11:00:00.000Z"
