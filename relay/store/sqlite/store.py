@@ -1,38 +1,15 @@
-"""SQLite (WAL) backend: the embedded default, one file.
-
-Statements run on the event loop's thread and only COMMIT (the fsync) runs on a dedicated
-thread, so the loop never waits for the disk. Statements on another thread would cost more
-than they save: the two threads hand the GIL back and forth around every sqlite3 call, and
-each hand-off can wait a whole switch interval (docs/benchmarks.md measured it). One
-connection, used by one batch at a time (`_busy`): reads wait while a batch is written and
-committed, so they never see a write that is not yet durable. synchronous=FULL: a 2xx means
-the snapshot, its transition and its deliveries survive a power loss.
-
-Group commit: writes (record, claim, complete, release, replay, watching_since) queue up and
-run as one transaction per batch, the batch being whatever queued while the previous one
-committed (at most MAX_BATCH), so one fsync covers many callers and an idle store adds no
-wait. Each write runs inside its own SAVEPOINT: one that fails is rolled back alone and only
-its caller sees the error. Every caller is answered after its batch has committed.
-
-A claim needs no fsync of its own: a power loss that undoes it leaves the delivery pending,
-where a crash would leave it anyway (the same id is sent again, as after any crash between a
-send and its completion). A batch of claims alone commits with synchronous=NORMAL, its WAL
-frames made durable by the next FULL commit; any other write in the batch makes it FULL.
-"""
+"""SqliteStore: the Store contract (relay/store/base.py) on the SQLite engine (engine.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from relay.errors import StoreError
 from relay.models import (
     INTERRUPTED,
     INTERRUPTED_EXCERPT,
@@ -57,12 +34,7 @@ from relay.store.codec import (
     snapshot_from_json,
     snapshot_to_json,
 )
-from relay.store.migrations import MIGRATIONS
-
-T = TypeVar("T")
-Write = Callable[[sqlite3.Connection], Any]
-BUSY_TIMEOUT_MS = 30_000  # how long to wait for another process's write lock
-MAX_BATCH = 128  # writes per transaction: bounds how long one batch holds the thread
+from relay.store.sqlite.engine import Engine
 
 _DELIVERY_COLUMNS = (
     "id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,"
@@ -91,136 +63,24 @@ _CLAIM = (
 )
 
 
-class SqliteStore:
+class SqliteStore(Engine):
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
-        self._conn, self._executor = conn, executor
-        self._queue: list[tuple[Write, asyncio.Future[Any], bool]] = []  # (write, caller, durable)
-        self._busy = asyncio.Lock()  # held from a batch's first statement until its COMMIT returned
-        self._flusher: asyncio.Task[None] | None = None
-        self.commits = 0  # transactions committed by the write queue (batches)
+        super().__init__(conn, executor)
         # a source's watching_since never changes once committed: read it once
         self._since: dict[str, datetime] = {}
-        self._since_new: dict[str, datetime] = {}  # read in the batch being written
-
-    @classmethod
-    async def open(cls, path: str) -> SqliteStore:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        try:
-            conn = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
-        except sqlite3.Error as exc:
-            executor.shutdown(wait=False)
-            raise StoreError(f"cannot open the database {path}: {exc}") from exc
-        return cls(conn, executor)
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        async with self._busy:
-            return fn(*args)
-
-    async def close(self) -> None:
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
-        await self._run(self._conn.close)
-        self._executor.shutdown(wait=True)
-
-    # -- group commit ---------------------------------------------------------------------
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
-        """Run `fn(conn)` in the next batch's transaction; its result once that committed."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((fn, future, durable))
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                try:
-                    durable = any(d for _, _, d in batch)
-                    async with self._busy:
-                        results = await self._commit([fn for fn, _, _ in batch], durable)
-                except asyncio.CancelledError:  # the loop is going away: so are the callers
-                    for _, future, _ in batch + self._queue:
-                        future.cancel()
-                    raise
-                except BaseException as exc:  # the transaction failed: every caller hears it
-                    results = [(False, exc)] * len(batch)
-                for (_, future, _), (ok, value) in zip(batch, results, strict=True):
-                    if future.done():  # the caller was cancelled; the write happened all the same
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            self._flusher = None
-
-    async def _commit(self, writes: list[Write], durable: bool = True) -> list[tuple[bool, Any]]:
-        c = self._conn
-        if not durable:
-            c.execute("PRAGMA synchronous=NORMAL")
-        await self._begin(c)
-        try:
-            results = self._apply(c, writes)
-            await self._run(c.execute, "COMMIT")
-            self._since.update(self._since_new)
-        except BaseException:
-            if c.in_transaction:
-                await self._run(c.execute, "ROLLBACK")
-            raise
-        finally:
-            self._since_new.clear()
-            if not durable:
-                c.execute("PRAGMA synchronous=FULL")
-        self.commits += 1
-        return results
-
-    async def _begin(self, c: sqlite3.Connection) -> None:
-        """Take the write lock; if another process holds it, wait for it off the loop."""
-        c.execute("PRAGMA busy_timeout=0")
-        try:
-            c.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if c.in_transaction or "locked" not in str(exc):
-                raise
-            c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await self._run(c.execute, "BEGIN IMMEDIATE")
-        finally:
-            c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-
-    def _apply(self, c: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
-        """Each write in its own SAVEPOINT: one that fails is rolled back alone."""
-        results: list[tuple[bool, Any]] = []
-        for fn in writes:
-            c.execute("SAVEPOINT write")
-            seen = set(self._since_new)
-            try:
-                results.append((True, fn(c)))
-            except Exception as exc:
-                if not c.in_transaction:  # SQLite rolled the whole batch back (I/O, full)
-                    raise
-                c.execute("ROLLBACK TO write")
-                for source in set(self._since_new) - seen:
-                    del self._since_new[source]
-                results.append((False, exc))
-            c.execute("RELEASE write")
-        return results
 
     # -- ingest ---------------------------------------------------------------------------
 
     async def record(
         self, snapshot: Any, decide: Decide, now: datetime, lease: float | None = None
     ) -> Decision:
-        return await self._write(lambda c: self._record(c, snapshot, decide, now, lease))
+        decision, since = await self._write(lambda c: self._record(c, snapshot, decide, now, lease))
+        self._since[snapshot.source] = since  # committed now
+        return decision
 
     def _record(
         self, c: sqlite3.Connection, snapshot: Any, decide: Decide, now: datetime, lease: float | None
-    ) -> Decision:
+    ) -> tuple[Decision, datetime]:
         row = c.execute(
             f"SELECT {_STATE_COLUMNS} FROM runs WHERE source=? AND run_id=?",
             (snapshot.source, snapshot.run_id),
@@ -229,7 +89,8 @@ class SqliteStore:
         last = c.execute(
             "SELECT phase FROM task_outcomes WHERE source=? AND task=?", (snapshot.source, snapshot.task)
         ).fetchone()
-        context = Context(self._watching_since(c, snapshot.source, now), Phase(last[0]) if last else None)
+        since = self._watching_since(c, snapshot.source, now)
+        context = Context(since, Phase(last[0]) if last else None)
         decision = decide(previous, context)
         if stored := decision.store:
             first_seen = row[1] if row else epoch(now)
@@ -269,7 +130,7 @@ class SqliteStore:
             "INSERT INTO digest_items (rule, channel, window_end, item) VALUES (?,?,?,?)",
             [(i.rule, i.channel, epoch(i.window_end), digest_item_to_json(i)) for i in decision.digest_items],
         )
-        return replace(decision, deliveries=written)
+        return replace(decision, deliveries=written), since
 
     async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
         def write(c: sqlite3.Connection) -> int:
@@ -299,8 +160,7 @@ class SqliteStore:
 
     async def silences(self, now: datetime | None = None) -> list[Silence]:
         where, args = ("WHERE ends_at > ?", (epoch(now),)) if now else ("", ())
-        rows = await self._read(
-            self._all,
+        rows = await self._select(
             f"SELECT id, matchers, starts_at, ends_at, comment, created_by FROM silences {where}"
             " ORDER BY starts_at, id",
             args,
@@ -322,8 +182,7 @@ class SqliteStore:
     # -- digests --------------------------------------------------------------------------
 
     async def due_digests(self, now: datetime) -> list[tuple[str, str, datetime]]:
-        rows = await self._read(
-            self._all,
+        rows = await self._select(
             "SELECT DISTINCT rule, channel, window_end FROM digest_items WHERE sent=0 AND window_end<=?"
             " ORDER BY window_end, rule, channel",
             (epoch(now),),
@@ -348,7 +207,9 @@ class SqliteStore:
         return await self._write(write)
 
     async def watching_since(self, source: str, now: datetime) -> datetime:
-        return await self._write(lambda c: self._watching_since(c, source, now))
+        since = await self._write(lambda c: self._watching_since(c, source, now))
+        self._since[source] = since  # committed now
+        return since
 
     def _watching_since(self, c: sqlite3.Connection, source: str, now: datetime) -> datetime:
         known = self._since.get(source)
@@ -356,7 +217,7 @@ class SqliteStore:
             sql = "INSERT OR IGNORE INTO sources (name, watching_since) VALUES (?, ?)"
             c.execute(sql, (source, epoch(now)))
             row = c.execute("SELECT watching_since FROM sources WHERE name=?", (source,)).fetchone()
-            known = self._since_new[source] = from_epoch(row[0])
+            known = from_epoch(row[0])
         return known
 
     async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]:
@@ -376,8 +237,8 @@ class SqliteStore:
         return await self._read(query)
 
     async def active_runs(self, source: str) -> list[RunState]:
-        rows = await self._read(
-            self._all, f"SELECT {_STATE_COLUMNS} FROM runs WHERE source=? AND terminal=0", (source,)
+        rows = await self._select(
+            f"SELECT {_STATE_COLUMNS} FROM runs WHERE source=? AND terminal=0", (source,)
         )
         return [_state(r) for r in rows]
 
@@ -391,6 +252,8 @@ class SqliteStore:
             c.execute(_HAND_BACK_INTERRUPTED, (t,))
             return c.execute(_CLAIM, (t, limit, t + lease)).fetchall()
 
+        # no fsync of its own: a power loss that undoes a claim leaves the delivery pending, where
+        # a crash would leave it anyway (sent again with the same id, as after any crash mid-send)
         rows = await self._write(claim, durable=False)
         return sorted((_delivery(r) for r in rows), key=lambda d: d.next_attempt_at)
 
@@ -432,8 +295,7 @@ class SqliteStore:
         return await self._write(update)
 
     async def next_due(self) -> datetime | None:
-        rows = await self._read(
-            self._all,
+        rows = await self._select(
             (
                 "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM deliveries"
                 " WHERE status='pending' UNION ALL SELECT MIN(lease_until) FROM deliveries"
@@ -451,24 +313,20 @@ class SqliteStore:
     # -- reading --------------------------------------------------------------------------
 
     async def delivery(self, delivery_id: str) -> Delivery | None:
-        rows = await self._read(
-            self._all, f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,)
-        )
+        rows = await self._select(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id=?", (delivery_id,))
         return _delivery(rows[0]) if rows else None
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 100) -> list[Delivery]:
         where = "WHERE status=?" if status else ""
         args: tuple[Any, ...] = (status.value, limit) if status else (limit,)
-        rows = await self._read(
-            self._all,
+        rows = await self._select(
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries {where} ORDER BY created_at DESC, id LIMIT ?",
             args,
         )
         return [_delivery(r) for r in rows]
 
     async def attempts(self, delivery_id: str) -> list[Attempt]:
-        rows = await self._read(
-            self._all,
+        rows = await self._select(
             "SELECT delivery_id, n, started_at, latency_ms, ok,"
             " http_status, reason, excerpt FROM attempts WHERE delivery_id=?"
             " ORDER BY n",
@@ -479,87 +337,20 @@ class SqliteStore:
     async def runs(self, source: str | None = None, limit: int = 100) -> list[RunState]:
         where = "WHERE source=?" if source else ""
         args: tuple[Any, ...] = (source, limit) if source else (limit,)
-        rows = await self._read(
-            self._all,
+        rows = await self._select(
             f"SELECT {_STATE_COLUMNS} FROM runs {where} ORDER BY updated_at DESC LIMIT ?",
             args,
         )
         return [_state(r) for r in rows]
 
     async def transitions(self, limit: int = 100) -> list[Transition]:
-        rows = await self._read(
-            self._all,
+        rows = await self._select(
             "SELECT id, source, run_id, from_phase, to_phase,"
             " from_status, to_status, observed_at, via, backfill, skipped"
             " FROM transitions ORDER BY observed_at DESC, rowid DESC LIMIT ?",
             (limit,),
         )
         return [_transition(r) for r in rows]
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _all(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        # autocommit: one statement is its own transaction; reads take no write lock
-        return self._conn.execute(sql, args).fetchall()
-
-
-def _connect(path: str) -> sqlite3.Connection:
-    timeout = BUSY_TIMEOUT_MS / 1000
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
-    try:
-        _switch_to_wal(conn, timeout)
-        conn.execute("PRAGMA synchronous=FULL")
-        # foreign keys off while migrating: a table rebuild drops and renames tables others refer to
-        _migrate(conn)
-        conn.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.Error:
-        conn.close()
-        raise
-    return conn
-
-
-def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> None:
-    """Processes opening a new file together can be told "database is locked" while another
-    one switches its journal mode, a wait SQLite's busy timeout does not always cover."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Apply what is missing, in one transaction that holds the write lock from the moment the
-    version is read: processes starting together on a new file (uvicorn --workers) migrate
-    once, the others wait and find it done."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _statements(script: str) -> list[str]:
-    found, pending = [], ""
-    for part in script.split(";"):
-        pending += part + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n\t;"):
-                found.append(pending)
-            pending = ""
-    if pending.strip(" \n\t;"):
-        found.append(pending)
-    return found
 
 
 def _complete(c: sqlite3.Connection, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
