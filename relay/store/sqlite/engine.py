@@ -68,14 +68,10 @@ class Engine:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        async with self._busy:
-            return fn(*args)
-
-    async def _select(self, sql: str, args: Row = ()) -> list[Row]:
+    async def _select(self, sql: str, params: Row) -> list[Row]:
         # autocommit: one statement is its own transaction; reads take no write lock
         async with self._busy:
-            return self._conn.execute(sql, args).fetchall()
+            return self._conn.execute(sql, params).fetchall()
 
     # -- group commit ---------------------------------------------------------------------
 
