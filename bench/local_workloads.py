@@ -278,9 +278,9 @@ def footprint(cfg: Config) -> Section:
 
 def _generate(db: Path, count: int) -> None:
     """`count` finished runs, each with its transition and a sent delivery, written with SQL."""
-    from relay.store.sqlite import _connect
+    from relay.store.sqlite.engine import connect
 
-    _connect(str(db)).close()  # the relay's own schema (migrations)
+    connect(str(db)).close()  # the relay's own schema (migrations)
     snapshot = json.loads(_snapshot_template())
     conn = sqlite3.connect(str(db), isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")

@@ -1,0 +1,181 @@
+-- Every statement the SQLite store runs on the relay's tables, by name. queries.py loads
+-- this file once; store.py names the statements (SQL["claim"]). Each is a "-- name --" line,
+-- comment lines saying why, then the statement. Parameters are positional (?): in the order
+-- of the columns they fill (mappers.py builds them so), else as the comment lists them. Named
+-- ones (:id) would cost each record ~8 us more, sqlite3 looking every name up in a dict.
+-- The tables are in relay/store/migrations.py; the engine's own statements (BEGIN, COMMIT,
+-- SAVEPOINT, PRAGMA) in engine.py. Times are epoch seconds (REAL).
+
+-- run_state --
+-- a run as the store knows it, read in the transaction that records its next snapshot
+SELECT snapshot, first_seen_at, phase_since FROM runs WHERE source = ? AND run_id = ?;
+
+-- task_last_phase --
+-- the phase of the task's last finished run (rules on `recovered`)
+SELECT phase FROM task_outcomes WHERE source = ? AND task = ?;
+
+-- watch_source --
+-- (source, now): the first contact with a source fixes its watching_since; later ones do not
+INSERT OR IGNORE INTO sources (name, watching_since) VALUES (?, ?);
+
+-- watching_since --
+SELECT watching_since FROM sources WHERE name = ?;
+
+-- save_run --
+INSERT OR REPLACE INTO runs (
+    source, run_id, task, status, phase, terminal, updated_at, first_seen_at, snapshot, phase_since
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- save_task_outcome --
+INSERT OR REPLACE INTO task_outcomes (source, task, phase) VALUES (?, ?, ?);
+
+-- transition_exists --
+SELECT 1 FROM transitions WHERE id = ?;
+
+-- insert_transition --
+INSERT INTO transitions (
+    id, source, run_id, from_phase, to_phase, from_status, to_status, observed_at, via, backfill,
+    skipped
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- insert_delivery --
+-- ignored (no row changed) when a delivery with its idempotency key exists already
+INSERT OR IGNORE INTO deliveries (
+    id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
+    next_attempt_at, created_at, rounds, last_error, group_key, template_error, lease_until
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- insert_digest_item --
+INSERT INTO digest_items (rule, channel, window_end, item) VALUES (?, ?, ?, ?);
+
+-- known_runs --
+-- (source, run ids as a JSON array): one statement however many ids a poll page holds
+SELECT snapshot, first_seen_at, phase_since FROM runs
+WHERE source = ? AND run_id IN (SELECT value FROM json_each(?));
+
+-- active_runs --
+SELECT snapshot, first_seen_at, phase_since FROM runs WHERE source = ? AND terminal = 0;
+
+-- record_interrupted --
+-- (lease, reason, excerpt, now): a sending delivery whose lease ran out, its process died
+-- mid-send. On record (started when its lease began), then pending again
+-- (hand_back_interrupted), so that the claim takes it
+INSERT OR REPLACE INTO attempts (delivery_id, n, started_at, latency_ms, ok, reason, excerpt)
+SELECT id, attempts + 1, lease_until - ?, 0, 0, ?, ? FROM deliveries
+WHERE status = 'sending' AND lease_until <= ?;
+
+-- hand_back_interrupted --
+UPDATE deliveries SET status = 'pending', attempts = attempts + 1, lease_until = NULL
+WHERE status = 'sending' AND lease_until <= ?;
+
+-- claim --
+-- (now, limit, lease_until): a group is one send, claiming one member claims the others with it
+WITH picked AS (
+    SELECT id, group_key FROM deliveries
+    WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?
+)
+UPDATE deliveries SET status = 'sending', lease_until = ?
+WHERE id IN (SELECT id FROM picked)
+    OR (status = 'pending' AND group_key IN (SELECT group_key FROM picked WHERE group_key IS NOT NULL))
+RETURNING id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
+    next_attempt_at, created_at, rounds, last_error, group_key, template_error;
+
+-- complete --
+-- (status, attempts made, 1 if the round failed, next attempt at or NULL to keep it, last
+-- error, id)
+UPDATE deliveries SET
+    status = ?, attempts = attempts + ?, rounds = rounds + ?,
+    next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?,
+    lease_until = NULL
+WHERE id = ?;
+
+-- insert_attempt --
+INSERT OR REPLACE INTO attempts (
+    delivery_id, n, started_at, latency_ms, ok, http_status, reason, excerpt
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- defer --
+-- (next attempt at, group key, id)
+UPDATE deliveries SET
+    status = 'pending', lease_until = NULL, next_attempt_at = ?, group_key = ?
+WHERE id = ? AND status = 'sending';
+
+-- release --
+-- (attempts made, id)
+UPDATE deliveries SET status = 'pending', lease_until = NULL, attempts = attempts + ?
+WHERE id = ? AND status = 'sending';
+
+-- replay --
+-- (now, id)
+UPDATE deliveries SET status = 'pending', rounds = 0, next_attempt_at = ?, lease_until = NULL
+WHERE id = ? AND status IN ('dead', 'sent');
+
+-- next_due --
+-- the earliest of: a pending delivery due, a lease running out
+SELECT MIN(t) FROM (
+    SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'
+    UNION ALL
+    SELECT MIN(lease_until) FROM deliveries WHERE status = 'sending'
+);
+
+-- heartbeat --
+INSERT OR REPLACE INTO heartbeat (id, at) VALUES (1, ?);
+
+-- delivery --
+SELECT id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
+    next_attempt_at, created_at, rounds, last_error, group_key, template_error
+FROM deliveries WHERE id = ?;
+
+-- deliveries --
+SELECT id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
+    next_attempt_at, created_at, rounds, last_error, group_key, template_error
+FROM deliveries ORDER BY created_at DESC, id LIMIT ?;
+
+-- deliveries_with_status --
+SELECT id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
+    next_attempt_at, created_at, rounds, last_error, group_key, template_error
+FROM deliveries WHERE status = ? ORDER BY created_at DESC, id LIMIT ?;
+
+-- attempts --
+SELECT delivery_id, n, started_at, latency_ms, ok, http_status, reason, excerpt
+FROM attempts WHERE delivery_id = ? ORDER BY n;
+
+-- runs --
+SELECT snapshot, first_seen_at, phase_since FROM runs ORDER BY updated_at DESC LIMIT ?;
+
+-- runs_of_source --
+SELECT snapshot, first_seen_at, phase_since FROM runs
+WHERE source = ? ORDER BY updated_at DESC LIMIT ?;
+
+-- transitions --
+SELECT id, source, run_id, from_phase, to_phase, from_status, to_status, observed_at, via,
+    backfill, skipped
+FROM transitions ORDER BY observed_at DESC, rowid DESC LIMIT ?;
+
+-- insert_silence --
+INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_by)
+VALUES (?, ?, ?, ?, ?, ?);
+
+-- silences --
+SELECT id, matchers, starts_at, ends_at, comment, created_by FROM silences ORDER BY starts_at, id;
+
+-- silences_active --
+SELECT id, matchers, starts_at, ends_at, comment, created_by FROM silences
+WHERE ends_at > ? ORDER BY starts_at, id;
+
+-- expire_silence --
+-- (now, id, now)
+UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?;
+
+-- due_digests --
+-- (rule, channel, window end) of the windows that ended with items not yet sent
+SELECT DISTINCT rule, channel, window_end FROM digest_items
+WHERE sent = 0 AND window_end <= ? ORDER BY window_end, rule, channel;
+
+-- digest_window --
+-- (rule, channel, window end)
+SELECT id, item FROM digest_items
+WHERE sent = 0 AND rule = ? AND channel = ? AND window_end = ? ORDER BY id;
+
+-- digest_item_sent --
+UPDATE digest_items SET sent = 1 WHERE id = ?;
