@@ -27,6 +27,8 @@ log = logging.getLogger("relay.pipeline")
 
 
 class Leased(Protocol):
+    """A reservation: how long the deliveries written with it stay claimed, in seconds."""
+
     @property
     def lease(self) -> float: ...
 

@@ -105,7 +105,7 @@ class DeliveryWorker:
         return set(self._inflight.values())
 
     def reserve(self) -> Reservation | None:
-        """The lease for the pipeline to claim fresh deliveries with as it writes them, or
+        """What the pipeline claims fresh deliveries with as it writes them (its lease), or
         None (busy, or shutting down): then they wait in the store. Ends with `hand`."""
         held = self._held() + self._reserved
         if self._closing or held >= self.policy.concurrency * HOLD_FACTOR:
@@ -147,7 +147,7 @@ class DeliveryWorker:
 
     def _held(self) -> int:
         """Claimed and ready or sending; not those waiting between quick tries."""
-        return sum(len(unit) for _, unit in self._ready) + len(self._inflight) - sum(self._pausing.values())
+        return sum(len(m) for _, m in self._ready) + len(self._inflight) - sum(self._pausing.values())
 
     async def _claim(self) -> list[Unit]:
         """As many due deliveries as may be held: claimed ahead, one statement serves many
