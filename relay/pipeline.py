@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from relay import observability as obs
 from relay.clock import Clock
@@ -26,12 +26,23 @@ from relay.transitions import diff, refresh
 log = logging.getLogger("relay.pipeline")
 
 
-class Handoff(Protocol):
-    """The delivery worker as the pipeline sees it (relay/delivery/worker.py)."""
+class Leased(Protocol):
+    """A reservation: how long the deliveries written with it stay claimed, in seconds."""
 
-    def reserve(self) -> float | None: ...
+    @property
+    def lease(self) -> float: ...
 
-    def hand(self, deliveries: list[Delivery]) -> None: ...
+
+R = TypeVar("R", bound=Leased)
+
+
+class Handoff(Protocol[R]):
+    """The delivery worker as the pipeline sees it (relay/delivery/worker.py): a reservation
+    says what lease to write fresh deliveries with, and goes back with them to `hand`."""
+
+    def reserve(self) -> R | None: ...
+
+    def hand(self, deliveries: list[Delivery], reservation: R) -> None: ...
 
 
 @dataclass
@@ -44,7 +55,7 @@ class Pipeline:
     # the silences in force, refreshed from the store (see Relay); read inside decide
     silences: list[Silence] = field(default_factory=list)
     # this process's delivery worker: fresh deliveries are written claimed and handed to it
-    handoff: Handoff | None = None
+    handoff: Handoff[Any] | None = None
     template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
     ids: IdFactory = new_id  # of transitions and deliveries: diff and plan draw none themselves
     # the relay's board of source health: when each source last brought a snapshot
@@ -71,14 +82,15 @@ class Pipeline:
             )
             return Decision(snapshot, transition, planned.deliveries, planned.digest_items)
 
-        lease = self.handoff.reserve() if self.handoff else None
+        reservation = self.handoff.reserve() if self.handoff else None
         claimed: list[Delivery] = []
         try:
+            lease = reservation.lease if reservation else None
             decision = await self.store.record(snapshot, decide, now, lease)
             claimed = [d for d in decision.deliveries if d.status == DeliveryStatus.SENDING]
         finally:
-            if self.handoff and lease is not None:
-                self.handoff.hand(claimed)
+            if self.handoff and reservation is not None:
+                self.handoff.hand(claimed, reservation)
         if len(claimed) < len(decision.deliveries):  # the rest waits in the store (groups, later)
             self.wakeup.set()
         self.health.snapshot_seen(snapshot.source, now)

@@ -19,7 +19,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
@@ -50,6 +50,23 @@ SEND_GRACE = 0.5
 LEASE_MARGIN = 1.0
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """A hand-off under way (`reserve` -> `hand`): the policy its deliveries are claimed under."""
+
+    policy: DeliveryPolicy
+
+    @property
+    def lease(self) -> float:
+        return _lease(self.policy)
+
+
+# Claimed deliveries (a group's members, or one) with the policy they were claimed under: their
+# round runs under it even after a reload, so it never outlasts the lease they were claimed
+# with (past it, another claim would take them again mid-send and they would be sent twice).
+Unit = tuple[DeliveryPolicy, list[Delivery]]
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -63,11 +80,10 @@ class DeliveryWorker:
         self.store, self.channels, self.policy, self.clock = store, channels, policy, clock
         self.wakeup = wakeup
         self.gate = RateGate(rate_limits or {})
-        self.lease = _lease(policy)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._pausing: dict[str, int] = {}  # delivery waiting between quick tries -> members
         # claimed, not started yet: handed over by the pipeline, or claimed ahead from the store
-        self._ready: deque[list[Delivery]] = deque()
+        self._ready: deque[Unit] = deque()
         self._nudge = asyncio.Event()  # a hand-off arrived or a send slot freed up
         self._store_due = clock.now()  # when the store may hold due work nobody woke us for
         self._waited_out = True  # the last wait ran to its time-out: look at the store
@@ -79,27 +95,28 @@ class DeliveryWorker:
         self._settling: set[str] = set()  # by the first member's id
 
     def configure(self, policy: DeliveryPolicy, rate_limits: Mapping[str, tuple[int, float]]) -> None:
-        """A reloaded rules.yaml: claims, retries and rate limits follow it from now on."""
-        self.policy, self.lease = policy, _lease(policy)
+        """A reloaded rules.yaml: claims, retries and rate limits follow it from now on; what
+        is claimed already finishes its round under the policy it was claimed with."""
+        self.policy = policy
         self.gate.limit(rate_limits)
 
     def sending(self) -> set[asyncio.Task[None]]:
         """The sends under way; each keeps the channel it started with until it ends."""
         return set(self._inflight.values())
 
-    def reserve(self) -> float | None:
-        """The lease for the pipeline to claim fresh deliveries with as it writes them, or
+    def reserve(self) -> Reservation | None:
+        """What the pipeline claims fresh deliveries with as it writes them (its lease), or
         None (busy, or shutting down): then they wait in the store. Ends with `hand`."""
         held = self._held() + self._reserved
         if self._closing or held >= self.policy.concurrency * HOLD_FACTOR:
             return None
         self._reserved += 1
-        return self.lease
+        return Reservation(self.policy)
 
-    def hand(self, deliveries: list[Delivery]) -> None:
+    def hand(self, deliveries: list[Delivery], reservation: Reservation) -> None:
         """Ends a reservation: what the pipeline wrote claimed (none if its write failed)."""
         self._reserved -= 1
-        self._ready.extend([d] for d in deliveries)
+        self._ready.extend((reservation.policy, [d]) for d in deliveries)
         self._nudge.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -110,8 +127,8 @@ class DeliveryWorker:
                 if len(self._ready) < free and self._store_may_have_work():
                     self._ready.extend(await self._claim())
                 units = [self._ready.popleft() for _ in range(min(free, len(self._ready)))]
-                for members in units:
-                    task = asyncio.create_task(self._deliver_safely(members))
+                for policy, members in units:
+                    task = asyncio.create_task(self._deliver_safely(members, policy))
                     for member in members:
                         self._inflight[member.id] = task
                 if not units:
@@ -130,19 +147,20 @@ class DeliveryWorker:
 
     def _held(self) -> int:
         """Claimed and ready or sending; not those waiting between quick tries."""
-        return sum(len(u) for u in self._ready) + len(self._inflight) - sum(self._pausing.values())
+        return sum(len(m) for _, m in self._ready) + len(self._inflight) - sum(self._pausing.values())
 
-    async def _claim(self) -> list[list[Delivery]]:
+    async def _claim(self) -> list[Unit]:
         """As many due deliveries as may be held: claimed ahead, one statement serves many
         sends (a backlog drains at the send rate, not at one claim per freed slot)."""
         self.wakeup.clear()
         self._waited_out = False
-        want = max(1, self.policy.concurrency * HOLD_FACTOR - self._held() - self._reserved)
-        claimed = await self.store.claim(self.clock.now(), want, self.lease)
+        policy = self.policy  # the one its lease is counted in, whatever a reload does meanwhile
+        want = max(1, policy.concurrency * HOLD_FACTOR - self._held() - self._reserved)
+        claimed = await self.store.claim(self.clock.now(), want, _lease(policy))
         if len(claimed) < want:  # nothing more is due now: note when something will be
             due, horizon = await self.store.next_due(), self.clock.now() + timedelta(seconds=IDLE_WAIT)
             self._store_due = min(due, horizon) if due else horizon
-        return _by_group(claimed)
+        return [(policy, members) for members in _by_group(claimed)]
 
     def _due_at(self, moment: datetime | None) -> None:
         if moment is not None:
@@ -174,7 +192,7 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._nudge.wait(), deadline - time.monotonic())
         tasks = list(set(self._inflight.values()))
-        ids = list(self._inflight) + [d.id for unit in self._ready for d in unit]
+        ids = list(self._inflight) + [d.id for _, members in self._ready for d in members]
         self._ready.clear()
         if tasks:
             await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
@@ -186,10 +204,10 @@ class DeliveryWorker:
         if ids:
             await self.store.release(ids, self._cut_off)
 
-    async def _deliver_safely(self, members: list[Delivery]) -> None:
+    async def _deliver_safely(self, members: list[Delivery], policy: DeliveryPolicy) -> None:
         """A bug here must not strand a claimed delivery until its lease runs out."""
         try:
-            await self._deliver(members)
+            await self._deliver(members, policy)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -206,8 +224,10 @@ class DeliveryWorker:
                 self._inflight.pop(d.id, None)
             self._nudge.set()  # its slot is free
 
-    async def _deliver(self, members: list[Delivery]) -> None:
-        """Members share a group (or are one delivery): one message, one outcome for all."""
+    async def _deliver(self, members: list[Delivery], policy: DeliveryPolicy) -> None:
+        """Members share a group (or are one delivery): one message, one outcome for all. Its
+        tries run under `policy`, the one they were claimed with; the schedule after them
+        follows the policy in force."""
         delivery = merge(members)
         if free_at := self.gate.admit(delivery.channel, self.clock.now()):
             group = f"rate:{delivery.channel}:{free_at.timestamp():.0f}"
@@ -229,7 +249,7 @@ class DeliveryWorker:
             return
         attempts: list[Attempt] = []
         try:
-            response = await self._try_quickly(channel, delivery, attempts, len(members))
+            response = await self._try_quickly(channel, delivery, attempts, policy, len(members))
         except asyncio.CancelledError:  # stopped by `_drain`, which records them
             self._cut_off += [a for d in members for a in _own(d, attempts)]
             raise
@@ -241,23 +261,29 @@ class DeliveryWorker:
         self._report(delivery, outcome)
 
     async def _try_quickly(
-        self, channel: Channel, delivery: Delivery, attempts: list[Attempt], members: int = 1
+        self,
+        channel: Channel,
+        delivery: Delivery,
+        attempts: list[Attempt],
+        policy: DeliveryPolicy,
+        members: int = 1,
     ) -> Response:
-        first = await self._attempt(channel, delivery, attempts)
-        if retry.verdict(first) != retry.Verdict.RETRY or self.policy.quick_tries < 2:
+        timeout = policy.timeout
+        first = await self._attempt(channel, delivery, attempts, timeout)
+        if retry.verdict(first) != retry.Verdict.RETRY or policy.quick_tries < 2:
             return first  # the common case needs no retry machinery
         replayed = [first]  # tenacity's first attempt is the one just made: same waits, same stops
 
         async def attempt() -> Response:
-            return replayed.pop() if replayed else await self._attempt(channel, delivery, attempts)
+            return replayed.pop() if replayed else await self._attempt(channel, delivery, attempts, timeout)
 
         def pause(state: RetryCallState) -> None:  # its slot is free while it waits
             self._pausing[delivery.id] = members
             self._nudge.set()
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.quick_tries) | _LongRetryAfter(),
-            wait=_Wait(self.policy.quick_wait),
+            stop=stop_after_attempt(policy.quick_tries) | _LongRetryAfter(),
+            wait=_Wait(policy.quick_wait),
             retry=retry_if_result(lambda r: retry.verdict(r) == retry.Verdict.RETRY),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             before_sleep=pause,
@@ -265,11 +291,13 @@ class DeliveryWorker:
         response: Response = await retrying(attempt)
         return response
 
-    async def _attempt(self, channel: Channel, delivery: Delivery, attempts: list[Attempt]) -> Response:
+    async def _attempt(
+        self, channel: Channel, delivery: Delivery, attempts: list[Attempt], timeout: float
+    ) -> Response:
         self._pausing.pop(delivery.id, None)
         started, t0 = self.clock.now(), time.perf_counter()
         try:
-            response = await asyncio.wait_for(channel.send(delivery), self.policy.timeout * (1 + SEND_GRACE))
+            response = await asyncio.wait_for(channel.send(delivery), timeout * (1 + SEND_GRACE))
         except TimeoutError:
             response = Response(ok=False, error="timeout")
         except asyncio.CancelledError:

@@ -92,7 +92,7 @@ class World:
         """One worker pass over what is due now (the worker's loop, minus its waiting)."""
         claimed = await self.store.claim(self.clock.now(), 100, 60)
         for members in _by_group(claimed):
-            await self.worker._deliver(members)
+            await self.worker._deliver(members, self.worker.policy)
 
     def later(self, **delta: float) -> None:
         self.clock.current += timedelta(**delta)
