@@ -9,6 +9,9 @@ started and stopped with the fake, its runs, a log of every request, and a queue
         name = "Thing"
         ...  # super().__init__([Route(...), ...]); endpoints start with `await self._begin(...)`
 
+Runs share one model (`Run`): each fake's `put_run` fills in what its platform would and
+hands the run to `keep`, which a test may also call with a run it built itself.
+
 Every request is recorded (`requests`, `of_kind`) before anything else happens. Faults
 (`respond_next`, `delay_next`, and each fake's own `fail_next`, `rate_limit_next`) apply to
 one request each, optionally only to one kind of request, in the order queued.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,6 +111,7 @@ class FakePlatform(Generic[W, R]):
         self._url: str | None = None
         self._stack = contextlib.AsyncExitStack()
         self._closing = asyncio.Event()
+        self._seq = itertools.count(1)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -134,6 +139,12 @@ class FakePlatform(Generic[W, R]):
         await self.stop()
 
     # -- runs ------------------------------------------------------------------------------
+
+    def keep(self, run: R) -> R:
+        """Add (or replace) a run built by hand or by the fake's `put_run`, in creation order."""
+        run.seq = next(self._seq)
+        self.runs[run.id] = run
+        return run
 
     def forget(self, run_id: str) -> None:
         """Gone everywhere: lists omit it and by-id answers 404."""

@@ -22,7 +22,6 @@ leaves GET /api/tasks alone).
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,7 +120,6 @@ class FakeRecoupApi(FakePlatform[When, RecoupRun]):
         ]
         super().__init__(routes, now=now)
         self.api_key = api_key
-        self._seq = itertools.count(1)
         self.tasks: dict[str, dict[str, Any]] = {}  # GET /api/tasks, by task id
 
     @property
@@ -163,10 +161,8 @@ class FakeRecoupApi(FakePlatform[When, RecoupRun]):
             output=output,
             error=error,
             is_test=is_test,
-            seq=next(self._seq),
         )
-        self.runs[run_id] = run
-        return run
+        return self.keep(run)
 
     def set_status(
         self,

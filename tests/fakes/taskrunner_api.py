@@ -194,13 +194,12 @@ class FakeRunWisp(FakePlatform[When, RunWispRun]):
             instance=instance,
             retry_attempt=retry_attempt,
             retry_of=retry_of,
-            seq=next(self._ids),
         )
         if status != "pending":
             run.started_at = created
         if status == "ended":
             run.finished_at = run.updated_at
-        self.runs[run.id] = run
+        self.keep(run)
         self.tasks.add(task)
         if publish:
             self.publish(run, error=error)

@@ -253,8 +253,7 @@ class FakeTriggerApi(FakePlatform[When, TriggerRun]):
             offloaded=offloaded,
             error=error,
         )
-        self.runs[run.id] = run
-        return run
+        return self.keep(run)
 
     def set_status(
         self,
