@@ -1,9 +1,16 @@
 """What every fake platform API shares: a real HTTP server on 127.0.0.1 (tests.fakes.servers)
 started and stopped with the fake, its runs, a log of every request, and a queue of faults.
 
+    @dataclass
+    class ThingRun(Run):  # only the platform's own fields and its JSON shape
+        def to_json(self) -> dict[str, Any]: ...
+
     class FakeThing(FakePlatform[Literal["any", "list", "by_id"], ThingRun]):
         name = "Thing"
         ...  # super().__init__([Route(...), ...]); endpoints start with `await self._begin(...)`
+
+Runs share one model (`Run`): each fake's `put_run` fills in what its platform would and
+hands the run to `keep`, which a test may also call with a run it built itself.
 
 Every request is recorded (`requests`, `of_kind`) before anything else happens. Faults
 (`respond_next`, `delay_next`, and each fake's own `fail_next`, `rate_limit_next`) apply to
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,9 +34,46 @@ from starlette.routing import BaseRoute
 
 from tests.fakes.servers import serve
 
-W = TypeVar("W", bound=str)  # the fake's kinds of request, "any" among them
-R = TypeVar("R")  # the fake's runs
 UNSET: Any = object()
+
+
+@dataclass
+class Run:
+    """The run every platform has, built the same way for each; a fake's subclass adds only
+    the platform's own fields and its serialisation to the platform's JSON shape."""
+
+    id: str
+    task: str
+    status: str  # in the vocabulary the fake stores
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    is_test: bool = False
+    hidden: bool = False  # out of the lists (still found by id)
+    seq: int = 0  # creation order: breaks ties between runs created at the same instant
+
+    def move(self, status: str, now: datetime, *, started: bool, finished: bool) -> None:
+        """The new status at `now`; startedAt and finishedAt are set the first time they apply."""
+        self.status, self.updated_at = status, now
+        if started and self.started_at is None:
+            self.started_at = now
+        if finished and self.finished_at is None:
+            self.finished_at = now
+
+    def duration_ms(self) -> int:
+        if self.started_at is None:
+            return 0
+        end = self.finished_at or self.updated_at
+        return int((end - self.started_at).total_seconds() * 1000)
+
+
+W = TypeVar("W", bound=str)  # the fake's kinds of request, "any" among them
+R = TypeVar("R", bound=Run)  # the fake's runs
 
 
 @dataclass(frozen=True)
@@ -66,6 +111,7 @@ class FakePlatform(Generic[W, R]):
         self._url: str | None = None
         self._stack = contextlib.AsyncExitStack()
         self._closing = asyncio.Event()
+        self._seq = itertools.count(1)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -94,9 +140,19 @@ class FakePlatform(Generic[W, R]):
 
     # -- runs ------------------------------------------------------------------------------
 
+    def keep(self, run: R) -> R:
+        """Add (or replace) a run built by hand or by the fake's `put_run`, in creation order."""
+        run.seq = next(self._seq)
+        self.runs[run.id] = run
+        return run
+
     def forget(self, run_id: str) -> None:
         """Gone everywhere: lists omit it and by-id answers 404."""
         del self.runs[run_id]
+
+    def hide_from_list(self, run_id: str) -> None:
+        """The run drops out of every list (newer runs paged it away, or it aged out)."""
+        self.runs[run_id].hidden = True
 
     def add_raw_item(self, item: object) -> None:
         """An item listed exactly as given (first), e.g. a run object missing its status."""

@@ -22,10 +22,9 @@ leaves GET /api/tasks alone).
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -33,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.platform import UNSET, FakePlatform, RecordedRequest
+from tests.fakes.platform import UNSET, FakePlatform, RecordedRequest, Run
 from tests.fakes.trigger_api import iso  # Recoup's runs are Trigger.dev runs, dated the same way
 
 When = Literal["any", "list", "by_id", "tasks"]
@@ -51,21 +50,8 @@ TERMINAL = frozenset(
 
 
 @dataclass
-class FakeRun:
-    id: str
-    task: str
-    status: str  # stored in the legacy vocabulary, as the list shows it
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    tags: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    output: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    is_test: bool = False
-    hidden: bool = False  # out of the listed window (still found by id)
-    seq: int = 0
+class RecoupRun(Run):
+    """Its status is stored in the legacy vocabulary, as the list shows it."""
 
     def to_json(self, *, by_id: bool) -> dict[str, Any]:
         item = self._common()
@@ -98,7 +84,7 @@ class FakeRun:
             "metadata": dict(self.metadata),
             "costInCents": 1.5,
             "baseCostInCents": 0.5,
-            "durationMs": self._duration_ms(),
+            "durationMs": self.duration_ms(),
             "depth": 0,
             "batchId": None,
             "env": {"id": "env_1", "name": "production", "user": None},
@@ -117,14 +103,8 @@ class FakeRun:
             "isCancelled": self.status == "CANCELED",
         }
 
-    def _duration_ms(self) -> int:
-        if self.started_at is None:
-            return 0
-        end = self.finished_at or self.updated_at
-        return int((end - self.started_at).total_seconds() * 1000)
 
-
-class FakeRecoupApi(FakePlatform[When, FakeRun]):
+class FakeRecoupApi(FakePlatform[When, RecoupRun]):
     name = "Recoup API"
     any_skips = frozenset({"tasks"})
 
@@ -140,7 +120,6 @@ class FakeRecoupApi(FakePlatform[When, FakeRun]):
         ]
         super().__init__(routes, now=now)
         self.api_key = api_key
-        self._seq = itertools.count(1)
         self.tasks: dict[str, dict[str, Any]] = {}  # GET /api/tasks, by task id
 
     @property
@@ -163,13 +142,13 @@ class FakeRecoupApi(FakePlatform[When, FakeRun]):
         created_at: datetime | None = None,
         finished_at: datetime | None = None,
         is_test: bool = False,
-    ) -> FakeRun:
+    ) -> RecoupRun:
         """Add (or replace) a run. Timestamps follow from the status unless given."""
         now = self._tick()
         created = created_at or now
         started = None if status in NOT_STARTED else created
         finished = (finished_at or now) if status in TERMINAL else None
-        run = FakeRun(
+        run = RecoupRun(
             id=run_id,
             task=task,
             status=status,
@@ -182,10 +161,8 @@ class FakeRecoupApi(FakePlatform[When, FakeRun]):
             output=output,
             error=error,
             is_test=is_test,
-            seq=next(self._seq),
         )
-        self.runs[run_id] = run
-        return run
+        return self.keep(run)
 
     def set_status(
         self,
@@ -195,15 +172,10 @@ class FakeRecoupApi(FakePlatform[When, FakeRun]):
         output: dict[str, Any] | None = UNSET,
         error: dict[str, Any] | None = UNSET,
         metadata: dict[str, Any] | None = None,
-    ) -> FakeRun:
+    ) -> RecoupRun:
         """Move a run on; bumps updatedAt (and sets startedAt/finishedAt when they apply)."""
         run = self.runs[run_id]
-        now = self._tick()
-        run.status, run.updated_at = status, now
-        if status not in NOT_STARTED and run.started_at is None:
-            run.started_at = now
-        if status in TERMINAL and run.finished_at is None:
-            run.finished_at = now
+        run.move(status, self._tick(), started=status not in NOT_STARTED, finished=status in TERMINAL)
         if output is not UNSET:
             run.output = output
         if error is not UNSET:
@@ -211,10 +183,6 @@ class FakeRecoupApi(FakePlatform[When, FakeRun]):
         if metadata is not None:
             run.metadata = dict(metadata)
         return run
-
-    def hide_from_list(self, run_id: str) -> None:
-        """The run falls out of the listed window (newer runs pushed it out, or 7 days)."""
-        self.runs[run_id].hidden = True
 
     # -- faults ----------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from tests.fakes.platform import UNSET, FakePlatform
+from tests.fakes.platform import UNSET, FakePlatform, Run
 from tests.fakes.servers import _Server, _until_started
 
 Era = Literal["v0.5", "newest"]
@@ -75,21 +75,15 @@ def problem(
 
 
 @dataclass
-class FakeRun:
-    id: str
-    task: str
-    status: str
-    created_at: datetime
+class RunWispRun(Run):
+    """Its status is pending, running or ended; how it ended is `end_reason`."""
+
     end_reason: str | None = None
     exit_code: int = 0
-    start_at: datetime | None = None
-    end_at: datetime | None = None
     triggered_by: str = "cron"
     instance: int = 0
     retry_attempt: int = 0
     retry_of: str | None = None
-    seq: int = 0
-    hidden: bool = False  # out of the lists (still found by id)
 
     def to_json(self, index_field: str) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -105,8 +99,8 @@ class FakeRun:
         }
         optional = {
             "end_reason": self.end_reason,
-            "start_at": iso(self.start_at),
-            "end_at": iso(self.end_at),
+            "start_at": iso(self.started_at),
+            "end_at": iso(self.finished_at),
             "retry_of_run_id": self.retry_of,
         }
         item.update({k: v for k, v in optional.items() if v is not None})  # Go's omitempty
@@ -124,7 +118,7 @@ class _Event:
         return f"{head}event: {self.event}\ndata: {self.data}\n\n"
 
 
-class FakeRunWisp(FakePlatform[When, FakeRun]):
+class FakeRunWisp(FakePlatform[When, RunWispRun]):
     name = "RunWisp"
 
     def __init__(self, *, token: str = "", era: Era = "v0.5", index_field: str | None = None) -> None:
@@ -185,27 +179,27 @@ class FakeRunWisp(FakePlatform[When, FakeRun]):
         created_at: datetime | None = None,
         publish: bool = True,
         error: str | None = None,
-    ) -> FakeRun:
+    ) -> RunWispRun:
         now = self._tick()
         created = created_at or now
-        run = FakeRun(
+        run = RunWispRun(
             id=run_id or self.new_id(),
             task=task,
             status=status,
             created_at=created,
+            updated_at=max(created, now),
             end_reason=end_reason,
             exit_code=exit_code,
             triggered_by=triggered_by,
             instance=instance,
             retry_attempt=retry_attempt,
             retry_of=retry_of,
-            seq=next(self._ids),
         )
         if status != "pending":
-            run.start_at = created
+            run.started_at = created
         if status == "ended":
-            run.end_at = max(created, now)
-        self.runs[run.id] = run
+            run.finished_at = run.updated_at
+        self.keep(run)
         self.tasks.add(task)
         if publish:
             self.publish(run, error=error)
@@ -220,18 +214,13 @@ class FakeRunWisp(FakePlatform[When, FakeRun]):
         exit_code: int | None = None,
         publish: bool = True,
         error: str | None = None,
-    ) -> FakeRun:
+    ) -> RunWispRun:
         run = self.runs[run_id]
-        now = self._tick()
-        run.status = status
+        run.move(status, self._tick(), started=status != "pending", finished=status == "ended")
         if end_reason is not UNSET:
             run.end_reason = end_reason
         if exit_code is not None:
             run.exit_code = exit_code
-        if status != "pending" and run.start_at is None:
-            run.start_at = now
-        if status == "ended" and run.end_at is None:
-            run.end_at = now
         if publish:
             self.publish(run, error=error)
         return run
@@ -239,13 +228,9 @@ class FakeRunWisp(FakePlatform[When, FakeRun]):
     def set_log(self, run_id: str, lines: list[str]) -> None:
         self.logs[run_id] = list(lines)
 
-    def hide_from_list(self, run_id: str) -> None:
-        """The run drops out of every list (deleted from the view, or paged away)."""
-        self.runs[run_id].hidden = True
-
     # -- the stream ----------------------------------------------------------------------------
 
-    def publish(self, run: FakeRun, *, kind: str | None = None, error: str | None = None) -> None:
+    def publish(self, run: RunWispRun, *, kind: str | None = None, error: str | None = None) -> None:
         """The event RunWisp's bus would send for the run as it is now."""
         if kind is None:
             if run.status == "pending":
@@ -389,7 +374,7 @@ class FakeRunWisp(FakePlatform[When, FakeRun]):
             }
         )
 
-    def _find(self, request: Request) -> FakeRun | None:
+    def _find(self, request: Request) -> RunWispRun | None:
         run = self.runs.get(request.path_params["run_id"])
         task = request.path_params.get("task")
         if run is None or (task is not None and run.task != task):

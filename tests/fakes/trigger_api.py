@@ -34,7 +34,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.platform import UNSET, FakePlatform, RecordedRequest
+from tests.fakes.platform import UNSET, FakePlatform, RecordedRequest, Run
 
 When = Literal["any", "list", "by_id", "output"]
 NEW_VERSION = "2025-07-16"
@@ -106,20 +106,10 @@ def database_status(status: str) -> str:
 
 
 @dataclass
-class FakeRun:
-    id: str
-    task: str
-    status: str  # the database's name
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    tags: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    output: dict[str, Any] | None = None
+class TriggerRun(Run):
+    """Its status is stored in the database's name (VOCABULARIES)."""
+
     offloaded: bool = False  # the output is only behind outputPresignedUrl
-    error: dict[str, Any] | None = None
-    is_test: bool = False
 
     def api_status(self, new: bool) -> str:
         return VOCABULARIES[self.status][1 if new else 0]
@@ -137,7 +127,7 @@ class FakeRun:
             "tags": list(self.tags),
             "costInCents": 0.5,
             "baseCostInCents": 0.25,
-            "durationMs": self._duration_ms(),
+            "durationMs": self.duration_ms(),
             "depth": 0,
             **self._helpers(),
         }
@@ -180,12 +170,6 @@ class FakeRun:
             "isCancelled": self.status == "CANCELED",
         }
 
-    def _duration_ms(self) -> int:
-        if self.started_at is None:
-            return 0
-        end = self.finished_at or self.updated_at
-        return int((end - self.started_at).total_seconds() * 1000)
-
 
 @dataclass
 class _Budget:
@@ -210,7 +194,7 @@ class _Budget:
         }
 
 
-class FakeTriggerApi(FakePlatform[When, FakeRun]):
+class FakeTriggerApi(FakePlatform[When, TriggerRun]):
     name = "Trigger.dev API"
     any_skips = frozenset({"output"})
 
@@ -247,7 +231,7 @@ class FakeTriggerApi(FakePlatform[When, FakeRun]):
         error: dict[str, Any] | None = None,
         tags: list[str] | tuple[str, ...] = (),
         metadata: dict[str, Any] | None = None,
-    ) -> FakeRun:
+    ) -> TriggerRun:
         """Add (or replace) a run; ids default to run_0001, run_0002, ... (creation order)."""
         now = self._tick()
         status = database_status(status)
@@ -255,7 +239,7 @@ class FakeTriggerApi(FakePlatform[When, FakeRun]):
         finished = (finished_at or max(created, now)) if status in FINAL else None
         # the engine writes usage and cost a few ms after a run's final status
         updated = finished + timedelta(milliseconds=5) if finished else max(created, now)
-        run = FakeRun(
+        run = TriggerRun(
             id=run_id or f"run_{next(self._ids):04d}",
             task=task,
             status=status,
@@ -269,8 +253,7 @@ class FakeTriggerApi(FakePlatform[When, FakeRun]):
             offloaded=offloaded,
             error=error,
         )
-        self.runs[run.id] = run
-        return run
+        return self.keep(run)
 
     def set_status(
         self,
@@ -280,17 +263,14 @@ class FakeTriggerApi(FakePlatform[When, FakeRun]):
         output: dict[str, Any] | None = UNSET,
         offloaded: bool | None = None,
         error: dict[str, Any] | None = UNSET,
-    ) -> FakeRun:
+    ) -> TriggerRun:
         """Move a run on; bumps updatedAt. A run that ends gets finishedAt, and an updatedAt a
         few ms later (the engine writes usage and cost after the status)."""
         run = self.runs[run_id]
         status = database_status(status)
-        now = self._tick()
-        run.status, run.updated_at = status, now
-        if status not in NOT_STARTED and run.started_at is None:
-            run.started_at = now
-        if status in FINAL and run.finished_at is None:
-            run.finished_at = now
+        now, ending = self._tick(), status in FINAL and run.finished_at is None
+        run.move(status, now, started=status not in NOT_STARTED, finished=status in FINAL)
+        if ending:
             run.updated_at = now + timedelta(milliseconds=5)
         if output is not UNSET:
             run.output = output
@@ -378,7 +358,7 @@ class FakeTriggerApi(FakePlatform[When, FakeRun]):
             pagination["previous"] = runs[start].id if start < len(runs) else after
         return self._api(200, {"data": items, "pagination": pagination})
 
-    def _filtered(self, request: Request) -> list[FakeRun]:
+    def _filtered(self, request: Request) -> list[TriggerRun]:
         params = request.query_params
         since, until = params.get("filter[createdAt][from]"), params.get("filter[createdAt][to]")
         period = params.get("filter[createdAt][period]")
@@ -393,7 +373,8 @@ class FakeTriggerApi(FakePlatform[When, FakeRun]):
         runs = [
             r
             for r in self.runs.values()
-            if (lower is None or r.created_at >= lower)
+            if not r.hidden
+            and (lower is None or r.created_at >= lower)
             and (upper is None or r.created_at <= upper)
             and (not statuses or statuses & set(VOCABULARIES[r.status]))
             and (not tasks or r.task in tasks)
