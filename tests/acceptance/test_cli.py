@@ -21,7 +21,7 @@ from tests.builders import T0, snap
 from tests.fakes.recoup_api import FakeRecoupApi
 from tests.fakes.sinks import free_port
 
-API_KEY = "recoup_sk_live_0123456789"
+API_KEY = "recoup-test-key-not-real"
 ENV = {"RECOUP_API_KEY": API_KEY}
 BROKEN = """\
 sources:

@@ -18,8 +18,8 @@ from tests.fakes.sinks import RecordingSink, recording_sink
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "webhook-payload.schema.json").read_text())
-API_KEY = "sk-live-4f9a8b7c6d5e4f3a2b1c"
-JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+API_KEY = "sk-fake-0000placeholder00"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmYWtlIn0.fake-signature-not-real"
 PASSWORD = "pw-Hunter2"
 SECRETS = (API_KEY, JWT, PASSWORD)
 World = tuple[RunningRelay, RecordingSink, RecordingSink]

@@ -171,7 +171,7 @@ def test_statuses_match_in_any_case_and_from_status_knows_unknown(tmp_path: Path
 
 
 def test_errors_show_the_variable_never_its_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RECOUP_API_KEY", "recoup_sk_live_0123456789")
+    monkeypatch.setenv("RECOUP_API_KEY", "recoup-test-key-not-real")
     monkeypatch.setenv("SHORT", "ab")  # too short to be masked as a secret: still not shown
     text = """\
 sources:

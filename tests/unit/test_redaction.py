@@ -25,25 +25,25 @@ from relay.render.default import NOTE
 from relay.render.digest import digest_message
 from tests.builders import T0, snap
 
-JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmYWtlIn0.fake-signature-not-real"
 SIGNED_VIDEO = f"https://x.supabase.co/storage/v1/object/sign/v/final.mp4?token={JWT}"
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("openai said no to sk-proj-Ab3dEfGh1jKlMn0pQrStUv", "openai said no to sk-***"),
-        ("key sk-live-1234567890abcdef rejected", "key sk-*** rejected"),
-        ("stripe sk_live_51HxAbCdEfGhIjKl", "stripe sk_live_***"),
+        ("openai said no to sk-proj-FAKE0000000000000000", "openai said no to sk-***"),
+        ("key sk-fake-0000000000000000 rejected", "key sk-*** rejected"),
+        ("stripe sk_test_FAKE00000000", "stripe sk_test_***"),
         ("header Authorization: Bearer abc.DEF-123_ghi~jkl", "header Authorization: Bearer ***"),
         ("authorization: Basic dXNlcjpwYXNzd29yZA==", "authorization: Basic ***"),
-        ("aws AKIAIOSFODNN7EXAMPLE denied", "aws AKIA*** denied"),
-        ("sts ASIAY34FZKBOKMUTVV7A expired", "sts ASIA*** expired"),
+        ("aws AKIA0000EXAMPLE00000 denied", "aws AKIA*** denied"),
+        ("sts ASIA0000EXAMPLE00000 expired", "sts ASIA*** expired"),
         (f"token {JWT} expired", "token eyJ*** expired"),
-        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "secret whsec_***"),
-        ("trigger tr_dev_7Gh3kLmN0pQrSt and tr_prod_Ab12Cd34Ef56", "trigger tr_dev_*** and tr_prod_***"),
-        ("tr_4b5c6d7e8f9a0b1c2d3e", "tr_***"),
-        ("push ghp_1234567890abcdefghijABCDEFGHIJ123456", "push ghp_***"),
+        ("secret whsec_ZmFrZS1zZWNyZXQtbm90LXJlYWw=", "secret whsec_***"),
+        ("trigger tr_dev_FAKE00000000 and tr_prod_FAKE00000001", "trigger tr_dev_*** and tr_prod_***"),
+        ("tr_FAKE0000000000", "tr_***"),
+        ("push ghp_FAKE000000000000000000000000000000", "push ghp_***"),
         ("postgres://relay:hunter2@db.internal:5432/app", "postgres://***@db.internal:5432/app"),
         ("GET https://user:pw@host/x failed", "GET https://***@host/x failed"),
         (
@@ -85,12 +85,12 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 def test_a_run_is_redacted_everywhere_but_its_ids_and_video_link() -> None:
     run = snap(
         "FAILED",
-        task="sync-sk-proj-Ab3dEfGh1jKlMn0pQrStUv",
-        tags=("key:AKIAIOSFODNN7EXAMPLE",),
+        task="sync-sk-proj-FAKE0000000000000000",
+        tags=("key:AKIA0000EXAMPLE00000",),
         url="https://admin:pw@dash.example.com/runs/run_1",
         metadata={"headers": {"Authorization": "Basic abc"}, "env": ["DB=postgres://u:p@db/x"], "n": 3},
         output={"video": {"signedUrl": SIGNED_VIDEO}, "apiKey": "plain", "log": f"auth {JWT}"},
-        error=RunError(f"401 for {JWT}", "AuthError sk-live-1234567890abcdef", f"at call (Bearer {JWT})"),
+        error=RunError(f"401 for {JWT}", "AuthError sk-fake-0000000000000000", f"at call (Bearer {JWT})"),
     )
     redacted, changed = redact_run(run, DEFAULT)
     assert changed
@@ -118,7 +118,7 @@ def test_a_clean_run_is_returned_as_it_is() -> None:
 
 
 def test_off_changes_nothing_and_extra_patterns_add_to_the_built_in_ones() -> None:
-    run = snap("FAILED", error="customer 4111-1111-1111-1111 key sk-live-1234567890abcdef")
+    run = snap("FAILED", error="customer 4111-1111-1111-1111 key sk-fake-0000000000000000")
     assert redact_run(run, Redaction(enabled=False)) == (run, False)
     cards = Redaction(patterns=compile_patterns([r"\b(?:\d{4}-){3}\d{4}\b"]))
     redacted, changed = redact_run(run, cards)

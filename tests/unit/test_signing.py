@@ -19,7 +19,7 @@ def headers(body: bytes, ts: int = 1_000_000, secret: str = SECRET) -> dict[str,
 
 
 def test_known_vector_from_the_standard_webhooks_spec() -> None:
-    # the example in the Standard Webhooks specification
+    # the example in the Standard Webhooks specification: a published test secret, not a real one
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = b'{"test": 2432232314}'
     assert sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == (
