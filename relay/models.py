@@ -203,3 +203,26 @@ class Attempt:
 # gets it again (same id) when the delivery is sent after the restart
 INTERRUPTED = "interrupted"
 INTERRUPTED_EXCERPT = "the relay stopped while sending; sent again with the same id"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long the store keeps what it no longer needs, in seconds (rules.yaml `retention:`).
+    Pending and sending deliveries, and the state of runs not yet finished, are never pruned."""
+
+    sent: float = 30 * 86400.0  # sent and silenced deliveries, with their attempts
+    dead: float = 90 * 86400.0  # dead letters, with their attempts (kept longer: replayable)
+    transitions: float = 90 * 86400.0  # transitions no delivery refers to any more
+    finished_runs: float = 90 * 86400.0  # the stored state of runs in a terminal phase
+    seen: float = 7 * 86400.0  # push keys remembered against replays; sent digest items
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """One channel's outbox as it stands (the backlog gauges, the console's overview)."""
+
+    channel: str
+    pending: int
+    sending: int
+    dead: int
+    oldest_pending: datetime | None  # created_at of the oldest pending delivery

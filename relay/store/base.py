@@ -8,7 +8,17 @@ from datetime import datetime
 from typing import Protocol
 
 from relay.digests import DigestItem
-from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Snapshot, Transition
+from relay.models import (
+    Attempt,
+    Backlog,
+    Delivery,
+    DeliveryStatus,
+    Phase,
+    Retention,
+    RunState,
+    Snapshot,
+    Transition,
+)
 from relay.silences import Silence
 
 
@@ -52,7 +62,12 @@ class Outcome:
 
 class Store(Protocol):
     async def record(
-        self, snapshot: Snapshot, decide: Decide, now: datetime, lease: float | None = None
+        self,
+        snapshot: Snapshot,
+        decide: Decide,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
     ) -> Decision:
         """In one transaction: read the run's state, decide, write state, transition and
         deliveries. Deliveries whose idempotency key exists already are not written again and
@@ -68,7 +83,7 @@ class Store(Protocol):
     async def active_runs(self, source: str) -> list[RunState]:
         """Runs of a source whose last known phase is not terminal."""
 
-    async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
+    async def claim(self, now: datetime, limit: int, lease: float, owner: str = "") -> list[Delivery]:
         """Due pending deliveries, and sending ones whose lease ran out (a process died while
         sending them: each first gets an attempt with reason `interrupted`, started when its
         lease began), plus every pending member of a group one of them belongs to."""
@@ -127,5 +142,61 @@ class Store(Protocol):
     ) -> Delivery | None:
         """In one transaction: the window's unsent items -> `build` -> its delivery written
         (unless its key exists) and the items marked sent."""
+
+    # -- several processes, one truth (issue 11) -------------------------------------------
+    # `owner` names the process that claims or leads: RELAY_REPLICA_ID, by default
+    # "<hostname>:<port>" (and "/w<i>" for `--workers`), so it is the same after a restart.
+    # A claim made by `record(..., lease=..., owner=...)` or `claim(..., owner=...)` carries
+    # its owner until it completes, is deferred or released.
+
+    async def expire_claims(self, owner: str, now: datetime) -> int:
+        """A restarted process takes back its own claims at once: the leases of deliveries
+        still `sending` under `owner` end `now` (the next `claim` takes them, each with an
+        `interrupted` attempt, as for any lease that ran out). Returns how many."""
+
+    async def hold(self, name: str, owner: str, now: datetime, ttl: float) -> int | None:
+        """Take or renew the leader lease `name` ("poll:<source>", "job:digests", ...) for
+        `owner` until now+ttl, in one atomic statement. Returns its fencing token, which grows
+        each time the lease changes hands, while `owner` holds it; None while another owner's
+        lease has not run out."""
+
+    async def let_go(self, name: str, owner: str) -> None:
+        """Give up a lease `owner` holds (a clean stop), so another takes it at once."""
+
+    async def leases(self, now: datetime) -> dict[str, tuple[str, datetime]]:
+        """name -> (owner, until) of every lease not yet run out (/admin/sources)."""
+
+    async def admit(self, channel: str, now: datetime, count: int, period: float) -> datetime | None:
+        """A channel's rate limit (at most `count` sends per `period` seconds), counted across
+        every process: None means send now (counted as a send at `now`); otherwise the moment
+        a slot frees. Atomic: N processes asking at once admit at most `count`."""
+
+    async def first_sight(self, source: str, key: str, now: datetime) -> bool:
+        """True the first time any process asks about a push's key (a Trigger.dev alert's id),
+        False for a replay; remembered until `prune` lets it go (Retention.seen)."""
+
+    async def budget(self, key: str) -> tuple[int | None, int | None, float | None]:
+        """The last (limit, remaining, reset_at Unix seconds) saved for a platform API key's
+        rate budget (key: a digest, never the API key itself); (None, None, None) if none."""
+
+    async def save_budget(
+        self, key: str, limit: int | None, remaining: int | None, reset_at: float | None
+    ) -> None: ...
+
+    async def on_due(self, wake: Callable[[], None]) -> None:
+        """Call `wake` (from the event loop) whenever a delivery became due in the store:
+        PostgreSQL wakes every replica with LISTEN/NOTIFY; SQLite and memory wake for writes of
+        this process only (other processes on one SQLite file find them by the worker's timer)."""
+
+    # -- running for years ---------------------------------------------------------------
+
+    async def prune(self, retention: Retention, now: datetime, dry_run: bool = False) -> dict[str, int]:
+        """Delete what `retention` lets go, oldest first: table -> rows deleted (or, with
+        `dry_run`, rows that would be). Never a pending or sending delivery, nor a run that has
+        not finished, nor a transition a kept delivery refers to."""
+
+    async def backlog(self) -> list[Backlog]:
+        """Per channel with any delivery pending, sending or dead: the counts, and the oldest
+        pending (the backlog gauges)."""
 
     async def close(self) -> None: ...

@@ -22,9 +22,10 @@ from relay.models import (
 )
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
+from relay.store.unbuilt import Unbuilt
 
 
-class MemoryStore:
+class MemoryStore(Unbuilt):
     def __init__(self) -> None:
         self._runs: dict[tuple[str, str], RunState] = {}
         self._sources: dict[str, datetime] = {}
@@ -40,7 +41,12 @@ class MemoryStore:
         self._lock = asyncio.Lock()
 
     async def record(
-        self, snapshot: Snapshot, decide: Decide, now: datetime, lease: float | None = None
+        self,
+        snapshot: Snapshot,
+        decide: Decide,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
     ) -> Decision:
         async with self._lock:
             key = (snapshot.source, snapshot.run_id)
@@ -127,7 +133,7 @@ class MemoryStore:
     async def active_runs(self, source: str) -> list[RunState]:
         return [s for (src, _), s in self._runs.items() if src == source and not s.snapshot.terminal]
 
-    async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
+    async def claim(self, now: datetime, limit: int, lease: float, owner: str = "") -> list[Delivery]:
         async with self._lock:
             self._interrupt(now, lease)
             due = sorted(

@@ -40,9 +40,10 @@ from relay.store.sqlite.mappers import (
     transition_row,
 )
 from relay.store.sqlite.queries import SQL
+from relay.store.unbuilt import Unbuilt
 
 
-class SqliteStore(Engine):
+class SqliteStore(Unbuilt, Engine):
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         super().__init__(conn, executor)
         # a source's watching_since never changes once committed: read it once
@@ -51,7 +52,12 @@ class SqliteStore(Engine):
     # -- ingest ---------------------------------------------------------------------------
 
     async def record(
-        self, snapshot: Snapshot, decide: Decide, now: datetime, lease: float | None = None
+        self,
+        snapshot: Snapshot,
+        decide: Decide,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
     ) -> Decision:
         decision, since = await self._write(lambda c: self._record(c, snapshot, decide, now, lease))
         self._since[snapshot.source] = since  # committed now
@@ -105,7 +111,7 @@ class SqliteStore(Engine):
 
     # -- delivery -------------------------------------------------------------------------
 
-    async def claim(self, now: datetime, limit: int, lease: float) -> list[Delivery]:
+    async def claim(self, now: datetime, limit: int, lease: float, owner: str = "") -> list[Delivery]:
         t = epoch(now)
 
         def claim(c: sqlite3.Connection) -> list[Row]:
