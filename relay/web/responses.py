@@ -4,7 +4,6 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-
 # answered before the body was read to its end: the connection cannot carry another request
 # (what follows is the rest of that body), and a slow client must not keep it
 CLOSE_AFTER = {408, 413}
