@@ -70,4 +70,23 @@ MIGRATIONS: list[str] = [
     "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL)",
     # 5: why a delivery carries the default message instead of its rule's template
     "ALTER TABLE deliveries ADD COLUMN template_error TEXT",
+    # 6: several processes, one truth (issue 11): who holds a claim, leader leases with a
+    # fencing token, channel rate limits counted across processes, a push's replay memory, and
+    # the platform API rate budgets
+    """
+    ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+    CREATE INDEX deliveries_owner ON deliveries (lease_owner) WHERE lease_owner IS NOT NULL;
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL, token INTEGER NOT NULL
+    );
+    CREATE TABLE rate_sends (channel TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX rate_sends_channel ON rate_sends (channel, at);
+    CREATE TABLE seen (
+        source TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (source, key)
+    );
+    CREATE INDEX seen_at ON seen (at);
+    CREATE TABLE budgets (
+        key TEXT PRIMARY KEY, lim INTEGER, remaining INTEGER, reset_at REAL
+    )
+    """,
 ]
