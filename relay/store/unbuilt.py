@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from relay.models import Backlog, Retention
-
 
 class Unbuilt:
     async def expire_claims(self, owner: str, now: datetime) -> int:
@@ -38,10 +36,4 @@ class Unbuilt:
         raise NotImplementedError
 
     async def on_due(self, wake: Callable[[], None]) -> None:
-        raise NotImplementedError
-
-    async def prune(self, retention: Retention, now: datetime, dry_run: bool = False) -> dict[str, int]:
-        raise NotImplementedError
-
-    async def backlog(self) -> list[Backlog]:
         raise NotImplementedError

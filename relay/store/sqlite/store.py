@@ -40,10 +40,11 @@ from relay.store.sqlite.mappers import (
     transition_row,
 )
 from relay.store.sqlite.queries import SQL
+from relay.store.sqlite.upkeep import Upkeep
 from relay.store.unbuilt import Unbuilt
 
 
-class SqliteStore(Unbuilt, Engine):
+class SqliteStore(Unbuilt, Upkeep, Engine):
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         super().__init__(conn, executor)
         # a source's watching_since never changes once committed: read it once
