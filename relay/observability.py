@@ -29,6 +29,14 @@ CONFIG_LOADED_AT = Gauge(
 )
 
 
+PRUNED = Counter("relay_pruned_rows_total", "Rows the pruning job deleted", ["table"])
+
+
+def pruned(counts: dict[str, int]) -> None:
+    for table, n in counts.items():
+        PRUNED.labels(table).inc(n)
+
+
 def config_loaded(now: datetime) -> None:
     """At start and after each reload that took effect."""
     CONFIG_LOADED.set(1)

@@ -89,7 +89,12 @@ class Relay:
         relay._open_pollers(ruleset.sources)
         if settings.scheduler:
             relay.scheduler = Scheduler(
-                store, ruleset, clock, relay.pipeline.wakeup, template_errors=relay.pipeline.template_errors
+                store,
+                ruleset,
+                clock,
+                relay.pipeline.wakeup,
+                template_errors=relay.pipeline.template_errors,
+                prune_every=settings.prune_every,
             )
             relay._spawn(relay.scheduler.run(relay._stop, settings.scheduler_every), "scheduler")
         obs.config_loaded(clock.now())
