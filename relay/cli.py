@@ -133,7 +133,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from relay.observability import setup_logging
     from relay.web.protocol import with_head_timeout
 
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     _load_ruleset(settings.config_path)  # fail fast, before binding the port
     asyncio.run(_can_open(settings.database_url))
     config = uvicorn.Config(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from relay import secrets
 from relay.durations import parse_duration
+from relay.errors import RelayError
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
+        if settings.log_format not in ("text", "json"):
+            raise RelayError(f"RELAY_LOG_FORMAT must be text or json, got {settings.log_format!r}")
         # secrets read from the environment, masked like the ${VAR}s of rules.yaml
         secrets.register(settings.admin_token)
         secrets.register_credentials(settings.database_url)
