@@ -19,6 +19,7 @@ import asyncpg
 from relay.errors import StoreError
 from relay.store.postgres.migrations import MIGRATIONS
 from relay.store.postgres.url import Target
+from relay.store.versions import check_version
 
 log = logging.getLogger(__name__)
 Connection = asyncpg.Connection
@@ -69,14 +70,6 @@ async def migrate(conn: Connection, schema: str) -> None:
             "INSERT INTO schema_version (id, version) VALUES (1, $1)"
             " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
             len(MIGRATIONS),
-        )
-
-
-def check_version(found: int, known: int) -> None:
-    if found > known:
-        raise StoreError(
-            f"database schema version {found} is newer than this relay knows ({known}): upgrade "
-            "the relay or restore the backup taken before the upgrade (docs/operations.md)"
         )
 
 
