@@ -122,16 +122,18 @@ async def store_op(url: str) -> tuple[Op, Callable[[], Awaitable[None]]]:
     return op, store.close
 
 
-async def measure(op: Op, first: int, count: int, concurrency: int) -> float:
+async def measure(op: Op, first: int, count: int, concurrency: int) -> tuple[float, float]:
+    """(records/s, client CPU microseconds per record): the second is what the driver costs
+    the relay's process, free of the server's fsync and of the other work on the machine."""
     numbers = iter(range(first, first + count))
 
     async def worker() -> None:
         for n in numbers:
             await op(n)
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return count / (time.perf_counter() - t0)
+    return count / (time.perf_counter() - t0), (time.process_time() - cpu0) * 1e6 / count
 
 
 KINDS = ("asyncpg", "psycopg", "relay", "asyncpg-8-per-tx")
@@ -139,11 +141,11 @@ KINDS = ("asyncpg", "psycopg", "relay", "asyncpg-8-per-tx")
 
 async def run(
     url: str, count: int, reps: int, concurrencies: list[int]
-) -> dict[tuple[str, int], list[float]]:
+) -> dict[tuple[str, int], list[tuple[float, float]]]:
     schema = f"bench_pg_{secrets.token_hex(4)}"
     target = f"{url}{'&' if '?' in url else '?'}schema={schema}"
     await (await PostgresStore.open(target)).close()  # the schema, migrated
-    results: dict[tuple[str, int], list[float]] = {}
+    results: dict[tuple[str, int], list[tuple[float, float]]] = {}
     base = 0
     try:
         for rep in range(reps):
@@ -154,11 +156,10 @@ async def run(
                     base += 50 * (8 if kind.endswith("per-tx") else 1)
                     for c in concurrencies:
                         n = count // 8 if kind.endswith("per-tx") else count
-                        per_s = await measure(op, base, n, c)
+                        per_s, cpu_us = await measure(op, base, n, c)
                         base += count
-                        results.setdefault((kind, c), []).append(
-                            per_s * (8 if kind.endswith("per-tx") else 1)
-                        )
+                        k = 8 if kind.endswith("per-tx") else 1
+                        results.setdefault((kind, c), []).append((per_s * k, cpu_us / k))
                 finally:
                     await close()
     finally:
@@ -178,14 +179,16 @@ async def _open(kind: str, url: str, schema: str, target: str) -> tuple[Op, Call
     return await store_op(target)
 
 
-def table(results: dict[tuple[str, int], list[float]], concurrencies: list[int]) -> str:
-    head = "| driver | " + " | ".join(f"{c} at once: records/s" for c in concurrencies) + " |"
-    lines = [head, "| --- |" + " --- |" * len(concurrencies)]
+def table(results: dict[tuple[str, int], list[tuple[float, float]]], concurrencies: list[int]) -> str:
+    """records/s median [min-max] (client CPU us per record, median) per concurrency."""
+    head = "| driver | " + " | ".join(f"{c} at once: records/s (CPU us/record)" for c in concurrencies)
+    lines = [head + " |", "| --- |" + " --- |" * len(concurrencies)]
     for kind in KINDS:
         cells = []
         for c in concurrencies:
-            xs = results[(kind, c)]
-            cells.append(f"{statistics.median(xs):,.0f} [{min(xs):,.0f}-{max(xs):,.0f}]")
+            rates, cpu = zip(*results[(kind, c)], strict=True)
+            rate = f"{statistics.median(rates):,.0f} [{min(rates):,.0f}-{max(rates):,.0f}]"
+            cells.append(f"{rate} ({statistics.median(cpu):,.0f})")
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -23,10 +23,11 @@ from relay.store.versions import check_version
 
 log = logging.getLogger(__name__)
 Connection = asyncpg.Connection
-Pool = asyncpg.Pool
-# namespaces of pg_advisory_xact_lock(int, int): the first key says what the second hashes
-LOCK_MIGRATE, LOCK_RUN, LOCK_CHANNEL = 1, 2, 3
+# pg_advisory_xact_lock(namespace, hash): migrations 1; queries.sql takes 2 (a run), 3 (a channel)
+LOCK_MIGRATE = 1
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # the listener's waits between tries, then 5 s
+LISTEN_WAIT = 10.0  # how long on_due waits for the listener's first connection
+PING_EVERY, PING_TIMEOUT = 15.0, 5.0  # the listener's check that its connection still answers
 
 
 def due_channel(schema: str) -> str:
@@ -34,7 +35,7 @@ def due_channel(schema: str) -> str:
     return "relay_due" if schema == "public" else f"relay_due_{schema}"
 
 
-async def open_pool(target: Target) -> Pool:
+async def open_pool(target: Target) -> asyncpg.Pool[asyncpg.Record]:
     """The schema created if missing and migrated, then a pool whose every connection has it
     as its search_path."""
     try:
@@ -86,11 +87,16 @@ class Listener:
         self.connects = 0  # how many times it (re)connected: tests watch the reconnect
 
     async def add(self, wake: Callable[[], None]) -> None:
-        """Returns once LISTEN is in force: a NOTIFY committed after this wakes `wake`."""
+        """Returns once LISTEN is in force (a NOTIFY committed after this wakes `wake`), or
+        after LISTEN_WAIT if PostgreSQL does not answer: the listener keeps trying, and until
+        it is back the workers find due deliveries by their timer."""
         self._wakes.append(wake)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
-        await self._ready.wait()
+        try:
+            await asyncio.wait_for(self._ready.wait(), LISTEN_WAIT)
+        except TimeoutError:
+            log.warning("wake-up listener not connected yet; the workers poll until it is")
 
     def _wake(self, *_: Any) -> None:
         for wake in list(self._wakes):
@@ -119,9 +125,9 @@ class Listener:
             if self._ready.is_set():
                 self._wake()  # back after a cut: what was notified meanwhile is unheard
             self._ready.set()
-            await lost.wait()
+            await _until_lost(conn, lost)
             log.warning("wake-up listener lost its connection; reconnecting")
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("wake-up listener failed (%s); reconnecting", exc)
         finally:
             if not conn.is_closed():
@@ -131,3 +137,16 @@ class Listener:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def _until_lost(conn: Connection, lost: asyncio.Event) -> None:
+    """Until the connection ends, or stops answering: a cut that sends no FIN (a network
+    partition) is found by a ping every PING_EVERY seconds."""
+    while not lost.is_set():
+        try:
+            await asyncio.wait_for(lost.wait(), PING_EVERY)
+        except TimeoutError:
+            try:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), PING_TIMEOUT)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                return
