@@ -2,7 +2,8 @@
 closed, and runs stuck in a phase too long. `tick` does one pass; `run` repeats it.
 
 Both are idempotent by construction (a digest's key names its window, a stuck alert's key
-names the run and rule), so ticks may overlap replicas or restarts without double sends.
+names the run and rule), so ticks may overlap replicas or restarts without double sends. With
+several replicas only the one holding the "job:scheduler" lease runs them (`leads`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,6 +45,7 @@ class Scheduler:
     started_at: datetime | None = None
     template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
     ids: IdFactory = new_id  # of deliveries: planning draws none itself
+    leads: Callable[[], bool] = lambda: True  # whether this process runs the jobs now
     _rules: dict[str, Rule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -56,7 +59,8 @@ class Scheduler:
     async def run(self, stop: asyncio.Event, every: float = TICK_EVERY) -> None:
         while not stop.is_set():
             try:
-                await self.tick()
+                if self.leads():
+                    await self.tick()
             except Exception:  # a bug here must not end digests for good
                 log.exception("scheduler_tick_failed")
             with contextlib.suppress(TimeoutError):

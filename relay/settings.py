@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
 from relay import secrets
@@ -24,6 +25,11 @@ class Settings:
     pollers: bool = True
     scheduler: bool = True  # digests and stuck runs
     scheduler_every: float = 5.0  # seconds between scheduler passes
+    # names this process in the store's claims and leader leases; the same after a restart,
+    # so a restarted process takes back its own claims and leases at once. Unique per process:
+    # by default "<hostname>:<port>"
+    replica_id: str = ""
+    lease_ttl: float = 15.0  # seconds a leader lease lasts unrenewed: failover takes about this
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -38,6 +44,8 @@ class Settings:
             "max_connections": int(env.get("RELAY_MAX_CONNECTIONS", cls.max_connections)),
             "client_timeout": parse_duration(env.get("RELAY_CLIENT_TIMEOUT", cls.client_timeout)),
             "log_level": env.get("RELAY_LOG_LEVEL", cls.log_level),
+            "replica_id": env.get("RELAY_REPLICA_ID", ""),
+            "lease_ttl": parse_duration(env.get("RELAY_LEASE_TTL", cls.lease_ttl)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -45,3 +53,8 @@ class Settings:
         secrets.register(settings.admin_token)
         secrets.register_credentials(settings.database_url)
         return settings
+
+    @property
+    def owner(self) -> str:
+        """The replica id, or "<hostname>:<port>" when none is set."""
+        return self.replica_id or f"{socket.gethostname()}:{self.port}"
