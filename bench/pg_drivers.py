@@ -70,7 +70,7 @@ def statements(n: int) -> list[tuple[str, tuple[Any, ...]]]:
         (SQL["watch_source"], (s.source, t)),
         (SQL["save_run"], run_row(s, t, t)),
         (SQL["insert_transition"], transition_row(transition(n))),
-        (SQL["insert_delivery"], (*delivery_row(delivery(n)), None)),
+        (SQL["insert_delivery"], delivery_row(delivery(n))),
     ]
 
 

@@ -250,4 +250,4 @@ async def _insert_delivery(
     c: Conn, d: Delivery, lease_until: float | None = None, owner: str | None = None
 ) -> bool:
     """True when written, False when a delivery with its idempotency key exists already."""
-    return await c.fetchval(SQL["insert_delivery"], *delivery_row(d, lease_until), owner) is not None
+    return await c.fetchval(SQL["insert_delivery"], *delivery_row(d, lease_until, owner)) is not None
