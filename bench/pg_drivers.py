@@ -1,7 +1,7 @@
 """PostgreSQL drivers, measured on the relay's write path: asyncpg against psycopg 3 (with
 psycopg_pool), each running the statements of one `record()` (relay/store/postgres/queries.sql:
-the run's advisory lock, its state, the task's last phase, the source's first contact, the
-run's new state, its transition and one delivery) in one transaction, committed with
+the run's advisory lock, its state and its task's last phase, the run's new state, its
+transition, one delivery and the wake-up NOTIFY) in one transaction, committed with
 synchronous_commit on. Also the store itself (`relay`: PostgresStore.record), and asyncpg with
 8 records per transaction (what a group commit on top of PostgreSQL could gain at most).
 
@@ -36,7 +36,6 @@ from relay.store.postgres.queries import SQL
 from relay.store.sqlite.mappers import delivery_row, run_row, transition_row
 
 POOL = 10
-STEPS = ("lock_run", "run_state", "task_last_phase", "watch_source", "save_run", "insert_transition")
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 Op = Callable[[int], Awaitable[None]]
 
@@ -61,16 +60,16 @@ def delivery(n: int) -> Delivery:
 
 
 def statements(n: int) -> list[tuple[str, tuple[Any, ...]]]:
-    """One record's statements and their parameters, as PostgresStore.record runs them."""
+    """One record's statements and their parameters, as PostgresStore.record runs them (the
+    source's watching_since known already, as it is after a process's first record)."""
     s, t = snapshot(n), epoch(NOW)
     return [
         (SQL["lock_run"], (s.source, s.run_id)),
-        (SQL["run_state"], (s.source, s.run_id)),
-        (SQL["task_last_phase"], (s.source, s.task)),
-        (SQL["watch_source"], (s.source, t)),
+        (SQL["run_state"], (s.source, s.run_id, s.task)),
         (SQL["save_run"], run_row(s, t, t)),
         (SQL["insert_transition"], transition_row(transition(n))),
         (SQL["insert_delivery"], delivery_row(delivery(n))),
+        (SQL["notify_due"], ("relay_due_bench",)),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -24,6 +25,8 @@ class PgBase:
         self._pool, self._target = pool, target
         self._channel = due_channel(target.schema)
         self._listener: Listener | None = None
+        # a source's watching_since never changes once committed: read once per process
+        self._since: dict[str, datetime] = {}
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Conn]:

@@ -9,10 +9,12 @@
 SELECT pg_advisory_xact_lock(2, hashtext($1 || '/' || $2));
 
 -- run_state --
-SELECT snapshot, first_seen_at, phase_since FROM runs WHERE source = $1 AND run_id = $2;
-
--- task_last_phase --
-SELECT phase FROM task_outcomes WHERE source = $1 AND task = $2;
+-- (source, run id, task): the run as stored (NULLs if new) and its task's last finished phase,
+-- in one round trip
+SELECT r.snapshot, r.first_seen_at, r.phase_since,
+    (SELECT phase FROM task_outcomes WHERE source = $1 AND task = $3)
+FROM (SELECT 1) AS one
+LEFT JOIN runs AS r ON r.source = $1 AND r.run_id = $2;
 
 -- watch_source --
 -- (source, now): the first contact fixes watching_since; the answer is the stored one

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 from relay.models import (
     INTERRUPTED,
@@ -23,7 +23,7 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
-from relay.store.postgres.base import Conn, PgBase, Record
+from relay.store.postgres.base import Conn, PgBase
 from relay.store.postgres.coordination import Coordination
 from relay.store.postgres.engine import open_pool
 from relay.store.postgres.queries import SQL
@@ -68,10 +68,12 @@ class PostgresStore(Coordination, Upkeep, PgBase):
     ) -> Decision:
         async with self._tx() as c:
             await c.execute(SQL["lock_run"], snapshot.source, snapshot.run_id)
-            row = await c.fetchrow(SQL["run_state"], snapshot.source, snapshot.run_id)
-            previous = run_state_from_row(tuple(row)) if row else None
-            last = await c.fetchval(SQL["task_last_phase"], snapshot.source, snapshot.task)
-            context = Context(await _watching_since(c, snapshot.source, now), Phase(last) if last else None)
+            found = await c.fetchrow(SQL["run_state"], snapshot.source, snapshot.run_id, snapshot.task)
+            assert found is not None  # one row, always
+            row = tuple(found)[:3] if found[0] is not None else None
+            previous = run_state_from_row(row) if row else None
+            since = self._since.get(snapshot.source) or await _watching_since(c, snapshot.source, now)
+            context = Context(since, Phase(found[3]) if found[3] else None)
             decision = decide(previous, context)
             if decision.store:
                 await _save_run(c, decision.store, previous, row, now, context.task_last)
@@ -82,6 +84,7 @@ class PostgresStore(Coordination, Upkeep, PgBase):
                 await c.executemany(
                     SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items]
                 )
+        self._since[snapshot.source] = since  # committed now: it never changes again
         return replace(decision, deliveries=written)
 
     async def _insert_deliveries(
@@ -107,8 +110,11 @@ class PostgresStore(Coordination, Upkeep, PgBase):
         return len(written)
 
     async def watching_since(self, source: str, now: datetime) -> datetime:
-        async with self._tx() as c:
-            return await _watching_since(c, source, now)
+        if (since := self._since.get(source)) is None:
+            async with self._tx() as c:
+                since = await _watching_since(c, source, now)
+            self._since[source] = since  # committed now
+        return since
 
     async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]:
         rows = await self._fetch("known_runs", source, run_ids)
@@ -233,7 +239,7 @@ async def _save_run(
     c: Conn,
     stored: Snapshot,
     previous: RunState | None,
-    row: Record | None,  # previous as stored: its times are kept exact, not rounded via datetime
+    row: tuple[Any, ...] | None,  # previous as stored: its times are kept exact, not rounded via datetime
     now: datetime,
     task_last: Phase | None,
 ) -> None:
