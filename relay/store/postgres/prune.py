@@ -15,7 +15,9 @@ PRUNE: list[tuple[str, tuple[str, ...], str]] = [
     (
         "attempts",
         ("sent", "dead"),
-        f"DELETE FROM attempts a USING deliveries d WHERE a.delivery_id = d.id AND ({_GONE})",
+        # the deliveries locked first: a replay meanwhile waits, then finds its delivery gone,
+        # rather than keeping a delivery whose attempts were deleted
+        f"DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d WHERE {_GONE} FOR UPDATE)",
     ),
     ("deliveries", ("sent", "dead"), f"DELETE FROM deliveries d WHERE {_GONE}"),
     (
