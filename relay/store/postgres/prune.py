@@ -1,14 +1,15 @@
 """What `prune` deletes, table by table, in an order that deletes what refers to a row before
-the row: (table, the Retention fields that give its cutoffs, the DELETE, its cutoffs as $1...).
+the row: (table, the cutoffs it uses (relay.store.retention.cutoffs), the DELETE, its cutoffs
+as $1...).
 
-A delivery's age is that of its last activity, GREATEST(created_at, next_attempt_at): a
-replayed dead letter or a retried send counts from when it was last due, not from its birth."""
+A delivery's age counts from when it was written (created_at), as on every backend
+(relay.store.retention.prunable)."""
 
 from __future__ import annotations
 
 _GONE = """
-    (d.status IN ('sent', 'silenced') AND GREATEST(d.created_at, d.next_attempt_at) <= $1)
-    OR (d.status = 'dead' AND GREATEST(d.created_at, d.next_attempt_at) <= $2)
+    (d.status IN ('sent', 'silenced') AND d.created_at < $1)
+    OR (d.status = 'dead' AND d.created_at < $2)
 """
 
 PRUNE: list[tuple[str, tuple[str, ...], str]] = [
@@ -32,5 +33,6 @@ PRUNE: list[tuple[str, tuple[str, ...], str]] = [
         "DELETE FROM runs WHERE terminal = 1 AND COALESCE(phase_since, first_seen_at) <= $1",
     ),
     ("seen", ("seen",), "DELETE FROM seen WHERE at <= $1"),
+    ("rate_sends", ("rate_sends",), "DELETE FROM rate_sends WHERE at <= $1"),
     ("digest_items", ("seen",), "DELETE FROM digest_items WHERE sent = 1 AND window_end <= $1"),
 ]
