@@ -109,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     silence.add_argument("--all", action="store_true", help="list: ended silences too")
     replay = command("replay", _replay, "send a dead (or sent) delivery again")
     replay.add_argument("id")
+    prune = command("prune", _prune, "delete what rules.yaml's retention lets go (table -> rows)")
+    prune.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")
+    backup = command("backup", _backup, "copy the SQLite database to FILE, safe while serving")
+    backup.add_argument("file", help="where the copy goes (must not exist)")
     parser.epilog = "commands:\n" + "\n".join(listed) + "\n\n`relay COMMAND --help` for its options"
     return parser
 
@@ -129,7 +133,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from relay.observability import setup_logging
     from relay.web.protocol import with_head_timeout
 
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     _load_ruleset(settings.config_path)  # fail fast, before binding the port
     asyncio.run(_can_open(settings.database_url))
     config = uvicorn.Config(
@@ -330,6 +334,46 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if ok else 1
 
     return asyncio.run(run())
+
+
+def _prune(args: argparse.Namespace, settings: Settings) -> int:
+    from relay.clock import SystemClock
+    from relay.store import open_store
+
+    retention = _load_ruleset(settings.config_path).retention
+
+    async def run() -> dict[str, int]:
+        store = await open_store(settings.database_url)
+        try:
+            return await store.prune(retention, SystemClock().now(), dry_run=args.dry_run)
+        finally:
+            await store.close()
+
+    counts = asyncio.run(run())
+    for table, rows in counts.items():
+        print(f"{table:<14}{rows:>10}")
+    done = "would be deleted (dry run: nothing was)" if args.dry_run else "deleted"
+    print(f"{sum(counts.values())} rows {done}", file=sys.stderr)
+    return 0
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from relay.errors import StoreError
+    from relay.store.sqlite.backup import backup
+
+    url = settings.database_url
+    if not url.startswith("sqlite:///"):
+        raise StoreError(
+            f"relay backup copies a SQLite database; {url.split(':', 1)[0]!r} is not one. For"
+            " PostgreSQL use pg_dump: pg_dump --format=custom --file=FILE \"$RELAY_DATABASE_URL\""
+            " (docs/operations.md)"
+        )
+    copied = backup(url.removeprefix("sqlite:///"), args.file)
+    print(
+        f"backed up {url.removeprefix('sqlite:///')} to {args.file}: {copied.pages} pages,"
+        f" {copied.bytes} bytes, schema version {copied.schema_version}"
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What the relay notices by the clock rather than by a snapshot: digest windows that
-closed, and runs stuck in a phase too long. `tick` does one pass; `run` repeats it.
+closed, and runs stuck in a phase too long; and the pruning job that keeps the store bounded
+(rules.yaml `retention:`), once per `prune_every`. `tick` does one pass; `run` repeats it.
 
 Both are idempotent by construction (a digest's key names its window, a stuck alert's key
 names the run and rule), so ticks may overlap replicas or restarts without double sends. With
@@ -28,12 +29,14 @@ from relay.store.base import BuildDigest
 log = logging.getLogger("relay.scheduler")
 
 TICK_EVERY = 5.0  # seconds
+PRUNE_EVERY = 3600.0  # seconds between prunes: each deletes an hour's worth, in small batches
 
 
 @dataclass
 class TickReport:
     digests_sent: int = 0
     stuck_alerts: int = 0
+    pruned: dict[str, int] | None = None  # table -> rows, when this pass pruned
 
 
 @dataclass
@@ -46,7 +49,9 @@ class Scheduler:
     template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
     ids: IdFactory = new_id  # of deliveries: planning draws none itself
     leads: Callable[[], bool] = lambda: True  # whether this process runs the jobs now
+    prune_every: float = PRUNE_EVERY
     _rules: dict[str, Rule] = field(default_factory=dict)
+    _pruned_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.use(self.ruleset)
@@ -71,7 +76,25 @@ class Scheduler:
         report = TickReport(await self._digests(now), await self._stuck(now))
         if report.digests_sent or report.stuck_alerts:
             self.wakeup.set()
+        report.pruned = await self.prune_if_due(now)
         return report
+
+    async def prune_if_due(self, now: datetime) -> dict[str, int] | None:
+        """Prune when the last prune began `prune_every` ago (or never): a prune that fails is
+        tried again an interval later, not on every pass."""
+        if self._pruned_at is not None and (now - self._pruned_at).total_seconds() < self.prune_every:
+            return None
+        self._pruned_at = now
+        return await self.prune(now)
+
+    async def prune(self, now: datetime) -> dict[str, int]:
+        """The pruning job: one replica at a time runs it (leader lease "job:prune"), though two
+        at once would only delete the same rows. Counts go to relay_pruned_rows_total."""
+        counts = await self.store.prune(self.ruleset.retention, now)
+        obs.pruned(counts)
+        if any(counts.values()):
+            log.info("pruned %s", " ".join(f"{table}={n}" for table, n in counts.items() if n))
+        return counts
 
     async def _digests(self, now: datetime) -> int:
         ruleset, rules = self.ruleset, self._rules

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from relay import secrets
 from relay.durations import parse_duration
+from relay.errors import RelayError
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Settings:
     # by default "<hostname>:<port>"
     replica_id: str = ""
     lease_ttl: float = 15.0  # seconds a leader lease lasts unrenewed: failover takes about this
+    prune_every: float = 3600.0  # seconds between runs of the pruning job (rules.yaml retention)
+    log_format: str = "text"  # or "json": one JSON object per line
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -46,9 +49,13 @@ class Settings:
             "log_level": env.get("RELAY_LOG_LEVEL", cls.log_level),
             "replica_id": env.get("RELAY_REPLICA_ID", ""),
             "lease_ttl": parse_duration(env.get("RELAY_LEASE_TTL", cls.lease_ttl)),
+            "prune_every": parse_duration(env.get("RELAY_PRUNE_EVERY", cls.prune_every)),
+            "log_format": env.get("RELAY_LOG_FORMAT", cls.log_format),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
+        if settings.log_format not in ("text", "json"):
+            raise RelayError(f"RELAY_LOG_FORMAT must be text or json, got {settings.log_format!r}")
         # secrets read from the environment, masked like the ${VAR}s of rules.yaml
         secrets.register(settings.admin_token)
         secrets.register_credentials(settings.database_url)

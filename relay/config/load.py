@@ -1,7 +1,7 @@
 """rules.yaml -> RuleSet. Every error names the file and the line.
 
-Top level: `sources`, `channels`, `rules`, and optional `delivery`, `redaction` and `network`
-(an allow list for URLs fetched because of run data). See the
+Top level: `sources`, `channels`, `rules`, and optional `delivery`, `redaction`, `network`
+(an allow list for URLs fetched because of run data) and `retention` (retention.py). See the
 commented example `rules.yaml` at the repository root for every option. The source kinds
 (relay.sources) register their options and statuses in relay.config.kinds; this module
 imports no stage.
@@ -21,6 +21,7 @@ from relay import secrets, signing
 from relay.config import kinds
 from relay.config.matching import build_matcher
 from relay.config.reader import Errors, Reader
+from relay.config.retention import read_retention
 from relay.config.schema import (
     CHANNEL_KINDS,
     COMMON_SOURCE_OPTIONS,
@@ -37,6 +38,7 @@ from relay.config.yamlfile import Mapping, load_yaml
 from relay.digests import DigestSpec
 from relay.durations import parse_duration
 from relay.errors import ConfigError
+from relay.models import Retention
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction, compile_patterns
 from relay.render.templates import RuleTemplate, compile_template
@@ -49,7 +51,9 @@ def load_ruleset(path: Path | str) -> RuleSet:
     root = load_yaml(path)
     top = Reader(root, file, "top level", 1)
     errors = Errors()
-    errors.check(top.only, "sources", "channels", "rules", "delivery", "redaction", "network")
+    errors.check(
+        top.only, "sources", "channels", "rules", "delivery", "redaction", "network", "retention"
+    )
     network = errors.check(_network, top.data.get("network"), file) or PUBLIC_ONLY
     source_section = errors.check(_section, top, "sources") or Mapping()
     sources = errors.each(source_section, lambda n, v: replace(_source(n, v, file), network=network))
@@ -61,9 +65,11 @@ def load_ruleset(path: Path | str) -> RuleSet:
     for name, config in sources.items():  # one by one, so that each source's mistake is told
         errors.check(_check_source_options, {name: config}, source_section, file)
     delivery = errors.check(_delivery, top.data.get("delivery"), file) or DeliveryPolicy()
+    retained = top.data.get("retention"), file, top.data.line_of("retention")
+    retention = errors.check(read_retention, *retained) or Retention()
     errors.raise_found()
     _register_secrets(sources, channels)
-    return RuleSet(file, sources, channels, rules, delivery, redaction)
+    return RuleSet(file, sources, channels, rules, delivery, redaction, retention)
 
 
 def _check_source_options(sources: dict[str, SourceConfig], section: Mapping, file: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from relay.config.matching import Matcher
 from relay.digests import DigestSpec
+from relay.models import Retention
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.redaction import DEFAULT, Redaction
 from relay.render.templates import RuleTemplate
@@ -101,3 +102,4 @@ class RuleSet:
     rules: tuple[Rule, ...]
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     redaction: Redaction = DEFAULT  # the file's policy (a rule may switch it with `redact`)
+    retention: Retention = field(default_factory=Retention)  # what the pruning job keeps

@@ -13,19 +13,21 @@ from relay.models import (
     INTERRUPTED,
     INTERRUPTED_EXCERPT,
     Attempt,
+    Backlog,
     Delivery,
     DeliveryStatus,
     Phase,
+    Retention,
     RunState,
     Snapshot,
     Transition,
 )
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
-from relay.store.unbuilt import Unbuilt
+from relay.store.retention import BACKLOG_STATUSES, RATE_SENDS_KEPT, TABLES, prunable
 
 
-class MemoryStore(Unbuilt):
+class MemoryStore:
     def __init__(self) -> None:
         self._runs: dict[tuple[str, str], RunState] = {}
         self._sources: dict[str, datetime] = {}
@@ -312,6 +314,85 @@ class MemoryStore(Unbuilt):
 
     async def close(self) -> None:
         return None
+
+    # -- running for years (Store.prune, Store.backlog) ----------------------------------
+
+    async def prune(self, retention: Retention, now: datetime, dry_run: bool = False) -> dict[str, int]:
+        async with self._lock:
+            gone = [d for d in self._deliveries.values() if prunable(d, retention, now)]
+            gone.sort(key=lambda d: d.created_at)
+            gone_ids = {d.id for d in gone}
+            kept_refs = {d.transition_id for d in self._deliveries.values() if d.id not in gone_ids}
+            t_cut = now - timedelta(seconds=retention.transitions)
+            old_t = [t for t in self._transitions if t.observed_at < t_cut and t.id not in kept_refs]
+            r_cut = now - timedelta(seconds=retention.finished_runs)
+            old_runs = [k for k, s in self._runs.items() if s.snapshot.terminal and _since(s) < r_cut]
+            s_cut = now - timedelta(seconds=retention.seen)
+            old_items = [n for n, (i, sent) in enumerate(self._digest_items) if sent and i.window_end < s_cut]
+            counts = {
+                "deliveries": len(gone),
+                "attempts": sum(len(self._attempts.get(i, [])) for i in gone_ids),
+                "transitions": len(old_t),
+                "runs": len(old_runs),
+                "digest_items": len(old_items),
+            }
+            counts |= self._prune_memory(now, retention, dry_run)
+            if not dry_run:
+                self._forget(gone, {t.id for t in old_t}, old_runs, set(old_items))
+            return {table: counts[table] for table in TABLES}
+
+    def _forget(
+        self, gone: list[Delivery], transitions: set[str], runs: list[tuple[str, str]], items: set[int]
+    ) -> None:
+        for d in gone:
+            del self._deliveries[d.id]
+            self._keys.discard(d.idempotency_key)
+            self._attempts.pop(d.id, None)
+            self._leases.pop(d.id, None)
+        self._transitions = [t for t in self._transitions if t.id not in transitions]
+        for key in runs:
+            del self._runs[key]
+        self._digest_items = [x for n, x in enumerate(self._digest_items) if n not in items]
+
+    def _prune_memory(self, now: datetime, retention: Retention, dry_run: bool) -> dict[str, int]:
+        """The replay memory (`_seen`: (source, key) -> first seen) and the shared rate sends
+        (`_rate_sends`: channel -> send times)."""
+        seen = self._seen
+        s_cut = now - timedelta(seconds=retention.seen)
+        old_seen = [k for k, at in seen.items() if at < s_cut]
+        sends = self._rate_sends
+        r_cut = now - timedelta(seconds=RATE_SENDS_KEPT)
+        old_sends = sum(1 for times in sends.values() for at in times if at < r_cut)
+        if not dry_run:
+            for k in old_seen:
+                del seen[k]
+            for channel, times in sends.items():
+                sends[channel] = [at for at in times if at >= r_cut]
+        return {"seen": len(old_seen), "rate_sends": old_sends}
+
+    async def backlog(self) -> list[Backlog]:
+        counts: dict[str, dict[DeliveryStatus, int]] = {}
+        oldest: dict[str, datetime] = {}
+        for d in self._deliveries.values():
+            if d.status in BACKLOG_STATUSES:
+                per = counts.setdefault(d.channel, {})
+                per[d.status] = per.get(d.status, 0) + 1
+            if d.status == DeliveryStatus.PENDING:
+                oldest[d.channel] = min(oldest.get(d.channel, d.created_at), d.created_at)
+        return [
+            Backlog(
+                channel,
+                per.get(DeliveryStatus.PENDING, 0),
+                per.get(DeliveryStatus.SENDING, 0),
+                per.get(DeliveryStatus.DEAD, 0),
+                oldest.get(channel),
+            )
+            for channel, per in sorted(counts.items())
+        ]
+
+
+def _since(state: RunState) -> datetime:
+    return state.phase_since or state.first_seen_at
 
 
 def _next_state(previous: RunState | None, stored: Snapshot, now: datetime) -> RunState:

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from relay.observability import show_backlog
 from relay.secrets import redact
 from relay.service import Relay
+
+log = logging.getLogger("relay.web")
 
 # answered within this, so a load balancer's probe sees 503 rather than its own timeout
 READY_TIMEOUT = 2.0  # seconds
@@ -48,4 +52,17 @@ async def _store_problem(relay: Relay) -> str | None:
 
 
 async def metrics(request: Request) -> Response:
+    await _refresh_backlog(request.app.state.relay)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _refresh_backlog(relay: Relay) -> None:
+    """The backlog gauges read from the store at each scrape; a store that does not answer in
+    time leaves the last values (the scrape still answers, with every other metric)."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            backlog = await relay.store.backlog()
+    except Exception as exc:  # the metrics page must not fail with the store
+        log.warning("backlog_unavailable error=%s: %s", type(exc).__name__, exc)
+        return
+    show_backlog(backlog, relay.ruleset.channels, relay.clock.now())

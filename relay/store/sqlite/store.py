@@ -41,10 +41,10 @@ from relay.store.sqlite.mappers import (
     transition_row,
 )
 from relay.store.sqlite.queries import SQL
-from relay.store.unbuilt import Unbuilt
+from relay.store.sqlite.upkeep import Upkeep
 
 
-class SqliteStore(Coordination, Unbuilt):
+class SqliteStore(Coordination, Upkeep):
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         super().__init__(conn, executor)
         # a source's watching_since never changes once committed: read it once
