@@ -2,10 +2,10 @@
 LISTEN connection that hears wake-ups. It knows no table but schema_version.
 
 No group commit of our own: with a pool, concurrent transactions commit on their own
-connections and PostgreSQL's WAL writer already flushes concurrent commits together (one
-fsync for many), so batching writes into one transaction would add a wait and a shared
-failure for nothing (docs/benchmarks.md, "PostgreSQL"). synchronous_commit stays on: a 2xx
-means the commit is on disk."""
+connections and PostgreSQL already flushes concurrent commits together (one fsync for many);
+batching records into one transaction would add a wait and a shared failure for the ~15% of
+CPU it was measured to save (docs/benchmarks.md, "PostgreSQL driver: why asyncpg").
+synchronous_commit stays on: a 2xx means the commit is on disk."""
 
 from __future__ import annotations
 
