@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.acceptance.harness import relay_process
+from tests.acceptance.harness import ADMIN_TOKEN, relay_process
 from tests.fakes.sinks import recording_sink
 from tests.integration.pg import pg_schema
 
@@ -52,3 +52,41 @@ rules: [{{name: all-terminal, match: {{phase: terminal}}, notify: [crm]}}]
     ids = Counter(r.headers["webhook-id"] for r in sink.received)
     assert runs == Counter({f"run_{n}": 1 for n in range(RUNS)})
     assert len(ids) == RUNS and set(ids.values()) == {1}
+
+
+async def test_a_replica_killed_mid_send_is_replaced_by_the_other_once_its_lease_runs_out(
+    tmp_path: Path,
+) -> None:
+    async with pg_schema("p") as database, recording_sink() as (sink, url):
+        config = tmp_path / "rules.yaml"
+        config.write_text(f"""
+sources: {{recoup: {{kind: recoup}}}}
+channels: {{crm: {{kind: webhook, url: "{url}/runs"}}}}
+rules: [{{name: all-terminal, match: {{phase: terminal}}, notify: [crm]}}]
+delivery: {{timeout: 1s, quick_tries: 1, schedule: [100ms]}}
+""")  # a lease of 2.5 s: the longest round these settings allow, and a margin
+        env = {"RECOUP_API_KEY": ""}
+        with relay_process(config, database, env | {"RELAY_REPLICA_ID": "b"}) as b:
+            with relay_process(config, database, env | {"RELAY_REPLICA_ID": "a"}) as a:
+                sink.answering.clear()  # a's send stays in flight
+                async with httpx.AsyncClient() as client:
+                    answer = await client.post(f"{a.url}/hooks/recoup", json=update(1))
+                assert answer.json()["deliveries"] == 1
+                while sink.arrived < 1:
+                    await asyncio.sleep(0.01)
+                a.proc.kill()  # SIGKILL: no release, its claim stays until the lease runs out
+                a.proc.wait(5)
+            sink.answering.set()
+            await sink.wait_for(1)
+            async with httpx.AsyncClient() as client:
+                for _ in range(500):
+                    listed = await client.get(
+                        f"{b.url}/admin/deliveries", headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+                    )
+                    if [d["status"] for d in listed.json()["deliveries"]] == ["sent"]:
+                        break
+                    await asyncio.sleep(0.02)
+                assert [d["status"] for d in listed.json()["deliveries"]] == ["sent"]
+    # the send cut off by the kill may have reached the receiver too: the same id, never another
+    assert {r.headers["webhook-id"] for r in sink.received} == {listed.json()["deliveries"][0]["id"]}
+    assert all(r.json()["run"]["id"] == "run_1" for r in sink.received)
