@@ -23,7 +23,8 @@ from relay.store.versions import check_version
 
 log = logging.getLogger(__name__)
 Connection = asyncpg.Connection
-# pg_advisory_xact_lock(namespace, hash): migrations 1; queries.sql takes 2 (a run), 3 (a channel)
+# pg_advisory_xact_lock(1, hash of the schema): migrating it. queries.sql takes one-key locks
+# (a run, a channel), a key space apart from this two-key one
 LOCK_MIGRATE = 1
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # the listener's waits between tries, then 5 s
 LISTEN_WAIT = 10.0  # how long on_due waits for the listener's first connection
