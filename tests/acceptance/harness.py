@@ -133,9 +133,10 @@ async def relay_cli_async(*args: str, env: dict[str, str] | None = None) -> subp
 
 @contextmanager
 def relay_process(
-    config: Path, database: Path, env: dict[str, str] | None = None, args: Sequence[str] = ()
+    config: Path, database: Path | str, env: dict[str, str] | None = None, args: Sequence[str] = ()
 ) -> Iterator[Process]:
-    """`relay serve [args]` as a child process; always stopped (SIGTERM, then SIGKILL) on exit."""
+    """`relay serve [args]` as a child process; always stopped (SIGTERM, then SIGKILL) on exit.
+    `database`: a SQLite file, or a database URL."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -146,7 +147,7 @@ def relay_process(
             "--config",
             str(config),
             "--database",
-            f"sqlite:///{database}",
+            database if isinstance(database, str) else f"sqlite:///{database}",
             "--port",
             str(port),
             *args,

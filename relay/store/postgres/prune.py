@@ -1,9 +1,6 @@
 """What `prune` deletes, table by table, in an order that deletes what refers to a row before
-the row: (table, the cutoffs it uses (relay.store.retention.cutoffs), the DELETE, its cutoffs
-as $1...).
-
-A delivery's age counts from when it was written (created_at), as on every backend
-(relay.store.retention.prunable)."""
+the row: (table, the cutoffs it takes as $1..., from relay/store/retention.py `cutoffs`, the
+DELETE). A delivery's age counts from when it was written (retention.prunable)."""
 
 from __future__ import annotations
 
@@ -22,17 +19,18 @@ PRUNE: list[tuple[str, tuple[str, ...], str]] = [
     ),
     ("deliveries", ("sent", "dead"), f"DELETE FROM deliveries d WHERE {_GONE}"),
     (
+        # after the deliveries: one that referred to it and went no longer keeps it
         "transitions",
         ("transitions",),
-        "DELETE FROM transitions t WHERE t.observed_at <= $1"
+        "DELETE FROM transitions t WHERE t.observed_at < $1"
         " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.transition_id = t.id)",
     ),
     (
         "runs",
         ("finished_runs",),
-        "DELETE FROM runs WHERE terminal = 1 AND COALESCE(phase_since, first_seen_at) <= $1",
+        "DELETE FROM runs WHERE terminal = 1 AND COALESCE(phase_since, first_seen_at) < $1",
     ),
-    ("seen", ("seen",), "DELETE FROM seen WHERE at <= $1"),
-    ("rate_sends", ("rate_sends",), "DELETE FROM rate_sends WHERE at <= $1"),
-    ("digest_items", ("seen",), "DELETE FROM digest_items WHERE sent = 1 AND window_end <= $1"),
+    ("seen", ("seen",), "DELETE FROM seen WHERE at < $1"),
+    ("rate_sends", ("rate_sends",), "DELETE FROM rate_sends WHERE at < $1"),
+    ("digest_items", ("seen",), "DELETE FROM digest_items WHERE sent = 1 AND window_end < $1"),
 ]

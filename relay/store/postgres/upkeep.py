@@ -20,17 +20,17 @@ class Upkeep(PgBase):
     async def prune(self, retention: Retention, now: datetime, dry_run: bool = False) -> dict[str, int]:
         """One transaction deletes, table by table (PRUNE); a dry run does the same and rolls
         back, so its counts are exactly what a real run would delete."""
-        limits, found = cutoffs(retention, now), {}
+        cut, found = cutoffs(retention, now), dict.fromkeys(TABLES, 0)
         try:
             async with self._tx() as c:
-                for table, fields, delete in PRUNE:
-                    cut = [limits[f] for f in fields]
-                    found[table] = int((await c.execute(delete, *cut)).split()[-1])  # "DELETE 12"
+                for table, which, delete in PRUNE:
+                    status = await c.execute(delete, *(cut[w] for w in which))
+                    found[table] += int(status.split()[-1])  # "DELETE 12"
                 if dry_run:
                     raise _DryRun
         except _DryRun:
             pass
-        return {table: found[table] for table in TABLES}
+        return found
 
     async def backlog(self) -> list[Backlog]:
         rows = await self._pool.fetch(SQL["backlog"])
