@@ -384,8 +384,9 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     if not url.startswith("sqlite:///"):
         raise StoreError(
             f"relay backup copies a SQLite database; {url.split(':', 1)[0]!r} is not one. For"
-            " PostgreSQL use pg_dump: pg_dump --format=custom --file=FILE \"$RELAY_DATABASE_URL\""
-            " (docs/operations.md)"
+            " PostgreSQL use pg_dump with the URL's database and its ?schema= (libpq does not"
+            " take the relay's ?schema= and ?pool= parameters): pg_dump --format=custom"
+            " --schema=SCHEMA --file=FILE postgresql://USER@HOST/DB (docs/operations.md)"
         )
     copied = backup(url.removeprefix("sqlite:///"), args.file)
     print(
