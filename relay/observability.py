@@ -26,6 +26,11 @@ ATTEMPTS = Counter("relay_attempts_total", "Delivery attempts", ["channel", "out
 DELIVERIES = Counter("relay_deliveries_total", "Deliveries finished", ["channel", "status"])
 ATTEMPT_SECONDS = Histogram("relay_attempt_seconds", "Delivery attempt latency", ["channel"])
 # Alertmanager's names (alert on `relay_config_last_reload_successful == 0`)
+LEADER = Gauge(
+    "relay_leader",
+    "1 while this replica leads a lease: a source's poller (kind=poll) or the clock-driven jobs (kind=job)",
+    ["kind", "name"],
+)
 CONFIG_LOADED = Gauge("relay_config_last_reload_successful", "Whether the last configuration reload worked")
 CONFIG_LOADED_AT = Gauge(
     "relay_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded"

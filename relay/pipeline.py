@@ -85,8 +85,8 @@ class Pipeline:
         reservation = self.handoff.reserve() if self.handoff else None
         claimed: list[Delivery] = []
         try:
-            lease = reservation.lease if reservation else None
-            decision = await self.store.record(snapshot, decide, now, lease)
+            lease, owner = (reservation.lease, reservation.owner) if reservation else (None, "")
+            decision = await self.store.record(snapshot, decide, now, lease, owner)
             claimed = [d for d in decision.deliveries if d.status == DeliveryStatus.SENDING]
         finally:
             if self.handoff and reservation is not None:

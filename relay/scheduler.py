@@ -3,7 +3,8 @@ closed, and runs stuck in a phase too long; and the pruning job that keeps the s
 (rules.yaml `retention:`), once per `prune_every`. `tick` does one pass; `run` repeats it.
 
 Both are idempotent by construction (a digest's key names its window, a stuck alert's key
-names the run and rule), so ticks may overlap replicas or restarts without double sends.
+names the run and rule), so ticks may overlap replicas or restarts without double sends. With
+several replicas only the one holding the "job:scheduler" lease runs them (`leads`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,6 +49,7 @@ class Scheduler:
     template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
     ids: IdFactory = new_id  # of deliveries: planning draws none itself
     prune_every: float = PRUNE_EVERY
+    leads: Callable[[], bool] = lambda: True  # whether this process runs the jobs now
     _rules: dict[str, Rule] = field(default_factory=dict)
     _pruned_at: datetime | None = None
 
@@ -61,7 +64,8 @@ class Scheduler:
     async def run(self, stop: asyncio.Event, every: float = TICK_EVERY) -> None:
         while not stop.is_set():
             try:
-                await self.tick()
+                if self.leads():
+                    await self.tick()
             except Exception:  # a bug here must not end digests for good
                 log.exception("scheduler_tick_failed")
             with contextlib.suppress(TimeoutError):
@@ -84,8 +88,9 @@ class Scheduler:
         return await self.prune(now)
 
     async def prune(self, now: datetime) -> dict[str, int]:
-        """The pruning job: one replica at a time runs it (leader lease "job:prune"), though two
-        at once would only delete the same rows. Counts go to relay_pruned_rows_total."""
+        """The pruning job: like every job here, run by the replica that holds the
+        "job:scheduler" lease (two at once would only delete the same rows). Counts go to
+        relay_pruned_rows_total."""
         counts = await self.store.prune(self.ruleset.retention, now)
         obs.pruned(counts)
         if any(counts.values()):

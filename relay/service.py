@@ -2,6 +2,8 @@
 
 `Relay.start` brings the parts up in order, `Relay.stop` takes them down in reverse:
 pollers stop, then the worker finishes or releases what it claimed, then the store closes.
+Several processes may share one store (replicas): each polls a source and runs the clock's
+jobs only while it holds their leader lease (relay/leadership.py).
 `Relay.reload` puts a new rules.yaml in force while it runs (SIGHUP, POST /admin/reload).
 """
 
@@ -12,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx2 as httpx
@@ -23,6 +26,7 @@ from relay.clock import Clock, SystemClock
 from relay.config import RuleSet, SourceConfig, load_ruleset
 from relay.delivery.worker import DeliveryWorker
 from relay.errors import ConfigError
+from relay.leadership import SCHEDULER, Leadership, poll_lease
 from relay.pipeline import Pipeline
 from relay.rules.changes import Changes
 from relay.rules.changes import changes as compare
@@ -61,6 +65,7 @@ class Relay:
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: DeliveryWorker | None = None
     scheduler: Scheduler | None = None
+    leadership: Leadership | None = None
     _polling: dict[str, _Polling] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -71,9 +76,11 @@ class Relay:
         ruleset = load_ruleset(settings.config_path)
         store = await open_store(settings.database_url)
         clock = clock or SystemClock()
-        sources = SourceState()
+        sources = SourceState(store=store)
         pipeline = Pipeline(store, ruleset, clock, asyncio.Event(), health=sources.health)
         relay = cls(settings, ruleset, store, pipeline, clock, sources)
+        relay.leadership = Leadership(store, settings.owner, clock, settings.lease_ttl)
+        await store.on_due(pipeline.wakeup.set)  # PostgreSQL: also what other replicas wrote
         opened, problems = _open_channels(ruleset, ruleset.channels)
         relay.channels.update(opened)
         for problem in problems:
@@ -81,12 +88,21 @@ class Relay:
         relay.pipeline.silences = await store.silences(clock.now())
         relay._spawn(relay._refresh_silences(), "silences")
         if settings.workers:
+            # this process restarted: what it was sending when it stopped is due again at once
+            if taken := await store.expire_claims(settings.owner, clock.now()):
+                log.warning("claims_taken_back owner=%s deliveries=%d", settings.owner, taken)
             relay.worker = DeliveryWorker(
-                store, relay.channels, ruleset.delivery, clock, relay.pipeline.wakeup, _rate_limits(ruleset)
+                store,
+                relay.channels,
+                ruleset.delivery,
+                clock,
+                relay.pipeline.wakeup,
+                _rate_limits(ruleset),
+                owner=settings.owner,
             )
             relay.pipeline.handoff = relay.worker
             relay._spawn(relay.worker.run(relay._stop), "worker")
-        relay._open_pollers(ruleset.sources)
+        await relay._open_pollers(ruleset.sources)
         if settings.scheduler:
             relay.scheduler = Scheduler(
                 store,
@@ -95,11 +111,15 @@ class Relay:
                 relay.pipeline.wakeup,
                 template_errors=relay.pipeline.template_errors,
                 prune_every=settings.prune_every,
+                leads=partial(relay.leadership.leads, SCHEDULER),
             )
+            await relay.leadership.want(SCHEDULER, _nothing)
             relay._spawn(relay.scheduler.run(relay._stop, settings.scheduler_every), "scheduler")
+        relay._spawn(relay.leadership.run(relay._stop), "leadership")
         obs.config_loaded(clock.now())
         log.info(
-            "relay_started config=%s database=%s sources=%d channels=%d rules=%d",
+            "relay_started replica=%s config=%s database=%s sources=%d channels=%d rules=%d",
+            settings.owner,
             settings.config_path,
             settings.database_url.split("?")[0],
             len(ruleset.sources),
@@ -125,7 +145,7 @@ class Relay:
             if retired := self._swap(ruleset, changes, opened):
                 self._spawn(_close_after(retired, sending), "close-channels")
             await self._stop_pollers(changes.sources.to_close)
-            self._open_pollers(changes.sources.to_open)
+            await self._open_pollers(changes.sources.to_open)
         obs.config_loaded(self.clock.now())
         log.info("config_reloaded config=%s rules=%d %s", ruleset.path, len(ruleset.rules), changes.summary())
         return changes
@@ -167,26 +187,41 @@ class Relay:
             self.scheduler.use(ruleset)
         return retired
 
-    def _open_pollers(self, names: Iterable[str]) -> None:
-        """Open (and, when this process polls, start) the pollers of these sources."""
+    async def _open_pollers(self, names: Iterable[str]) -> None:
+        """Open the pollers of these sources; when this process polls, each runs while this
+        process leads its source (at once when it is alone)."""
         for name in sorted(names):
             config = self.ruleset.sources[name]
             if (kind := _polled_kind(config)) is None:
                 continue
-            client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": "run-relay"})
+            # the replica in the user agent: a platform's request log shows who polled
+            agent = f"run-relay ({self.settings.owner})"
+            client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": agent})
             parts = (config, client, self.store, self.pipeline.ingest, self.clock, self.sources)
-            poller = kind.open_poller(*parts)
-            running = self._polling[name] = _Polling(poller, client)
-            if self.settings.pollers:
-                running.task = asyncio.create_task(poller.run(running.stop), name=f"poll-{name}")
+            self._polling[name] = _Polling(kind.open_poller(*parts), client)
+            if self.settings.pollers and self.leadership:
+                await self.leadership.want(poll_lease(name), partial(self._lead, name))
+
+    async def _lead(self, name: str, leading: bool) -> None:
+        """This process became (or stopped being) the one that polls `name`."""
+        running = self._polling.get(name)
+        if running is None:
+            return
+        if leading and running.task is None:
+            running.stop = asyncio.Event()
+            running.task = asyncio.create_task(running.poller.run(running.stop), name=f"poll-{name}")
+        elif not leading:
+            await _halt(running)
 
     async def _stop_pollers(self, names: Iterable[str]) -> None:
         """Each ends its wait or abandons its cycle at once (what it ingested stays)."""
-        stopping = [self._polling.pop(name) for name in names if name in self._polling]
-        for running in stopping:
-            running.stop.set()
-        await asyncio.gather(*(r.task for r in stopping if r.task), return_exceptions=True)
-        for running in stopping:
+        stopping = [name for name in names if name in self._polling]
+        if self.leadership:
+            for name in stopping:
+                await self.leadership.drop(poll_lease(name))
+        for name in stopping:
+            running = self._polling.pop(name)
+            await _halt(running)
             await running.client.aclose()
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
@@ -225,9 +260,22 @@ class Relay:
     def source_status(self) -> dict[str, Any]:
         now = self.clock.now()
         return {
-            name: {"kind": c.kind, "enabled": c.enabled, "polling": name in self.pollers}
+            name: {"kind": c.kind, "enabled": c.enabled, "polling": self._polls_here(name)}
             | self.sources.health.of(name).as_json(now)
             for name, c in self.ruleset.sources.items()
+        }
+
+    def _polls_here(self, name: str) -> bool:
+        running = self._polling.get(name)
+        return running is not None and running.task is not None and not running.task.done()
+
+    async def leaders(self) -> dict[str, str]:
+        """Source -> the replica that polls it now (its lease in the store)."""
+        leases = await self.store.leases(self.clock.now())
+        return {
+            name: owner
+            for name in self.ruleset.sources
+            if (held := leases.get(poll_lease(name))) and (owner := held[0])
         }
 
     async def stop(self) -> None:
@@ -238,6 +286,17 @@ class Relay:
             await _close(self.channels.values())
             await self.store.close()
         log.info("relay_stopped")
+
+
+async def _halt(running: _Polling) -> None:
+    running.stop.set()
+    if running.task is not None:
+        await asyncio.gather(running.task, return_exceptions=True)
+        running.task = None
+
+
+async def _nothing(leading: bool) -> None:
+    """The scheduler asks `leads` at each pass: nothing to start or stop."""
 
 
 def _open_channels(ruleset: RuleSet, names: Iterable[str]) -> tuple[dict[str, Channel], list[ConfigError]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
 from relay import secrets
@@ -27,6 +28,11 @@ class Settings:
     scheduler_every: float = 5.0  # seconds between scheduler passes
     prune_every: float = 3600.0  # seconds between runs of the pruning job (rules.yaml retention)
     log_format: str = "text"  # or "json": one JSON object per line
+    # names this process in the store's claims and leader leases; the same after a restart,
+    # so a restarted process takes back its own claims and leases at once. Unique per process:
+    # by default "<hostname>:<port>"
+    replica_id: str = ""
+    lease_ttl: float = 15.0  # seconds a leader lease lasts unrenewed: failover takes about this
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -43,6 +49,8 @@ class Settings:
             "log_level": env.get("RELAY_LOG_LEVEL", cls.log_level),
             "prune_every": parse_duration(env.get("RELAY_PRUNE_EVERY", cls.prune_every)),
             "log_format": env.get("RELAY_LOG_FORMAT", cls.log_format),
+            "replica_id": env.get("RELAY_REPLICA_ID", ""),
+            "lease_ttl": parse_duration(env.get("RELAY_LEASE_TTL", cls.lease_ttl)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -52,3 +60,8 @@ class Settings:
         secrets.register(settings.admin_token)
         secrets.register_credentials(settings.database_url)
         return settings
+
+    @property
+    def owner(self) -> str:
+        """The replica id, or "<hostname>:<port>" when none is set."""
+        return self.replica_id or f"{socket.gethostname()}:{self.port}"

@@ -55,6 +55,7 @@ class Reservation:
     """A hand-off under way (`reserve` -> `hand`): the policy its deliveries are claimed under."""
 
     policy: DeliveryPolicy
+    owner: str  # the process the deliveries are claimed for
 
     @property
     def lease(self) -> float:
@@ -76,10 +77,11 @@ class DeliveryWorker:
         clock: Clock,
         wakeup: asyncio.Event,
         rate_limits: Mapping[str, tuple[int, float]] | None = None,
+        owner: str = "",
     ) -> None:
         self.store, self.channels, self.policy, self.clock = store, channels, policy, clock
-        self.wakeup = wakeup
-        self.gate = RateGate(rate_limits or {})
+        self.wakeup, self.owner = wakeup, owner
+        self.gate = RateGate(store, rate_limits or {})
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._pausing: dict[str, int] = {}  # delivery waiting between quick tries -> members
         # claimed, not started yet: handed over by the pipeline, or claimed ahead from the store
@@ -111,7 +113,7 @@ class DeliveryWorker:
         if self._closing or held >= self.policy.concurrency * HOLD_FACTOR:
             return None
         self._reserved += 1
-        return Reservation(self.policy)
+        return Reservation(self.policy, self.owner)
 
     def hand(self, deliveries: list[Delivery], reservation: Reservation) -> None:
         """Ends a reservation: what the pipeline wrote claimed (none if its write failed)."""
@@ -156,7 +158,7 @@ class DeliveryWorker:
         self._waited_out = False
         policy = self.policy  # the one its lease is counted in, whatever a reload does meanwhile
         want = max(1, policy.concurrency * HOLD_FACTOR - self._held() - self._reserved)
-        claimed = await self.store.claim(self.clock.now(), want, _lease(policy))
+        claimed = await self.store.claim(self.clock.now(), want, _lease(policy), self.owner)
         if len(claimed) < want:  # nothing more is due now: note when something will be
             due, horizon = await self.store.next_due(), self.clock.now() + timedelta(seconds=IDLE_WAIT)
             self._store_due = min(due, horizon) if due else horizon
@@ -229,7 +231,7 @@ class DeliveryWorker:
         tries run under `policy`, the one they were claimed with; the schedule after them
         follows the policy in force."""
         delivery = merge(members)
-        if free_at := self.gate.admit(delivery.channel, self.clock.now()):
+        if free_at := await self.gate.admit(delivery.channel, self.clock.now()):
             group = f"rate:{delivery.channel}:{free_at.timestamp():.0f}"
             await self.store.defer([d.id for d in members], free_at, group)
             self._due_at(free_at)

@@ -60,12 +60,13 @@ class PollerParts:
 
 
 class ParseWebhook(Protocol):
-    """A pushed body -> snapshots; raises SourceError. `state` holds the replay memory (none:
-    nothing is remembered, as when a body is only previewed)."""
+    """A pushed body -> snapshots; raises SourceError."""
 
-    def __call__(
-        self, body: object, config: SourceConfig, state: SourceState | None = None
-    ) -> list[Snapshot]: ...
+    def __call__(self, body: object, config: SourceConfig) -> list[Snapshot]: ...
+
+
+def no_push_key(body: object, snapshots: list[Snapshot]) -> str | None:
+    return None
 
 
 def standard_webhooks(config: SourceConfig, headers: Mapping[str, str], body: bytes) -> None:
@@ -92,6 +93,9 @@ class SourceKind:
     needs_credentials: bool = True
     # the status names its snapshots carry: a rule's `status:` must be one of some kind's
     statuses: frozenset[str] = frozenset()
+    # what a platform's retry of a push repeats (its delivery id), remembered in the store
+    # (Store.first_sight) so that a replay is answered as one, on every replica
+    push_key: Callable[[object, list[Snapshot]], str | None] = no_push_key
 
     def open_poller(
         self,

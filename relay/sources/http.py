@@ -96,10 +96,10 @@ class ApiClient:
         """The headers of every request but the credentials (a stream brings its own)."""
         return {"accept": "application/json"}
 
-    def before_send(self) -> None:
+    async def before_send(self) -> None:
         """May raise RateLimited to hold a request back."""
 
-    def after_send(self, response: httpx2.Response) -> None:
+    async def after_send(self, response: httpx2.Response) -> None:
         """Sees every answer, whatever its status."""
 
     async def send(
@@ -112,7 +112,7 @@ class ApiClient:
         stream: bool = False,
     ) -> httpx2.Response:
         """The answer, whatever its status (see `check`). Raises SourceError when no answer came."""
-        self.before_send()
+        await self.before_send()
         url = self._base + path
         http = self.client()
         try:
@@ -130,7 +130,7 @@ class ApiClient:
         except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
             detail = str(exc) or "no detail"
             raise SourceError(f"GET {self.where(url)} failed: {type(exc).__name__}: {detail}") from exc
-        self.after_send(response)
+        await self.after_send(response)
         return response
 
     def retry_after(self, response: httpx2.Response) -> float:

@@ -1,41 +1,20 @@
 """What the sources remember while a relay runs, owned by the `Relay` that made it and
 passed in (never a module global, so two relays in one process share nothing): the health
-board, the webhook replay memory, and the rate budgets per API key. This is also the seam
-through which a shared backend would hold them across processes."""
+board and the rate budgets per API key, the latter shared with other processes through the
+store. (A push's replay memory lives in the store: `Store.first_sight`.)"""
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from relay.sources.health import HealthBoard
+from relay.store import Store
 
-RECENT_IDS = 4096
 BUDGET_RESERVE = 0.05  # of x-ratelimit-limit (at least BUDGET_RESERVE_MIN) kept for others
 BUDGET_RESERVE_MIN = 10
 MAX_RETRY_AFTER = 600.0  # a reset announced further away than this is not believed
-
-
-class RecentIds:
-    """A bounded LRU of recently seen keys. In memory: after a restart a replayed push is only
-    stopped by the pipeline itself (a finished run's stored phase is absorbing, so it cannot
-    notify twice while the run is stored)."""
-
-    def __init__(self, size: int = RECENT_IDS) -> None:
-        self._size = size
-        self._keys: OrderedDict[tuple[str, ...], None] = OrderedDict()
-
-    def seen(self, key: tuple[str, ...]) -> bool:
-        """True if `key` was seen already; remembers it either way."""
-        if key in self._keys:
-            self._keys.move_to_end(key)
-            return True
-        self._keys[key] = None
-        while len(self._keys) > self._size:
-            self._keys.popitem(last=False)
-        return False
 
 
 def header_int(value: str | None) -> int | None:
@@ -47,11 +26,25 @@ def header_int(value: str | None) -> int | None:
 
 @dataclass
 class RateBudget:
-    """The last `x-ratelimit-*` headers seen for one API key."""
+    """The last `x-ratelimit-*` headers seen for one API key. With a store, read before each
+    request and saved after each answer, so every replica spends from the one bucket the
+    platform keeps per key (the key is a digest, never the API key)."""
 
     limit: int | None = None
     remaining: int | None = None
     reset_at: float | None = None  # Unix seconds
+    store: Store | None = None
+    key: str = ""
+
+    async def load(self) -> None:
+        if self.store is not None:
+            limit, remaining, reset_at = await self.store.budget(self.key)
+            if remaining is not None:
+                self.limit, self.remaining, self.reset_at = limit, remaining, reset_at
+
+    async def save(self) -> None:
+        if self.store is not None and self.remaining is not None:
+            await self.store.save_budget(self.key, self.limit, self.remaining, self.reset_at)
 
     def update(self, headers: Mapping[str, str]) -> None:
         limit, remaining = (
@@ -78,10 +71,10 @@ class RateBudget:
 @dataclass
 class SourceState:
     health: HealthBoard = field(default_factory=HealthBoard)
-    replays: RecentIds = field(default_factory=RecentIds)  # pushes already taken, per source
+    store: Store | None = None  # where budgets are shared with other processes (none: kept here)
     _budgets: dict[str, RateBudget] = field(default_factory=dict)
 
     def budget(self, base_url: str, api_key: str) -> RateBudget:
-        """One budget per API key in this relay: a platform's bucket is per key (environment)."""
+        """One budget per API key: a platform's bucket is per key (environment)."""
         digest = hashlib.sha256(f"{base_url}\0{api_key}".encode()).hexdigest()
-        return self._budgets.setdefault(digest, RateBudget())
+        return self._budgets.setdefault(digest, RateBudget(store=self.store, key=f"budget:{digest}"))

@@ -4,9 +4,9 @@ It passes the same contract suite (tests/integration/test_store_contract.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from relay.digests import DigestItem
 from relay.models import (
@@ -25,10 +25,9 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.retention import BACKLOG_STATUSES, RATE_SENDS_KEPT, TABLES, prunable
-from relay.store.unbuilt import Unbuilt
 
 
-class MemoryStore(Unbuilt):
+class MemoryStore:
     def __init__(self) -> None:
         self._runs: dict[tuple[str, str], RunState] = {}
         self._sources: dict[str, datetime] = {}
@@ -42,6 +41,12 @@ class MemoryStore(Unbuilt):
         self._digest_items: list[tuple[DigestItem, bool]] = []  # (item, sent)
         self._heartbeat: datetime | None = None
         self._lock = asyncio.Lock()
+        self._owners: dict[str, str] = {}  # claimed delivery -> the process that claimed it
+        self._held: dict[str, tuple[str, datetime, int]] = {}  # lease -> (owner, until, token)
+        self._rate_sends: dict[str, list[datetime]] = {}
+        self._seen: dict[tuple[str, str], datetime] = {}
+        self._budgets: dict[str, tuple[int | None, int | None, float | None]] = {}
+        self._wakers: list[Callable[[], None]] = []
 
     async def record(
         self,
@@ -65,12 +70,18 @@ class MemoryStore(Unbuilt):
                     self._task_last[(stored.source, stored.task)] = stored.phase
             if decision.transition:
                 self._transitions.append(decision.transition)
-            written = self._add_deliveries(decision.deliveries, now, lease)
+            written = self._add_deliveries(decision.deliveries, now, lease, owner)
             self._digest_items += [(item, False) for item in decision.digest_items]
-            return replace(decision, deliveries=written)
+        if any(d.status == DeliveryStatus.PENDING for d in written):
+            self._woke()
+        return replace(decision, deliveries=written)
 
     def _add_deliveries(
-        self, deliveries: list[Delivery], now: datetime | None = None, lease: float | None = None
+        self,
+        deliveries: list[Delivery],
+        now: datetime | None = None,
+        lease: float | None = None,
+        owner: str = "",
     ) -> list[Delivery]:
         added = []
         for d in deliveries:
@@ -78,6 +89,7 @@ class MemoryStore(Unbuilt):
                 if now is not None and lease is not None and claimable_at_once(d, now):
                     d = replace(d, status=DeliveryStatus.SENDING)
                     self._leases[d.id] = now + timedelta(seconds=lease)
+                    self._owners[d.id] = owner
                 self._keys.add(d.idempotency_key)
                 self._deliveries[d.id] = d
                 added.append(d)
@@ -87,7 +99,10 @@ class MemoryStore(Unbuilt):
         async with self._lock:
             if all(t.id != transition.id for t in self._transitions):
                 self._transitions.append(transition)
-            return len(self._add_deliveries(deliveries))
+            written = len(self._add_deliveries(deliveries))
+        if written:
+            self._woke()
+        return written
 
     async def add_silence(self, silence: Silence) -> None:
         self._silences[silence.id] = silence
@@ -125,7 +140,9 @@ class MemoryStore(Unbuilt):
                 delivery = None  # this window was sent already
             for n in mine:
                 self._digest_items[n] = (self._digest_items[n][0], True)
-            return delivery
+        if delivery:
+            self._woke()
+        return delivery
 
     async def watching_since(self, source: str, now: datetime) -> datetime:
         return self._sources.setdefault(source, now)
@@ -152,6 +169,7 @@ class MemoryStore(Unbuilt):
             for d in due:
                 self._deliveries[d.id] = replace(d, status=DeliveryStatus.SENDING)
                 self._leases[d.id] = now + timedelta(seconds=lease)
+                self._owners[d.id] = owner
             return [self._deliveries[d.id] for d in due]
 
     def _due(self, d: Delivery, now: datetime) -> bool:
@@ -172,11 +190,13 @@ class MemoryStore(Unbuilt):
             d, status=DeliveryStatus.PENDING, attempts=d.attempts + len(attempts)
         )
         self._leases.pop(delivery_id, None)
+        self._owners.pop(delivery_id, None)
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
         d = self._deliveries[delivery_id]
         self._attempts.setdefault(delivery_id, []).extend(attempts)
         self._leases.pop(delivery_id, None)
+        self._owners.pop(delivery_id, None)
         self._deliveries[delivery_id] = replace(
             d,
             status=outcome.status,
@@ -194,11 +214,13 @@ class MemoryStore(Unbuilt):
                     d, status=DeliveryStatus.PENDING, next_attempt_at=until, group_key=group_key
                 )
                 self._leases.pop(i, None)
+                self._owners.pop(i, None)
 
     async def release(self, delivery_ids: list[str], attempts: Sequence[Attempt] = ()) -> None:
         for i in delivery_ids:
             if self._deliveries[i].status == DeliveryStatus.SENDING:
                 self._hand_back(i, [a for a in attempts if a.delivery_id == i])
+        self._woke()
 
     async def replay(self, delivery_id: str, now: datetime) -> bool:
         d = self._deliveries.get(delivery_id)
@@ -207,6 +229,7 @@ class MemoryStore(Unbuilt):
         self._deliveries[delivery_id] = replace(
             d, status=DeliveryStatus.PENDING, rounds=0, next_attempt_at=now
         )
+        self._woke()
         return True
 
     async def next_due(self) -> datetime | None:
@@ -235,6 +258,59 @@ class MemoryStore(Unbuilt):
     async def transitions(self, limit: int = 100) -> list[Transition]:
         # newest first; among equal times the one recorded last first, as SQL's rowid order
         return sorted(reversed(self._transitions), key=lambda t: t.observed_at, reverse=True)[:limit]
+
+    # -- several processes, one truth: here one process, so the same rules in a dict ------
+
+    async def expire_claims(self, owner: str, now: datetime) -> int:
+        mine = [i for i, o in self._owners.items() if o == owner]
+        for i in mine:
+            self._leases[i] = now
+        return len(mine)
+
+    async def hold(self, name: str, owner: str, now: datetime, ttl: float) -> int | None:
+        held_by, until, token = self._held.get(name, (owner, now, 1))
+        if held_by != owner:
+            if until > now:
+                return None
+            token += 1
+        self._held[name] = (owner, now + timedelta(seconds=ttl), token)
+        return token
+
+    async def let_go(self, name: str, owner: str) -> None:
+        if (held := self._held.get(name)) and held[0] == owner:
+            self._held[name] = (owner, datetime.min.replace(tzinfo=UTC), held[2])
+
+    async def leases(self, now: datetime) -> dict[str, tuple[str, datetime]]:
+        return {name: (o, until) for name, (o, until, _) in sorted(self._held.items()) if until > now}
+
+    async def admit(self, channel: str, now: datetime, count: int, period: float) -> datetime | None:
+        since = now - timedelta(seconds=period)
+        sent = self._rate_sends[channel] = [t for t in self._rate_sends.get(channel, []) if t > since]
+        if len(sent) >= count:
+            return sent[0] + timedelta(seconds=period)
+        sent.append(now)
+        return None
+
+    async def first_sight(self, source: str, key: str, now: datetime) -> bool:
+        if (source, key) in self._seen:
+            return False
+        self._seen[(source, key)] = now
+        return True
+
+    async def budget(self, key: str) -> tuple[int | None, int | None, float | None]:
+        return self._budgets.get(key, (None, None, None))
+
+    async def save_budget(
+        self, key: str, limit: int | None, remaining: int | None, reset_at: float | None
+    ) -> None:
+        self._budgets[key] = (limit, remaining, reset_at)
+
+    async def on_due(self, wake: Callable[[], None]) -> None:
+        self._wakers.append(wake)
+
+    def _woke(self) -> None:
+        for wake in self._wakers:
+            wake()
 
     async def close(self) -> None:
         return None
@@ -280,12 +356,11 @@ class MemoryStore(Unbuilt):
         self._digest_items = [x for n, x in enumerate(self._digest_items) if n not in items]
 
     def _prune_memory(self, now: datetime, retention: Retention, dry_run: bool) -> dict[str, int]:
-        """The replay memory (`_seen`: (source, key) -> first seen) and the shared rate sends
-        (`_rate_sends`: channel -> send times), when this store keeps them."""
-        seen: dict[tuple[str, str], datetime] = getattr(self, "_seen", {})
+        """The replay memory and the rate sends of every channel."""
+        seen = self._seen
         s_cut = now - timedelta(seconds=retention.seen)
         old_seen = [k for k, at in seen.items() if at <= s_cut]
-        sends: dict[str, list[datetime]] = getattr(self, "_rate_sends", {})
+        sends = self._rate_sends
         r_cut = now - timedelta(seconds=RATE_SENDS_KEPT)
         old_sends = sum(1 for times in sends.values() for at in times if at <= r_cut)
         if not dry_run:

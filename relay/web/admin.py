@@ -124,7 +124,10 @@ async def runs(request: Request, relay: Relay) -> Response:
 
 @endpoint()
 async def sources(request: Request, relay: Relay) -> Response:
-    return JSONResponse({"sources": relay.source_status()})
+    status, leaders = relay.source_status(), await relay.leaders()
+    for name, shown in status.items():
+        shown["leader"] = leaders.get(name)  # the replica polling it, whichever answers here
+    return JSONResponse({"sources": status})
 
 
 @endpoint("limit")

@@ -92,6 +92,7 @@ SCHEMAS: dict[str, Schema] = {
         consecutive_failures=INT,
         last_snapshot_at=NULLABLE_TIME,
         lag_seconds={"type": ["number", "null"]},
+        leader=NULLABLE_TEXT,  # the replica that polls it now (its leader lease), none if nobody
     ),
     # what /readyz shows anyone (relay.web.health.PUBLIC_SOURCE_FIELDS): no error text, no URL
     "PublicSourceStatus": _object(kind=TEXT, enabled=BOOL, polling=BOOL, consecutive_failures=INT),

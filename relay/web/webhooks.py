@@ -11,6 +11,7 @@ transition and its deliveries has committed.
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,9 +24,10 @@ from relay.models import Snapshot
 from relay.service import Relay
 from relay.signing import SignatureError
 from relay.sources.registry import kind_of
-from relay.sources.state import SourceState
 from relay.web.bodies import read_body
 from relay.web.responses import error
+
+log = logging.getLogger("relay.web")
 
 
 async def receive(request: Request) -> Response:
@@ -39,13 +41,18 @@ async def receive(request: Request) -> Response:
             raise IngestError(403, f"source {name!r} is disabled")
         body = await read_body(request, relay.settings.max_body_bytes, relay.settings.client_timeout)
         _authenticate(request, source, body)
-        snapshots = _parse(body, source, relay.sources)
+        snapshots, replay_key = _parse(body, source)
     except IngestError as exc:
         # the path is the client's: only a configured name may become a label value
         label = name if name in relay.ruleset.sources else "unknown"
         obs.REJECTED.labels(label, str(exc.status)).inc()
         return error(exc.status, exc.message)
     decisions = [await relay.pipeline.ingest(s) for s in snapshots]
+    # marked once taken, never before: a push marked and then lost to a crash would be ignored
+    # when the platform retries it. Taking a replay again is harmless (the stored state absorbs it)
+    if replay_key and not await relay.store.first_sight(name, replay_key, relay.clock.now()):
+        log.warning("push_replayed source=%s key=%s (ignored)", name, replay_key)
+        decisions, snapshots = [], []
     return JSONResponse(
         {
             "accepted": len(snapshots),
@@ -78,12 +85,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _parse(body: bytes, source: SourceConfig, state: SourceState) -> list[Snapshot]:
+def _parse(body: bytes, source: SourceConfig) -> tuple[list[Snapshot], str | None]:
+    """The body's snapshots, and its replay key if its platform gives pushes one."""
     try:
         data = jsonin.loads(body)
     except BadJson as exc:
         raise IngestError(400, str(exc)) from exc
+    kind = kind_of(source.kind)
     try:
-        return kind_of(source.kind).parse_webhook(data, source, state)
+        snapshots = kind.parse_webhook(data, source)
     except SourceError as exc:
         raise IngestError(422, str(exc)) from exc
+    return snapshots, kind.push_key(data, snapshots)

@@ -100,7 +100,7 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
 
 async def test_a_run_pushed_and_then_polled_is_one_transition(env: Env) -> None:
     run_id = env.kit.finished(env.fake)
-    pushed = kind_of(env.kit.kind).parse_webhook(env.kit.pushed(env.fake, run_id), env.config, env.state)
+    pushed = kind_of(env.kit.kind).parse_webhook(env.kit.pushed(env.fake, run_id), env.config)
     for snapshot in pushed:
         await env.pipeline.ingest(snapshot)
 

@@ -19,11 +19,11 @@ from relay.errors import ConfigError, SourceError
 from relay.models import Phase, RunError, Via
 from relay.signing import SignatureError, sign
 from relay.sources.http import DEFAULT_RETRY_AFTER
-from relay.sources.state import RateBudget, RecentIds, SourceState
+from relay.sources.state import RateBudget, SourceState
 from relay.sources.triggerdev.client import iso, retry_after_429
 from relay.sources.triggerdev.options import TriggerOptions
 from relay.sources.triggerdev.parse import STACK_LIMIT, parse_retrieved, task_run_error, trim_error
-from relay.sources.triggerdev.webhook import authenticate, parse_webhook
+from relay.sources.triggerdev.webhook import authenticate, parse_webhook, push_key
 
 SECRET = "trigger-alert-secret-0123"
 CONFIG = SourceConfig(
@@ -275,41 +275,20 @@ def test_malformed_alerts_are_source_errors(body: dict[str, Any], message: str) 
 # -- replays ---------------------------------------------------------------------------------------
 
 
-def test_a_replayed_alert_is_accepted_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
-    state = SourceState()
-    assert len(parse_webhook(ALERT_V2, CONFIG, state)) == 1
-    assert parse_webhook(ALERT_V2, CONFIG, state) == []
-    assert "alert_replayed source=trigger alert='alert_cm3zq1' (ignored)" in caplog.text
-    # another alert about another run is news; the same alert at another source too
-    assert len(parse_webhook({**alert(ALERT_V2, id="run_2"), "id": "alert_2"}, CONFIG, state)) == 1
-    other = SourceConfig(name="trigger-staging", kind="triggerdev", base_url="x")
-    assert len(parse_webhook(ALERT_V2, other, state)) == 1
-    # another relay remembers nothing of this one's
-    assert len(parse_webhook(ALERT_V2, CONFIG, SourceState())) == 1
+def test_an_alert_is_known_by_its_id_for_replays() -> None:
+    assert push_key(ALERT_V2, parse_webhook(ALERT_V2, CONFIG)) == "alert:alert_cm3zq1"
+    other = {**alert(ALERT_V2, id="run_2"), "id": "alert_2"}
+    assert push_key(other, parse_webhook(other, CONFIG)) == "alert:alert_2"
 
 
-def test_a_v1_alert_is_remembered_by_its_run() -> None:
-    state = SourceState()
-    assert len(parse_webhook(ALERT_V1, CONFIG, state)) == 1
-    assert parse_webhook(ALERT_V1, CONFIG, state) == []
+def test_a_v1_alert_is_known_by_its_run() -> None:
+    [snapshot] = parse_webhook(ALERT_V1, CONFIG)
+    assert push_key(ALERT_V1, [snapshot]) == f"run:{snapshot.run_id}"
 
 
-def test_a_malformed_alert_is_not_remembered() -> None:
-    state = SourceState()
-    with pytest.raises(SourceError):
-        parse_webhook(alert(ALERT_V2, completedAt="nope"), CONFIG, state)
-    assert len(parse_webhook(ALERT_V2, CONFIG, state)) == 1
-
-
-def test_recent_ids_are_bounded_least_recent_out() -> None:
-    recent = RecentIds(size=2)
-    assert not recent.seen(("a",)) and not recent.seen(("b",))
-    assert recent.seen(("a",))  # a is now the most recent
-    assert not recent.seen(("c",))  # evicts b
-    assert recent.seen(("a",)) and not recent.seen(("b",))
-
-
-# -- the relay's own shape ---------------------------------------------------------------------------
+def test_a_run_object_or_an_ignored_alert_has_no_replay_key() -> None:
+    assert push_key(ALERT_V2, []) is None
+    assert push_key({"id": "run_1", "status": "COMPLETED"}, []) is None
 
 
 def test_run_objects_and_lists_are_parsed_with_the_dashboard_link() -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from relay.config import SourceConfig
 from relay.models import Snapshot
 from relay.sources.recoup.parse import parse_webhook_body
-from relay.sources.state import SourceState
 
 
-def parse_webhook(body: object, config: SourceConfig, state: SourceState | None = None) -> list[Snapshot]:
+def parse_webhook(body: object, config: SourceConfig) -> list[Snapshot]:
     return parse_webhook_body(body, source=config.name, run_url=config.run_url)

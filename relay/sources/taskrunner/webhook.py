@@ -13,7 +13,6 @@ from relay.config import SourceConfig
 from relay.errors import SourceError
 from relay.models import Snapshot
 from relay.signing import SignatureError
-from relay.sources.state import SourceState
 from relay.sources.taskrunner.options import TaskRunnerOptions
 from relay.sources.taskrunner.parse import parse_webhook_body
 
@@ -24,7 +23,7 @@ def bearer_token(config: SourceConfig, headers: Mapping[str, str], body: bytes) 
         raise SignatureError("expected the header Authorization: Bearer <the source's webhook_secret>")
 
 
-def parse_webhook(body: object, config: SourceConfig, state: SourceState | None = None) -> list[Snapshot]:
+def parse_webhook(body: object, config: SourceConfig) -> list[Snapshot]:
     try:
         options = TaskRunnerOptions.of(config)
     except ValueError as exc:

@@ -11,7 +11,7 @@ from relay.sources.base import PollerParts, SourceKind
 from relay.sources.triggerdev.client import TriggerClient
 from relay.sources.triggerdev.options import TriggerOptions, check_options
 from relay.sources.triggerdev.poll import TriggerPoller
-from relay.sources.triggerdev.webhook import authenticate, parse_webhook
+from relay.sources.triggerdev.webhook import authenticate, parse_webhook, push_key
 
 log = logging.getLogger("relay.sources.triggerdev")
 SECRET_KEYS = ("tr_dev_", "tr_prod_", "tr_stg_", "tr_preview_")
@@ -45,4 +45,5 @@ KIND = SourceKind(
     make_poller=make_poller,
     check_options=check_options,
     secret_is_key=False,  # Trigger.dev's alerts use it as a plain HMAC secret
+    push_key=push_key,
 )

@@ -5,7 +5,7 @@ Requests carry `x-trigger-api-version: 2025-07-16` (the SDK's vocabulary, also t
 webhooks'). Rate limit (1,500 a minute per environment, `x-ratelimit-*` headers): a 429
 waits for `x-ratelimit-reset` (Unix ms), else Retry-After, else the body's
 `secondsUntilReset`. Below that, the last headers seen are kept per API key (`RateBudget`,
-shared through the relay's `SourceState` by every source using the key): when the remaining
+shared by every source using the key, and through the store by every replica): when the remaining
 budget falls under a reserve, requests stop until the reset and the cycle ends as if rate
 limited, so many sources stay under the limit.
 """
@@ -128,8 +128,9 @@ class TriggerClient(ApiClient):
             headers["x-trigger-api-version"] = self._version
         return headers
 
-    def before_send(self) -> None:
+    async def before_send(self) -> None:
         """Held back while the key's budget is at its reserve."""
+        await self.budget.load()
         wait = self.budget.pause(self._clock.now().timestamp())
         if wait > 0:
             raise RateLimited(
@@ -139,8 +140,9 @@ class TriggerClient(ApiClient):
             )
         self.budget.spend()
 
-    def after_send(self, response: httpx2.Response) -> None:
+    async def after_send(self, response: httpx2.Response) -> None:
         self.budget.update(response.headers)
+        await self.budget.save()
 
     def retry_after(self, response: httpx2.Response) -> float:
         return retry_after_429(response.headers, response.content, self._clock.now())

@@ -35,13 +35,13 @@ from relay.sources.base import Ingest
 from relay.sources.health import HealthBoard
 from relay.sources.parsing import short, text
 from relay.sources.reconcile import MIN_WAIT, Cycle, Page, Platform, Reconciler
-from relay.sources.state import RECENT_IDS
 from relay.sources.triggerdev.client import RunPage, TriggerClient
 from relay.sources.triggerdev.options import TriggerOptions, run_url_template
 from relay.sources.triggerdev.parse import parse_retrieved
 from relay.store.base import Store
 
 log = logging.getLogger("relay.sources.triggerdev")
+COMPLETED_REMEMBERED = 4096  # run ids whose completed output was fetched, least recent out
 
 SWEEP_OVERLAP = 600.0  # a later sweep starts this long before the previous one started
 PAGE_SIZES = (10, 100)  # page[size] as the OpenAPI document allows it
@@ -130,7 +130,7 @@ class TriggerPlatform(Platform):
         run_id = pushed.run_id
         self._completed[run_id] = self._completed.get(run_id, 0) + 1
         self._completed.move_to_end(run_id)
-        while len(self._completed) > RECENT_IDS:
+        while len(self._completed) > COMPLETED_REMEMBERED:
             self._completed.popitem(last=False)
         try:
             snapshot = await self.fetch(pushed)

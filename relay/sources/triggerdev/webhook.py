@@ -1,7 +1,8 @@
 """Pushes to a Trigger.dev source: alert webhooks (`alert.run.failed`, payload v1 and v2)
 signed with hex(HMAC-SHA256(webhook_secret, raw body)) in `x-trigger-signature-hmacsha256`,
 or the relay's own run shape (a run object or {"runs": [...]}) with a Standard Webhooks
-signature. Alerts already taken are remembered (`SourceState.replays`) and ignored."""
+signature. An alert's `push_key` names it, so that a replay of one already taken is answered
+as such (relay.web.webhooks)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from relay.signing import SignatureError
 from relay.sources.base import standard_webhooks
 from relay.sources.parsing import short, text
 from relay.sources.recoup.parse import parse_webhook_body
-from relay.sources.state import SourceState
 from relay.sources.triggerdev.options import run_url_template
 from relay.sources.triggerdev.parse import is_alert, parse_alert, trim_error
 
@@ -66,14 +66,9 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name), None)
 
 
-def parse_webhook(body: object, config: SourceConfig, state: SourceState | None = None) -> list[Snapshot]:
-    """An alert, or the relay's run shape (a run object or {"runs": [...]}).
-
-    Replays: an alert already received (its `id`; a v1 alert has none, so its run id) is
-    accepted and ignored: no snapshot, so the answer is 202 with `accepted: 0`. Trigger.dev
-    retries a delivery whose answer it did not get; a 2xx ends that, where a 409 would make it
-    retry twice more. Alerts about deployments or error groups are accepted and ignored too.
-    Without a `state` (a preview) nothing is remembered."""
+def parse_webhook(body: object, config: SourceConfig) -> list[Snapshot]:
+    """An alert, or the relay's run shape (a run object or {"runs": [...]}). Alerts about
+    deployments or error groups are accepted and ignored (no snapshot)."""
     template = run_url_template(config)
     if not isinstance(body, dict) or not is_alert(body):
         snapshots = parse_webhook_body(body, source=config.name, run_url=template)
@@ -82,9 +77,14 @@ def parse_webhook(body: object, config: SourceConfig, state: SourceState | None 
     if snapshot is None:
         log.info("alert_ignored source=%s type=%s", config.name, short(body.get("type")))
         return []
-    alert_id = body.get("id")
-    key = ("alert", alert_id) if text(alert_id) else ("run", snapshot.run_id)
-    if state is not None and state.replays.seen((config.name, *key)):
-        log.warning("alert_replayed source=%s %s=%s (ignored)", config.name, key[0], short(key[1]))
-        return []
     return [snapshot]
+
+
+def push_key(body: object, snapshots: list[Snapshot]) -> str | None:
+    """An alert's id (a v1 alert has none: its run's). Trigger.dev retries a delivery whose
+    answer it did not get; a replay is answered 202 with `accepted: 0`, as a 409 would make
+    it retry twice more."""
+    if not isinstance(body, dict) or not is_alert(body) or not snapshots:
+        return None
+    alert_id = body.get("id")
+    return f"alert:{alert_id}" if text(alert_id) else f"run:{snapshots[0].run_id}"

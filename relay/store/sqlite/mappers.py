@@ -79,7 +79,7 @@ def transition_from_row(r: Row) -> Transition:
     )
 
 
-def delivery_row(d: Delivery, lease_until: float | None = None) -> Params:
+def delivery_row(d: Delivery, lease_until: float | None = None, owner: str | None = None) -> Params:
     return (
         d.id,
         d.transition_id,
@@ -97,6 +97,7 @@ def delivery_row(d: Delivery, lease_until: float | None = None) -> Params:
         d.group_key,
         d.template_error,
         lease_until,
+        owner if lease_until is not None else None,
     )
 
 

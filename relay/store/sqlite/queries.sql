@@ -42,8 +42,9 @@ INSERT INTO transitions (
 -- ignored (no row changed) when a delivery with its idempotency key exists already
 INSERT OR IGNORE INTO deliveries (
     id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
-    next_attempt_at, created_at, rounds, last_error, group_key, template_error, lease_until
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+    next_attempt_at, created_at, rounds, last_error, group_key, template_error, lease_until,
+    lease_owner
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- insert_digest_item --
 INSERT INTO digest_items (rule, channel, window_end, item) VALUES (?, ?, ?, ?);
@@ -65,16 +66,18 @@ SELECT id, attempts + 1, lease_until - ?, 0, 0, ?, ? FROM deliveries
 WHERE status = 'sending' AND lease_until <= ?;
 
 -- hand_back_interrupted --
-UPDATE deliveries SET status = 'pending', attempts = attempts + 1, lease_until = NULL
+UPDATE deliveries SET status = 'pending', attempts = attempts + 1, lease_until = NULL,
+    lease_owner = NULL
 WHERE status = 'sending' AND lease_until <= ?;
 
 -- claim --
--- (now, limit, lease_until): a group is one send, claiming one member claims the others with it
+-- (now, limit, lease_until, owner): a group is one send, claiming one member claims the others
+-- with it
 WITH picked AS (
     SELECT id, group_key FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?
 )
-UPDATE deliveries SET status = 'sending', lease_until = ?
+UPDATE deliveries SET status = 'sending', lease_until = ?, lease_owner = ?
 WHERE id IN (SELECT id FROM picked)
     OR (status = 'pending' AND group_key IN (SELECT group_key FROM picked WHERE group_key IS NOT NULL))
 RETURNING id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
@@ -86,7 +89,7 @@ RETURNING id, transition_id, rule, channel, idempotency_key, message, payload, s
 UPDATE deliveries SET
     status = ?, attempts = attempts + ?, rounds = rounds + ?,
     next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?,
-    lease_until = NULL
+    lease_until = NULL, lease_owner = NULL
 WHERE id = ?;
 
 -- insert_attempt --
@@ -97,17 +100,19 @@ INSERT OR REPLACE INTO attempts (
 -- defer --
 -- (next attempt at, group key, id)
 UPDATE deliveries SET
-    status = 'pending', lease_until = NULL, next_attempt_at = ?, group_key = ?
+    status = 'pending', lease_until = NULL, lease_owner = NULL, next_attempt_at = ?, group_key = ?
 WHERE id = ? AND status = 'sending';
 
 -- release --
 -- (attempts made, id)
-UPDATE deliveries SET status = 'pending', lease_until = NULL, attempts = attempts + ?
+UPDATE deliveries SET status = 'pending', lease_until = NULL, lease_owner = NULL,
+    attempts = attempts + ?
 WHERE id = ? AND status = 'sending';
 
 -- replay --
 -- (now, id)
-UPDATE deliveries SET status = 'pending', rounds = 0, next_attempt_at = ?, lease_until = NULL
+UPDATE deliveries SET status = 'pending', rounds = 0, next_attempt_at = ?, lease_until = NULL,
+    lease_owner = NULL
 WHERE id = ? AND status IN ('dead', 'sent');
 
 -- next_due --
@@ -274,3 +279,47 @@ WHERE sent = 0 AND rule = ? AND channel = ? AND window_end = ? ORDER BY id;
 
 -- digest_item_sent --
 UPDATE digest_items SET sent = 1 WHERE id = ?;
+
+-- expire_claims --
+-- (now, owner): a restarted process's own claims, their leases ended now (the next claim takes
+-- them back, each with an `interrupted` attempt)
+UPDATE deliveries SET lease_until = ? WHERE status = 'sending' AND lease_owner = ?;
+
+-- hold --
+-- (name, owner, until, now): take the lease if free or run out, renew it if ours; the token
+-- grows only when the lease changes hands. No row returned: another owner holds it
+INSERT INTO leases (name, owner, until, token) VALUES (?1, ?2, ?3, 1)
+ON CONFLICT (name) DO UPDATE SET
+    token = CASE WHEN leases.owner = excluded.owner THEN leases.token ELSE leases.token + 1 END,
+    owner = excluded.owner, until = excluded.until
+WHERE leases.owner = excluded.owner OR leases.until <= ?4
+RETURNING token;
+
+-- let_go --
+-- (name, owner): run out at once, the token kept so the next holder's is greater
+UPDATE leases SET until = 0 WHERE name = ? AND owner = ?;
+
+-- leases --
+-- (now)
+SELECT name, owner, until FROM leases WHERE until > ? ORDER BY name;
+
+-- rate_sends_in_window --
+-- (channel, since)
+SELECT at FROM rate_sends WHERE channel = ? AND at > ? ORDER BY at;
+
+-- rate_forget --
+-- (channel, since)
+DELETE FROM rate_sends WHERE channel = ? AND at <= ?;
+
+-- rate_send --
+INSERT INTO rate_sends (channel, at) VALUES (?, ?);
+
+-- first_sight --
+-- (source, key, now): a row changed means the first time
+INSERT OR IGNORE INTO seen (source, key, at) VALUES (?, ?, ?);
+
+-- budget --
+SELECT lim, remaining, reset_at FROM budgets WHERE key = ?;
+
+-- save_budget --
+INSERT OR REPLACE INTO budgets (key, lim, remaining, reset_at) VALUES (?, ?, ?, ?);

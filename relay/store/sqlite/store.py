@@ -24,7 +24,8 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
-from relay.store.sqlite.engine import Engine, Row
+from relay.store.sqlite.coordination import Coordination
+from relay.store.sqlite.engine import Row
 from relay.store.sqlite.mappers import (
     attempt_from_row,
     attempt_row,
@@ -41,14 +42,14 @@ from relay.store.sqlite.mappers import (
 )
 from relay.store.sqlite.queries import SQL
 from relay.store.sqlite.upkeep import Upkeep
-from relay.store.unbuilt import Unbuilt
 
 
-class SqliteStore(Unbuilt, Upkeep, Engine):
+class SqliteStore(Coordination, Upkeep):
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         super().__init__(conn, executor)
         # a source's watching_since never changes once committed: read it once
         self._since: dict[str, datetime] = {}
+        self._wakers = []
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -60,12 +61,20 @@ class SqliteStore(Unbuilt, Upkeep, Engine):
         lease: float | None = None,
         owner: str = "",
     ) -> Decision:
-        decision, since = await self._write(lambda c: self._record(c, snapshot, decide, now, lease))
+        decision, since = await self._write(lambda c: self._record(c, snapshot, decide, now, lease, owner))
         self._since[snapshot.source] = since  # committed now
+        if any(d.status == DeliveryStatus.PENDING for d in decision.deliveries):
+            self._woke()
         return decision
 
     def _record(
-        self, c: sqlite3.Connection, snapshot: Snapshot, decide: Decide, now: datetime, lease: float | None
+        self,
+        c: sqlite3.Connection,
+        snapshot: Snapshot,
+        decide: Decide,
+        now: datetime,
+        lease: float | None,
+        owner: str,
     ) -> tuple[Decision, datetime]:
         row = c.execute(SQL["run_state"], (snapshot.source, snapshot.run_id)).fetchone()
         previous = run_state_from_row(row) if row else None
@@ -75,7 +84,7 @@ class SqliteStore(Unbuilt, Upkeep, Engine):
             _save_run(c, decision.store, previous, row, now, context.task_last)
         if decision.transition:
             c.execute(SQL["insert_transition"], transition_row(decision.transition))
-        written = _insert_deliveries(c, decision.deliveries, now, lease)
+        written = _insert_deliveries(c, decision.deliveries, now, lease, owner)
         c.executemany(SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items])
         return replace(decision, deliveries=written), context.watching_since
 
@@ -89,7 +98,10 @@ class SqliteStore(Unbuilt, Upkeep, Engine):
                 c.execute(SQL["insert_transition"], transition_row(transition))
             return sum(_insert_delivery(c, d) for d in deliveries)
 
-        return await self._write(write)
+        written: int = await self._write(write)
+        if written:
+            self._woke()
+        return written
 
     async def watching_since(self, source: str, now: datetime) -> datetime:
         since = await self._write(lambda c: self._watching_since(c, source, now))
@@ -118,7 +130,7 @@ class SqliteStore(Unbuilt, Upkeep, Engine):
         def claim(c: sqlite3.Connection) -> list[Row]:
             c.execute(SQL["record_interrupted"], (lease, INTERRUPTED, INTERRUPTED_EXCERPT, t))
             c.execute(SQL["hand_back_interrupted"], (t,))
-            return c.execute(SQL["claim"], (t, limit, t + lease)).fetchall()
+            return c.execute(SQL["claim"], (t, limit, t + lease, owner)).fetchall()
 
         # no fsync of its own: a power loss that undoes a claim leaves the delivery pending, where
         # a crash would leave it anyway (sent again with the same id, as after any crash mid-send)
@@ -144,12 +156,16 @@ class SqliteStore(Unbuilt, Upkeep, Engine):
                     c.executemany(SQL["insert_attempt"], map(attempt_row, mine))
 
         await self._write(write)
+        self._woke()
 
     async def replay(self, delivery_id: str, now: datetime) -> bool:
         def write(c: sqlite3.Connection) -> bool:
             return c.execute(SQL["replay"], (epoch(now), delivery_id)).rowcount == 1
 
-        return await self._write(write)
+        replayed: bool = await self._write(write)
+        if replayed:
+            self._woke()
+        return replayed
 
     async def next_due(self) -> datetime | None:
         rows = await self._select(SQL["next_due"], ())
@@ -222,7 +238,10 @@ class SqliteStore(Unbuilt, Upkeep, Engine):
             c.executemany(SQL["digest_item_sent"], [(r[0],) for r in rows])
             return delivery
 
-        return await self._write(write)
+        taken = await self._write(write)
+        if taken:
+            self._woke()
+        return taken
 
 
 def _save_run(
@@ -246,7 +265,7 @@ def _save_run(
 
 
 def _insert_deliveries(
-    c: sqlite3.Connection, deliveries: list[Delivery], now: datetime, lease: float | None
+    c: sqlite3.Connection, deliveries: list[Delivery], now: datetime, lease: float | None, owner: str
 ) -> list[Delivery]:
     """Those written (not those whose key exists already); with `lease`, claimed as written
     when they may be (base.claimable_at_once)."""
@@ -255,11 +274,13 @@ def _insert_deliveries(
         lease_until = None
         if lease is not None and claimable_at_once(d, now):
             d, lease_until = replace(d, status=DeliveryStatus.SENDING), epoch(now) + lease
-        if _insert_delivery(c, d, lease_until):
+        if _insert_delivery(c, d, lease_until, owner):
             written.append(d)
     return written
 
 
-def _insert_delivery(c: sqlite3.Connection, d: Delivery, lease_until: float | None = None) -> int:
+def _insert_delivery(
+    c: sqlite3.Connection, d: Delivery, lease_until: float | None = None, owner: str = ""
+) -> int:
     """1 when written, 0 when a delivery with its idempotency key exists already."""
-    return c.execute(SQL["insert_delivery"], delivery_row(d, lease_until)).rowcount
+    return c.execute(SQL["insert_delivery"], delivery_row(d, lease_until, owner)).rowcount
