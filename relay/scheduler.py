@@ -48,8 +48,8 @@ class Scheduler:
     started_at: datetime | None = None
     template_errors: obs.TemplateErrors = field(default_factory=obs.TemplateErrors)
     ids: IdFactory = new_id  # of deliveries: planning draws none itself
-    prune_every: float = PRUNE_EVERY
     leads: Callable[[], bool] = lambda: True  # whether this process runs the jobs now
+    prune_every: float = PRUNE_EVERY
     _rules: dict[str, Rule] = field(default_factory=dict)
     _pruned_at: datetime | None = None
 
@@ -88,9 +88,8 @@ class Scheduler:
         return await self.prune(now)
 
     async def prune(self, now: datetime) -> dict[str, int]:
-        """The pruning job: like every job here, run by the replica that holds the
-        "job:scheduler" lease (two at once would only delete the same rows). Counts go to
-        relay_pruned_rows_total."""
+        """The pruning job: one replica at a time runs it (leader lease "job:prune"), though two
+        at once would only delete the same rows. Counts go to relay_pruned_rows_total."""
         counts = await self.store.prune(self.ruleset.retention, now)
         obs.pruned(counts)
         if any(counts.values()):

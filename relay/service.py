@@ -110,8 +110,8 @@ class Relay:
                 clock,
                 relay.pipeline.wakeup,
                 template_errors=relay.pipeline.template_errors,
-                prune_every=settings.prune_every,
                 leads=partial(relay.leadership.leads, SCHEDULER),
+                prune_every=settings.prune_every,
             )
             await relay.leadership.want(SCHEDULER, _nothing)
             relay._spawn(relay.scheduler.run(relay._stop, settings.scheduler_every), "scheduler")

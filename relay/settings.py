@@ -26,13 +26,13 @@ class Settings:
     pollers: bool = True
     scheduler: bool = True  # digests and stuck runs
     scheduler_every: float = 5.0  # seconds between scheduler passes
-    prune_every: float = 3600.0  # seconds between runs of the pruning job (rules.yaml retention)
-    log_format: str = "text"  # or "json": one JSON object per line
     # names this process in the store's claims and leader leases; the same after a restart,
     # so a restarted process takes back its own claims and leases at once. Unique per process:
     # by default "<hostname>:<port>"
     replica_id: str = ""
     lease_ttl: float = 15.0  # seconds a leader lease lasts unrenewed: failover takes about this
+    prune_every: float = 3600.0  # seconds between runs of the pruning job (rules.yaml retention)
+    log_format: str = "text"  # or "json": one JSON object per line
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -47,10 +47,10 @@ class Settings:
             "max_connections": int(env.get("RELAY_MAX_CONNECTIONS", cls.max_connections)),
             "client_timeout": parse_duration(env.get("RELAY_CLIENT_TIMEOUT", cls.client_timeout)),
             "log_level": env.get("RELAY_LOG_LEVEL", cls.log_level),
-            "prune_every": parse_duration(env.get("RELAY_PRUNE_EVERY", cls.prune_every)),
-            "log_format": env.get("RELAY_LOG_FORMAT", cls.log_format),
             "replica_id": env.get("RELAY_REPLICA_ID", ""),
             "lease_ttl": parse_duration(env.get("RELAY_LEASE_TTL", cls.lease_ttl)),
+            "prune_every": parse_duration(env.get("RELAY_PRUNE_EVERY", cls.prune_every)),
+            "log_format": env.get("RELAY_LOG_FORMAT", cls.log_format),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]

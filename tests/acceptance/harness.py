@@ -46,11 +46,12 @@ class RunningRelay:
 
 @asynccontextmanager
 async def running_relay(
-    config: Path, database: Path, clock: Clock | None = None, **overrides: Any
+    config: Path, database: Path | str, clock: Clock | None = None, **overrides: Any
 ) -> AsyncIterator[RunningRelay]:
+    """`database`: a SQLite file, or a database URL (the `database_url` fixture's)."""
     settings = Settings(
         config_path=str(config),
-        database_url=f"sqlite:///{database}",
+        database_url=database if isinstance(database, str) else f"sqlite:///{database}",
         admin_token=ADMIN_TOKEN,
         **({"max_body_bytes": 64 * 1024} | overrides),
     )

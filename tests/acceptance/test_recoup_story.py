@@ -29,7 +29,7 @@ class Story:
 
 
 @pytest.fixture
-async def story(tmp_path: Path) -> AsyncIterator[Story]:
+async def story(tmp_path: Path, database_url: str) -> AsyncIterator[Story]:
     async with (
         FakeRecoupApi(api_key=KEY) as recoup,
         recording_sink() as (slack, slack_url),
@@ -47,7 +47,7 @@ rules:
   - {{name: video-ready, match: {{task: create-content, status: COMPLETED}}, notify: [slack, email]}}
   - {{name: failures, match: {{phase: problem}}, notify: [slack, email]}}
 """)
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             yield Story(recoup, relay, slack, mails)
 
 

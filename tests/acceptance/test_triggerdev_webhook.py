@@ -38,7 +38,7 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, database_url: str) -> AsyncIterator[World]:
     async with FakeTriggerApi(api_key=KEY) as trigger, recording_sink() as (slack, slack_url):
         config = tmp_path / "rules.yaml"
         config.write_text(f"""
@@ -58,7 +58,7 @@ rules:
   - {{name: failures, match: {{phase: problem}}, notify: [slack]}}
 delivery: {{schedule: [100ms], quick_tries: 2, quick_wait: 10ms, timeout: 2s}}
 """)
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             world = World(trigger, relay, slack)
             await _until(lambda: len(trigger.list_requests()) >= 1)  # the first sweep is done
             yield world

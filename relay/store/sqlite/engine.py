@@ -31,6 +31,7 @@ from typing import Any, Self, TypeVar
 
 from relay.errors import StoreError
 from relay.store.migrations import MIGRATIONS
+from relay.store.versions import check_version
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], Any]
@@ -54,6 +55,9 @@ class Engine:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         try:
             conn = await asyncio.get_running_loop().run_in_executor(executor, connect, path)
+        except StoreError:
+            executor.shutdown(wait=False)
+            raise
         except sqlite3.Error as exc:
             executor.shutdown(wait=False)
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
@@ -170,7 +174,7 @@ def connect(path: str) -> sqlite3.Connection:
         # foreign keys off while migrating: a table rebuild drops and renames tables others refer to
         _migrate(conn)
         conn.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.Error:
+    except (sqlite3.Error, StoreError):
         conn.close()
         raise
     return conn
@@ -197,6 +201,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        check_version(version, len(MIGRATIONS))
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in _statements(script):
                 conn.execute(statement)

@@ -1,0 +1,259 @@
+"""PostgresStore: the Store contract (relay/store/base.py) on PostgreSQL, for several replicas
+on one database. Statements in queries.sql, rows mapped by the SQLite mappers (same columns),
+coordination in coordination.py, retention and gauges in upkeep.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Self
+
+from relay.models import (
+    INTERRUPTED,
+    INTERRUPTED_EXCERPT,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Phase,
+    RunState,
+    Snapshot,
+    Transition,
+)
+from relay.silences import Silence
+from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
+from relay.store.codec import digest_item_from_json, epoch, from_epoch
+from relay.store.postgres.base import Conn, PgBase
+from relay.store.postgres.coordination import Coordination
+from relay.store.postgres.engine import open_pool
+from relay.store.postgres.queries import SQL
+from relay.store.postgres.upkeep import Upkeep
+from relay.store.postgres.url import parse_url
+from relay.store.sqlite.mappers import (
+    attempt_from_row,
+    attempt_row,
+    completion_row,
+    delivery_from_row,
+    delivery_row,
+    digest_item_row,
+    run_row,
+    run_state_from_row,
+    silence_from_row,
+    silence_row,
+    transition_from_row,
+    transition_row,
+)
+
+
+class PostgresStore(Coordination, Upkeep, PgBase):
+    @classmethod
+    async def open(cls, url: str) -> Self:
+        target = parse_url(url)
+        return cls(await open_pool(target), target)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+        await self._pool.close()
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    async def record(
+        self,
+        snapshot: Snapshot,
+        decide: Decide,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
+    ) -> Decision:
+        async with self._tx() as c:
+            await c.execute(SQL["lock_run"], snapshot.source, snapshot.run_id)
+            found = await c.fetchrow(SQL["run_state"], snapshot.source, snapshot.run_id, snapshot.task)
+            assert found is not None  # one row, always
+            row = tuple(found)[:3] if found[0] is not None else None
+            previous = run_state_from_row(row) if row else None
+            since = self._since.get(snapshot.source) or await _watching_since(c, snapshot.source, now)
+            context = Context(since, Phase(found[3]) if found[3] else None)
+            decision = decide(previous, context)
+            if decision.store:
+                await _save_run(c, decision.store, previous, row, now, context.task_last)
+            if decision.transition:
+                await c.execute(SQL["insert_transition"], *transition_row(decision.transition))
+            written = await self._insert_deliveries(c, decision.deliveries, now, lease, owner)
+            if decision.digest_items:
+                await c.executemany(
+                    SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items]
+                )
+        self._since[snapshot.source] = since  # committed now: it never changes again
+        return replace(decision, deliveries=written)
+
+    async def _insert_deliveries(
+        self, c: Conn, deliveries: list[Delivery], now: datetime, lease: float | None, owner: str
+    ) -> list[Delivery]:
+        """Those written (not those whose key exists already); with `lease`, claimed as written
+        when they may be. A pending one written wakes the replicas."""
+        written = []
+        for d in deliveries:
+            lease_until = None
+            if lease is not None and claimable_at_once(d, now):
+                d, lease_until = replace(d, status=DeliveryStatus.SENDING), epoch(now) + lease
+            if await _insert_delivery(c, d, lease_until, owner if lease_until else None):
+                written.append(d)
+        if any(d.status == DeliveryStatus.PENDING for d in written):
+            await self._notify(c)
+        return written
+
+    async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
+        async with self._tx() as c:
+            await c.execute(SQL["insert_transition"], *transition_row(transition))
+            written = await self._insert_deliveries(c, deliveries, transition.observed_at, None, "")
+        return len(written)
+
+    async def watching_since(self, source: str, now: datetime) -> datetime:
+        if (since := self._since.get(source)) is None:
+            async with self._tx() as c:
+                since = await _watching_since(c, source, now)
+            self._since[source] = since  # committed now
+        return since
+
+    async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]:
+        rows = await self._fetch("known_runs", source, run_ids)
+        return {state.snapshot.run_id: state for state in (run_state_from_row(tuple(r)) for r in rows)}
+
+    async def active_runs(self, source: str) -> list[RunState]:
+        return [run_state_from_row(tuple(r)) for r in await self._fetch("active_runs", source)]
+
+    # -- delivery -------------------------------------------------------------------------
+
+    async def claim(self, now: datetime, limit: int, lease: float, owner: str = "") -> list[Delivery]:
+        t = epoch(now)
+        async with self._tx() as c:
+            await c.execute(SQL["hand_back_interrupted"], t, lease, INTERRUPTED, INTERRUPTED_EXCERPT)
+            rows = await c.fetch(SQL["claim"], t, limit, t + lease, owner)
+        return sorted((delivery_from_row(tuple(r)) for r in rows), key=lambda d: d.next_attempt_at)
+
+    async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
+        async with self._tx() as c:
+            if attempts:
+                await c.executemany(SQL["insert_attempt"], [attempt_row(a) for a in attempts])
+            await c.execute(SQL["complete"], *completion_row(delivery_id, len(attempts), outcome))
+            if outcome.status == DeliveryStatus.PENDING:
+                await self._notify(c)  # due again later: replicas asleep longer wake to see when
+
+    async def defer(self, delivery_ids: list[str], until: datetime, group_key: str) -> None:
+        async with self._tx() as c:
+            await c.execute(SQL["defer"], epoch(until), group_key, delivery_ids)
+            await self._notify(c)
+
+    async def release(self, delivery_ids: list[str], attempts: Sequence[Attempt] = ()) -> None:
+        async with self._tx() as c:
+            for i in delivery_ids:
+                mine = [a for a in attempts if a.delivery_id == i]
+                if await c.execute(SQL["release"], len(mine), i) != "UPDATE 0" and mine:
+                    await c.executemany(SQL["insert_attempt"], [attempt_row(a) for a in mine])
+            await self._notify(c)
+
+    async def replay(self, delivery_id: str, now: datetime) -> bool:
+        async with self._tx() as c:
+            done = await c.execute(SQL["replay"], epoch(now), delivery_id) == "UPDATE 1"
+            if done:
+                await self._notify(c)
+        return done
+
+    async def next_due(self) -> datetime | None:
+        value = await self._pool.fetchval(SQL["next_due"])
+        return from_epoch(value) if value is not None else None
+
+    async def heartbeat(self, now: datetime) -> None:
+        await self._pool.execute(SQL["heartbeat"], epoch(now))
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        rows = await self._fetch("delivery", delivery_id)
+        return delivery_from_row(tuple(rows[0])) if rows else None
+
+    async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 100) -> list[Delivery]:
+        if status:
+            rows = await self._fetch("deliveries_with_status", status.value, limit)
+        else:
+            rows = await self._fetch("deliveries", limit)
+        return [delivery_from_row(tuple(r)) for r in rows]
+
+    async def attempts(self, delivery_id: str) -> list[Attempt]:
+        return [attempt_from_row(tuple(r)) for r in await self._fetch("attempts", delivery_id)]
+
+    async def runs(self, source: str | None = None, limit: int = 100) -> list[RunState]:
+        if source:
+            rows = await self._fetch("runs_of_source", source, limit)
+        else:
+            rows = await self._fetch("runs", limit)
+        return [run_state_from_row(tuple(r)) for r in rows]
+
+    async def transitions(self, limit: int = 100) -> list[Transition]:
+        return [transition_from_row(tuple(r)) for r in await self._fetch("transitions", limit)]
+
+    # -- silences -------------------------------------------------------------------------
+
+    async def add_silence(self, silence: Silence) -> None:
+        await self._pool.execute(SQL["insert_silence"], *silence_row(silence))
+
+    async def silences(self, now: datetime | None = None) -> list[Silence]:
+        if now:
+            rows = await self._fetch("silences_active", epoch(now))
+        else:
+            rows = await self._fetch("silences")
+        return [silence_from_row(tuple(r)) for r in rows]
+
+    async def expire_silence(self, silence_id: str, now: datetime) -> bool:
+        return await self._pool.execute(SQL["expire_silence"], epoch(now), silence_id) == "UPDATE 1"
+
+    # -- digests --------------------------------------------------------------------------
+
+    async def due_digests(self, now: datetime) -> list[tuple[str, str, datetime]]:
+        rows = await self._fetch("due_digests", epoch(now))
+        return [(r[0], r[1], from_epoch(r[2])) for r in rows]
+
+    async def take_digest(
+        self, rule: str, channel: str, window_end: datetime, build: BuildDigest
+    ) -> Delivery | None:
+        async with self._tx() as c:
+            rows = await c.fetch(SQL["digest_window"], rule, channel, epoch(window_end))
+            delivery = build([digest_item_from_json(r[1]) for r in rows])
+            if delivery is not None and not await _insert_delivery(c, delivery):
+                delivery = None  # this window was sent already
+            elif delivery is not None:
+                await self._notify(c)
+            await c.execute(SQL["digest_items_sent"], [r[0] for r in rows])
+        return delivery
+
+
+async def _watching_since(c: Conn, source: str, now: datetime) -> datetime:
+    value = await c.fetchval(SQL["watch_source"], source, epoch(now))
+    if value is None:  # another replica wrote it after this statement's snapshot: read it now
+        value = await c.fetchval(SQL["watching_since"], source)
+    return from_epoch(value)
+
+
+async def _save_run(
+    c: Conn,
+    stored: Snapshot,
+    previous: RunState | None,
+    row: tuple[Any, ...] | None,  # previous as stored: its times are kept exact, not rounded via datetime
+    now: datetime,
+    task_last: Phase | None,
+) -> None:
+    """The run's new state, with since when it is in its phase (kept while the phase is)."""
+    first_seen = row[1] if row else epoch(now)
+    same_phase = previous is not None and previous.snapshot.phase == stored.phase
+    phase_since = (row[2] or row[1]) if row and same_phase else epoch(now)
+    await c.execute(SQL["save_run"], *run_row(stored, first_seen, phase_since))
+    if stored.terminal and task_last != stored.phase:  # unchanged: no write
+        await c.execute(SQL["save_task_outcome"], stored.source, stored.task, stored.phase.value)
+
+
+async def _insert_delivery(
+    c: Conn, d: Delivery, lease_until: float | None = None, owner: str | None = None
+) -> bool:
+    """True when written, False when a delivery with its idempotency key exists already."""
+    return await c.fetchval(SQL["insert_delivery"], *delivery_row(d, lease_until, owner)) is not None
