@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.soak                      # 3 minutes, 100 updates/s (the default)
     .venv/bin/python -m bench.soak --minutes 30 --rate 200
+    .venv/bin/python -m bench.soak --database postgresql://postgres@127.0.0.1:5432/test
 
 `relay serve` (one process, SQLite) takes `rate` run updates a second, each a new finished run
 that notifies a recording sink: per update one run row, one transition, one delivery and one
@@ -12,7 +13,9 @@ read-only connection; WAL lets it read while the relay writes).
 
 What it shows: once the first retention window has passed, pruning deletes as many rows as
 ingest adds, freed pages go to the freelist and are reused, and page_count stops growing. The
-last line compares the file at the end with the file when warm-up ended.
+last line compares the file at the end with the file when warm-up ended. On PostgreSQL
+(`--database`) the size is that of the relay's tables with their indexes and TOAST, and
+"dead" counts the deleted rows autovacuum has not yet made reusable.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import sqlite3
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 from bench.procs import PY, Processes, free_port
 from bench.stack import start_sink
@@ -92,7 +98,17 @@ async def load(url: str, rate: float, seconds: float, counter: list[int]) -> Non
         await asyncio.gather(*pending)
 
 
-def measure(db: Path, t: float, sent: int, received: int) -> Sample:
+Probe = Callable[[float, int, int], Awaitable[Sample]]
+
+
+def sqlite_probe(db: Path) -> Probe:
+    async def probe(t: float, sent: int, received: int) -> Sample:
+        return await asyncio.to_thread(measure_sqlite, db, t, sent, received)
+
+    return probe
+
+
+def measure_sqlite(db: Path, t: float, sent: int, received: int) -> Sample:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
@@ -106,22 +122,49 @@ def measure(db: Path, t: float, sent: int, received: int) -> Sample:
     )
 
 
-async def sample_while(db: Path, sink: str, every: float, seconds: float, counter: list[int]) -> list[Sample]:
+def pg_probe(server: str, schema: str) -> Probe:
+    """The schema's tables with their indexes and TOAST (pg_total_relation_size), in 8 KiB
+    pages, and their dead tuples (what autovacuum has not yet made reusable)."""
+
+    async def probe(t: float, sent: int, received: int) -> Sample:
+        conn = await asyncpg.connect(server)
+        try:
+            size = await conn.fetchval(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'",
+                schema,
+            )
+            dead = await conn.fetchval(
+                "SELECT COALESCE(SUM(n_dead_tup), 0) FROM pg_stat_user_tables WHERE schemaname = $1", schema
+            )
+            rows = {
+                table: await conn.fetchval(f'SELECT COUNT(*) FROM "{schema}".{table}') for table in TABLES
+            }
+        finally:
+            await conn.close()
+        return Sample(t, sent, received, int(size), 0, int(size) // 8192, int(dead), rows)
+
+    return probe
+
+
+async def sample_while(
+    probe: Probe, sink: str, every: float, seconds: float, counter: list[int]
+) -> list[Sample]:
     samples: list[Sample] = []
     start = time.monotonic()
     async with aiohttp.ClientSession() as session:
         while (t := time.monotonic() - start) < seconds + 0.5:
             async with session.get(f"{sink}/_count") as r:
                 received = (await r.json())["received"]
-            samples.append(await asyncio.to_thread(measure, db, t, counter[0], received))
+            samples.append(await probe(t, counter[0], received))
             print(line(samples[-1]), flush=True)
             await asyncio.sleep(max(0.0, every - (time.monotonic() - start - t)))
     return samples
 
 
-HEADER = (
-    "   t s    sent  received   db MiB  wal MiB   pages  freelist     runs  transitions  deliveries  attempts"
-)
+COLUMNS = "     runs  transitions  deliveries  attempts"
+SQLITE_HEADER = "   t s    sent  received   db MiB  wal MiB   pages  freelist" + COLUMNS
+PG_HEADER = "   t s    sent  received   db MiB  wal MiB   pages      dead" + COLUMNS
 
 
 def line(s: Sample) -> str:
@@ -134,7 +177,25 @@ def line(s: Sample) -> str:
 
 
 async def soak(args: argparse.Namespace, workdir: Path) -> list[Sample]:
-    db, config = workdir / "relay.db", workdir / "rules.yaml"
+    if args.database is None:
+        db = workdir / "relay.db"
+        return await soak_on(args, workdir, f"sqlite:///{db}", sqlite_probe(db), SQLITE_HEADER)
+    schema = f"soak_{secrets.token_hex(4)}"
+    try:
+        url = f"{args.database}?schema={schema}"
+        return await soak_on(args, workdir, url, pg_probe(args.database, schema), PG_HEADER)
+    finally:
+        conn = await asyncpg.connect(args.database)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+async def soak_on(
+    args: argparse.Namespace, workdir: Path, url: str, probe: Probe, header: str
+) -> list[Sample]:
+    config = workdir / "rules.yaml"
     seconds = args.minutes * 60
     with Processes(workdir) as procs:
         sink = start_sink(procs)
@@ -143,15 +204,15 @@ async def soak(args: argparse.Namespace, workdir: Path) -> list[Sample]:
         env = {
             "RELAY_LOG_LEVEL": "WARNING",
             "RELAY_CONFIG": str(config),
-            "RELAY_DATABASE_URL": f"sqlite:///{db}",
+            "RELAY_DATABASE_URL": url,
             "RELAY_PRUNE_EVERY": args.prune_every,
         }
         argv = [PY, "-m", "relay.cli", "serve", "--port", str(port)]
         procs.start("relay", argv, env=env, port=port, health="/healthz", timeout=30)
-        print(HEADER, flush=True)
+        print(header, flush=True)
         counter = [0]
         loader = load(f"http://127.0.0.1:{port}/hooks/bench", args.rate, seconds, counter)
-        _, samples = await asyncio.gather(loader, sample_while(db, sink.url, args.every, seconds, counter))
+        _, samples = await asyncio.gather(loader, sample_while(probe, sink.url, args.every, seconds, counter))
     return samples
 
 
@@ -176,6 +237,11 @@ def main() -> int:
     parser.add_argument("--retention", default="1m", help="every kind of row (rules.yaml retention)")
     parser.add_argument("--prune-every", default="10s", help="RELAY_PRUNE_EVERY")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument(
+        "--database",
+        metavar="POSTGRESQL_URL",
+        help="soak on PostgreSQL (a schema of its own, dropped after) instead of a SQLite file",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="relay-soak-") as tmp:
         samples = asyncio.run(soak(args, Path(tmp)))
