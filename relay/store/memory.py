@@ -320,7 +320,6 @@ class MemoryStore:
     async def prune(self, retention: Retention, now: datetime, dry_run: bool = False) -> dict[str, int]:
         async with self._lock:
             gone = [d for d in self._deliveries.values() if prunable(d, retention, now)]
-            gone.sort(key=lambda d: max(d.created_at, d.next_attempt_at))
             gone_ids = {d.id for d in gone}
             kept_refs = {d.transition_id for d in self._deliveries.values() if d.id not in gone_ids}
             t_cut = now - timedelta(seconds=retention.transitions)
