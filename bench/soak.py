@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.soak                      # 3 minutes, 100 updates/s (the default)
     .venv/bin/python -m bench.soak --minutes 30 --rate 200
-    .venv/bin/python -m bench.soak --database postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m bench.soak --database postgresql://postgres@127.0.0.1:5432/test [--vacuum 30]
 
 `relay serve` (one process, SQLite) takes `rate` run updates a second, each a new finished run
 that notifies a recording sink: per update one run row, one transition, one delivery and one
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
 import sqlite3
@@ -181,15 +182,39 @@ async def soak(args: argparse.Namespace, workdir: Path) -> list[Sample]:
         db = workdir / "relay.db"
         return await soak_on(args, workdir, f"sqlite:///{db}", sqlite_probe(db), SQLITE_HEADER)
     schema = f"soak_{secrets.token_hex(4)}"
+    stop = asyncio.Event()
+    vacuums = (
+        asyncio.create_task(vacuum_every(args.database, schema, args.vacuum, stop)) if args.vacuum else None
+    )
     try:
         url = f"{args.database}?schema={schema}"
         return await soak_on(args, workdir, url, pg_probe(args.database, schema), PG_HEADER)
     finally:
+        stop.set()
+        if vacuums is not None:
+            await vacuums
         conn = await asyncpg.connect(args.database)
         try:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await conn.close()
+
+
+async def vacuum_every(server: str, schema: str, every: float, stop: asyncio.Event) -> None:
+    """What autovacuum does on a default PostgreSQL (the CI server here runs with it off):
+    a plain VACUUM of the relay's tables, which takes no lock that blocks the relay."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), every)
+    while not stop.is_set():
+        conn = await asyncpg.connect(server)
+        try:
+            tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)
+            for table in tables:
+                await conn.execute(f'VACUUM "{schema}"."{table[0]}"')
+        finally:
+            await conn.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
 
 
 async def soak_on(
@@ -241,6 +266,12 @@ def main() -> int:
         "--database",
         metavar="POSTGRESQL_URL",
         help="soak on PostgreSQL (a schema of its own, dropped after) instead of a SQLite file",
+    )
+    parser.add_argument(
+        "--vacuum",
+        type=float,
+        metavar="SECONDS",
+        help="PostgreSQL: VACUUM the relay's tables this often, for a server with autovacuum off",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="relay-soak-") as tmp:
