@@ -2,8 +2,9 @@
 psycopg_pool), each running the statements of one `record()` (relay/store/postgres/queries.sql:
 the run's advisory lock, its state and its task's last phase, the run's new state, its
 transition, one delivery and the wake-up NOTIFY) in one transaction, committed with
-synchronous_commit on. Also the store itself (`relay`: PostgresStore.record), and asyncpg with
-8 records per transaction (what a group commit on top of PostgreSQL could gain at most).
+synchronous_commit on, one statement each. Also the store itself (`relay`: PostgresStore.record,
+whose writes go as one statement), and asyncpg with 8 records per transaction (what a group
+commit on top of PostgreSQL could gain at most).
 
     python -m bench.pg_drivers [--url postgresql://postgres@127.0.0.1:5432/test] [--count 2000]
 

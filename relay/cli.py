@@ -34,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             database_url=getattr(args, "database", None),
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
+            workers_count=getattr(args, "workers", None),
+            role=getattr(args, "role", None),
         )
         code = int(args.handler(args, settings))
         sys.stdout.flush()  # a closed pipe shows here, not at exit
@@ -82,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = command("serve", _serve, "run the relay: webhooks, pollers, delivery")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="N processes sharing the port (default: $RELAY_WORKERS or 1)"
+    )
+    serve.add_argument(
+        "--role",
+        help="all (default, or $RELAY_ROLE) or a comma-separated choice of ingest, deliver, poll",
+    )
+    serve.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # a child of --workers: its socket
     check = command("check", _check, "validate a rules file; exit 1 with file:line on errors")
     check.add_argument("file", nargs="?", help="rules file (default: --config)")
     command("poll-once", _poll_once, "poll every configured source once and store what changed")
@@ -136,10 +146,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging(settings.log_level, settings.log_format)
     _load_ruleset(settings.config_path)  # fail fast, before binding the port
     asyncio.run(_can_open(settings.database_url))
+    if settings.workers_count > 1 and args.fd is None:
+        from relay.supervisor import Supervisor
+
+        try:
+            roles = args.role or os.environ.get("RELAY_ROLE", "all")
+            supervisor = Supervisor(settings, roles, settings.workers_count)
+        except OSError as exc:
+            raise RelayError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
+        return supervisor.run()
+    where = {"fd": args.fd} if args.fd is not None else {"host": settings.host, "port": settings.port}
     config = uvicorn.Config(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        **where,
         log_config=None,
         access_log=False,
         lifespan="on",
@@ -365,8 +384,9 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     if not url.startswith("sqlite:///"):
         raise StoreError(
             f"relay backup copies a SQLite database; {url.split(':', 1)[0]!r} is not one. For"
-            " PostgreSQL use pg_dump: pg_dump --format=custom --file=FILE \"$RELAY_DATABASE_URL\""
-            " (docs/operations.md)"
+            " PostgreSQL use pg_dump with the URL's database and its ?schema= (libpq does not"
+            " take the relay's ?schema= and ?pool= parameters): pg_dump --format=custom"
+            " --schema=SCHEMA --file=FILE postgresql://USER@HOST/DB (docs/operations.md)"
         )
     copied = backup(url.removeprefix("sqlite:///"), args.file)
     print(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from relay import secrets
 from relay.durations import parse_duration
-from relay.errors import RelayError
+from relay.errors import ConfigError, RelayError
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Settings:
     max_connections: int = 1000  # beyond it new requests get a 503; keep it below `ulimit -n`
     client_timeout: float = 10.0  # seconds a client has to send a request's head, and its body
     log_level: str = "INFO"
+    ingest: bool = True  # accept pushed updates at /hooks (off: 503, another process takes them)
     workers: bool = True  # deliver from this process (off: ingest and poll only)
     pollers: bool = True
     scheduler: bool = True  # digests and stuck runs
@@ -31,6 +32,7 @@ class Settings:
     # by default "<hostname>:<port>"
     replica_id: str = ""
     lease_ttl: float = 15.0  # seconds a leader lease lasts unrenewed: failover takes about this
+    workers_count: int = 1  # `relay serve --workers N`: processes sharing the port
     prune_every: float = 3600.0  # seconds between runs of the pruning job (rules.yaml retention)
     log_format: str = "text"  # or "json": one JSON object per line
 
@@ -48,12 +50,16 @@ class Settings:
             "client_timeout": parse_duration(env.get("RELAY_CLIENT_TIMEOUT", cls.client_timeout)),
             "log_level": env.get("RELAY_LOG_LEVEL", cls.log_level),
             "replica_id": env.get("RELAY_REPLICA_ID", ""),
+            "workers_count": int(env.get("RELAY_WORKERS", cls.workers_count)),
             "lease_ttl": parse_duration(env.get("RELAY_LEASE_TTL", cls.lease_ttl)),
             "prune_every": parse_duration(env.get("RELAY_PRUNE_EVERY", cls.prune_every)),
             "log_format": env.get("RELAY_LOG_FORMAT", cls.log_format),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)  # type: ignore[arg-type]
+        given = overrides.get("role")
+        role = str(given) if given is not None else env.get("RELAY_ROLE", "all")
+        values.pop("role", None)
+        settings = with_roles(cls(**values), role)  # type: ignore[arg-type]
         if settings.log_format not in ("text", "json"):
             raise RelayError(f"RELAY_LOG_FORMAT must be text or json, got {settings.log_format!r}")
         # secrets read from the environment, masked like the ${VAR}s of rules.yaml
@@ -65,3 +71,22 @@ class Settings:
     def owner(self) -> str:
         """The replica id, or "<hostname>:<port>" when none is set."""
         return self.replica_id or f"{socket.gethostname()}:{self.port}"
+
+
+ROLES = ("ingest", "deliver", "poll")
+
+
+def with_roles(settings: Settings, roles: str) -> Settings:
+    """`--role`: what this process does, "all" or a comma-separated choice of: ingest (webhooks
+    at /hooks), deliver (the delivery worker), poll (the pollers and the clock's jobs: digests,
+    stuck runs, pruning). Every process serves the admin API, /metrics and the health checks.
+    Raises ConfigError for an unknown role."""
+    chosen = {r.strip() for r in roles.split(",") if r.strip()}
+    if chosen == {"all"}:
+        chosen = set(ROLES)
+    if not chosen or not chosen <= set(ROLES):
+        raise ConfigError(f"--role {roles!r}: expected all or a comma-separated choice of {', '.join(ROLES)}")
+    poll = "poll" in chosen
+    return replace(
+        settings, ingest="ingest" in chosen, workers="deliver" in chosen, pollers=poll, scheduler=poll
+    )

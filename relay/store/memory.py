@@ -320,15 +320,15 @@ class MemoryStore:
     async def prune(self, retention: Retention, now: datetime, dry_run: bool = False) -> dict[str, int]:
         async with self._lock:
             gone = [d for d in self._deliveries.values() if prunable(d, retention, now)]
+            gone.sort(key=lambda d: d.created_at)
             gone_ids = {d.id for d in gone}
             kept_refs = {d.transition_id for d in self._deliveries.values() if d.id not in gone_ids}
             t_cut = now - timedelta(seconds=retention.transitions)
-            old_t = [t for t in self._transitions if t.observed_at <= t_cut and t.id not in kept_refs]
+            old_t = [t for t in self._transitions if t.observed_at < t_cut and t.id not in kept_refs]
             r_cut = now - timedelta(seconds=retention.finished_runs)
-            old_runs = [k for k, s in self._runs.items() if s.snapshot.terminal and _since(s) <= r_cut]
+            old_runs = [k for k, s in self._runs.items() if s.snapshot.terminal and _since(s) < r_cut]
             s_cut = now - timedelta(seconds=retention.seen)
-            items = enumerate(self._digest_items)
-            old_items = [n for n, (i, sent) in items if sent and i.window_end <= s_cut]
+            old_items = [n for n, (i, sent) in enumerate(self._digest_items) if sent and i.window_end < s_cut]
             counts = {
                 "deliveries": len(gone),
                 "attempts": sum(len(self._attempts.get(i, [])) for i in gone_ids),
@@ -355,18 +355,19 @@ class MemoryStore:
         self._digest_items = [x for n, x in enumerate(self._digest_items) if n not in items]
 
     def _prune_memory(self, now: datetime, retention: Retention, dry_run: bool) -> dict[str, int]:
-        """The replay memory and the rate sends of every channel."""
+        """The replay memory (`_seen`: (source, key) -> first seen) and the shared rate sends
+        (`_rate_sends`: channel -> send times)."""
         seen = self._seen
         s_cut = now - timedelta(seconds=retention.seen)
-        old_seen = [k for k, at in seen.items() if at <= s_cut]
+        old_seen = [k for k, at in seen.items() if at < s_cut]
         sends = self._rate_sends
         r_cut = now - timedelta(seconds=RATE_SENDS_KEPT)
-        old_sends = sum(1 for times in sends.values() for at in times if at <= r_cut)
+        old_sends = sum(1 for times in sends.values() for at in times if at < r_cut)
         if not dry_run:
             for k in old_seen:
                 del seen[k]
             for channel, times in sends.items():
-                sends[channel] = [at for at in times if at > r_cut]
+                sends[channel] = [at for at in times if at >= r_cut]
         return {"seen": len(old_seen), "rate_sends": old_sends}
 
     async def backlog(self) -> list[Backlog]:

@@ -92,7 +92,7 @@ MIGRATIONS: list[str] = [
     # 7: running for years (Store.prune): what pruning looks up by age, and which transitions
     # a delivery still refers to, by index rather than by scanning the tables
     """
-    CREATE INDEX deliveries_done ON deliveries (status, MAX(created_at, next_attempt_at));
+    CREATE INDEX deliveries_done ON deliveries (status, created_at);
     CREATE INDEX deliveries_transition ON deliveries (transition_id);
     CREATE INDEX runs_finished ON runs (terminal, IFNULL(phase_since, first_seen_at));
     CREATE INDEX rate_sends_at ON rate_sends (at)

@@ -15,14 +15,12 @@ TABLES = ("deliveries", "attempts", "transitions", "runs", "seen", "rate_sends",
 
 
 def prunable(d: Delivery, retention: Retention, now: datetime) -> bool:
-    """Sent or silenced and last active `retention.sent` ago, or dead and `.dead` ago. A
-    delivery's last activity is the later of its creation and its last due time, so a replayed
-    dead letter or a retried send counts from then. Pending and sending ones never go."""
-    active = max(d.created_at, d.next_attempt_at)
+    """Sent or silenced and older than `retention.sent`, or dead and older than `.dead`; a
+    delivery's age counts from when it was written. Pending and sending ones never go."""
     if d.status in (DeliveryStatus.SENT, DeliveryStatus.SILENCED):
-        return active <= now - timedelta(seconds=retention.sent)
+        return d.created_at < now - timedelta(seconds=retention.sent)
     if d.status == DeliveryStatus.DEAD:
-        return active <= now - timedelta(seconds=retention.dead)
+        return d.created_at < now - timedelta(seconds=retention.dead)
     return False
 
 

@@ -33,6 +33,8 @@ log = logging.getLogger("relay.web")
 async def receive(request: Request) -> Response:
     relay: Relay = request.app.state.relay
     name = request.path_params["source"]
+    if not relay.settings.ingest:  # --role without ingest: the load balancer sends elsewhere
+        return error(503, "this relay process does not ingest (--role); send updates to one that does")
     try:
         source = relay.ruleset.sources.get(name)
         if source is None:

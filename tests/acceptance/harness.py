@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,8 +132,11 @@ async def relay_cli_async(*args: str, env: dict[str, str] | None = None) -> subp
 
 
 @contextmanager
-def relay_process(config: Path, database: Path, env: dict[str, str] | None = None) -> Iterator[Process]:
-    """`relay serve` as a child process; always stopped (SIGTERM, then SIGKILL) on exit."""
+def relay_process(
+    config: Path, database: Path | str, env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Iterator[Process]:
+    """`relay serve [args]` as a child process; always stopped (SIGTERM, then SIGKILL) on exit.
+    `database`: a SQLite file, or a database URL."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -144,9 +147,10 @@ def relay_process(config: Path, database: Path, env: dict[str, str] | None = Non
             "--config",
             str(config),
             "--database",
-            f"sqlite:///{database}",
+            database if isinstance(database, str) else f"sqlite:///{database}",
             "--port",
             str(port),
+            *args,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

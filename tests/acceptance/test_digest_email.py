@@ -44,10 +44,12 @@ async def push(relay: RunningRelay, run_id: str, status: str, at: datetime, **ex
     assert answer.status_code == 202, answer.text
 
 
-async def test_digest_is_sent_once_at_nine_berlin_time_across_a_restart(tmp_path: Path) -> None:
+async def test_digest_is_sent_once_at_nine_berlin_time_across_a_restart(
+    tmp_path: Path, database_url: str
+) -> None:
     clock = FakeClock(NIGHT)
     async with smtp_server() as (mails, port):
-        config, db = tmp_path / "rules.yaml", tmp_path / "relay.db"
+        config, db = tmp_path / "rules.yaml", database_url  # the same database across the restarts
         config.write_text(rules(port))
         fast = {"scheduler_every": 0.02}
         async with running_relay(config, db, clock, **fast) as relay:

@@ -173,5 +173,5 @@ def test_backup_refuses_an_existing_file_and_a_database_that_is_not_sqlite(tmp_p
 
     pg = relay_cli("backup", str(tmp_path / "b3.db"), "--database", "postgresql://relay:s3cret@db/relay")
     assert pg.returncode == 1
-    assert "For PostgreSQL use pg_dump: pg_dump --format=custom" in pg.stderr
+    assert "For PostgreSQL use pg_dump" in pg.stderr and "--schema=SCHEMA" in pg.stderr
     assert "s3cret" not in pg.stderr

@@ -2,10 +2,10 @@
 LISTEN connection that hears wake-ups. It knows no table but schema_version.
 
 No group commit of our own: with a pool, concurrent transactions commit on their own
-connections and PostgreSQL's WAL writer already flushes concurrent commits together (one
-fsync for many), so batching writes into one transaction would add a wait and a shared
-failure for nothing (docs/benchmarks.md, "PostgreSQL"). synchronous_commit stays on: a 2xx
-means the commit is on disk."""
+connections and PostgreSQL already flushes concurrent commits together (one fsync for many);
+batching records into one transaction would add a wait and a shared failure for the ~15% of
+CPU it was measured to save (docs/benchmarks.md, "PostgreSQL driver: why asyncpg").
+synchronous_commit stays on: a 2xx means the commit is on disk."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from relay.store.versions import check_version
 
 log = logging.getLogger(__name__)
 Connection = asyncpg.Connection
-# pg_advisory_xact_lock(namespace, hash): migrations 1; queries.sql takes 2 (a run), 3 (a channel)
+# pg_advisory_xact_lock(1, hash of the schema): migrating it. queries.sql takes one-key locks
+# (a run, a channel), a key space apart from this two-key one
 LOCK_MIGRATE = 1
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # the listener's waits between tries, then 5 s
 LISTEN_WAIT = 10.0  # how long on_due waits for the listener's first connection

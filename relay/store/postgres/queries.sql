@@ -5,8 +5,9 @@
 
 -- lock_run --
 -- (source, run id): two records of one run, on two replicas, one after the other; held until
--- the transaction ends (a row lock cannot lock a run not yet stored)
-SELECT pg_advisory_xact_lock(2, hashtext($1 || '/' || $2));
+-- the transaction ends (a row lock cannot lock a run not yet stored). Advisory locks are per
+-- database: the schema is in the key, so relays on other schemas never wait for ours
+SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/run/' || $1 || '/' || $2, 0));
 
 -- run_state --
 -- (source, run id, task): the run as stored (NULLs if new) and its task's last finished phase,
@@ -235,7 +236,8 @@ UPDATE leases SET until = '-infinity' WHERE name = $1 AND owner = $2;
 SELECT name, owner, until FROM leases WHERE until > $1 ORDER BY name;
 
 -- lock_channel --
-SELECT pg_advisory_xact_lock(3, hashtext($1));
+-- (channel): N replicas admitting sends on one channel count one after the other
+SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/channel/' || $1, 0));
 
 -- forget_sends --
 -- (channel, window start): sends out of the window count no more

@@ -29,6 +29,7 @@ from relay.store.postgres.engine import open_pool
 from relay.store.postgres.queries import SQL
 from relay.store.postgres.upkeep import Upkeep
 from relay.store.postgres.url import parse_url
+from relay.store.postgres.writes import Writes
 from relay.store.sqlite.mappers import (
     attempt_from_row,
     attempt_row,
@@ -75,11 +76,12 @@ class PostgresStore(Coordination, Upkeep, PgBase):
             since = self._since.get(snapshot.source) or await _watching_since(c, snapshot.source, now)
             context = Context(since, Phase(found[3]) if found[3] else None)
             decision = decide(previous, context)
+            writes = Writes()
             if decision.store:
-                await _save_run(c, decision.store, previous, row, now, context.task_last)
+                _save_run(writes, decision.store, previous, row, now, context.task_last)
             if decision.transition:
-                await c.execute(SQL["insert_transition"], *transition_row(decision.transition))
-            written = await self._insert_deliveries(c, decision.deliveries, now, lease, owner)
+                writes.add("insert_transition", transition_row(decision.transition))
+            written = await self._write(c, writes, decision.deliveries, now, lease, owner)
             if decision.digest_items:
                 await c.executemany(
                     SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items]
@@ -87,26 +89,40 @@ class PostgresStore(Coordination, Upkeep, PgBase):
         self._since[snapshot.source] = since  # committed now: it never changes again
         return replace(decision, deliveries=written)
 
-    async def _insert_deliveries(
-        self, c: Conn, deliveries: list[Delivery], now: datetime, lease: float | None, owner: str
+    async def _write(
+        self,
+        c: Conn,
+        writes: Writes,
+        deliveries: list[Delivery],
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
     ) -> list[Delivery]:
-        """Those written (not those whose key exists already); with `lease`, claimed as written
-        when they may be. A pending one written wakes the replicas."""
-        written = []
+        """`writes` and the deliveries in one statement. Returns the deliveries written (not
+        those whose key exists already); with `lease`, claimed as written when they may be.
+        A pending one wakes the replicas (a duplicate too: a wake-up too many costs a claim
+        that finds nothing)."""
+        planned = []
         for d in deliveries:
             lease_until = None
             if lease is not None and claimable_at_once(d, now):
                 d, lease_until = replace(d, status=DeliveryStatus.SENDING), epoch(now) + lease
-            if await _insert_delivery(c, d, lease_until, owner if lease_until else None):
-                written.append(d)
-        if any(d.status == DeliveryStatus.PENDING for d in written):
-            await self._notify(c)
-        return written
+            writes.add("insert_delivery", delivery_row(d, lease_until, owner))
+            planned.append(d)
+        if any(d.status == DeliveryStatus.PENDING for d in planned):
+            writes.add("notify_due", (self._channel,))
+        if not writes.parts:
+            return []
+        answer = await c.fetchrow(writes.statement(), *writes.params)
+        assert answer is not None  # one row, always
+        ids = set(answer[0])
+        return [d for d in planned if d.id in ids]
 
     async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
+        writes = Writes()
+        writes.add("insert_transition", transition_row(transition))
         async with self._tx() as c:
-            await c.execute(SQL["insert_transition"], *transition_row(transition))
-            written = await self._insert_deliveries(c, deliveries, transition.observed_at, None, "")
+            written = await self._write(c, writes, deliveries, transition.observed_at)
         return len(written)
 
     async def watching_since(self, source: str, now: datetime) -> datetime:
@@ -235,8 +251,8 @@ async def _watching_since(c: Conn, source: str, now: datetime) -> datetime:
     return from_epoch(value)
 
 
-async def _save_run(
-    c: Conn,
+def _save_run(
+    writes: Writes,
     stored: Snapshot,
     previous: RunState | None,
     row: tuple[Any, ...] | None,  # previous as stored: its times are kept exact, not rounded via datetime
@@ -247,9 +263,9 @@ async def _save_run(
     first_seen = row[1] if row else epoch(now)
     same_phase = previous is not None and previous.snapshot.phase == stored.phase
     phase_since = (row[2] or row[1]) if row and same_phase else epoch(now)
-    await c.execute(SQL["save_run"], *run_row(stored, first_seen, phase_since))
+    writes.add("save_run", run_row(stored, first_seen, phase_since))
     if stored.terminal and task_last != stored.phase:  # unchanged: no write
-        await c.execute(SQL["save_task_outcome"], stored.source, stored.task, stored.phase.value)
+        writes.add("save_task_outcome", (stored.source, stored.task, stored.phase.value))
 
 
 async def _insert_delivery(

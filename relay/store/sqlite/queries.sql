@@ -128,23 +128,20 @@ INSERT OR REPLACE INTO heartbeat (id, at) VALUES (1, ?);
 
 -- Running for years (upkeep.py): Store.prune deletes in batches of at most `limit` rows, each
 -- its own write, so ingest waits for one batch at a time, never for the whole prune. A
--- delivery's age is that of its last activity, MAX(created_at, next_attempt_at): a replayed
--- dead letter or a retried send counts from when it was last due (the PostgreSQL store's rule
--- too). A cut is inclusive. What a kept delivery refers to stays.
+-- delivery's age counts from created_at; what a kept delivery refers to stays.
 
 -- prunable_delivery_ids --
--- (status, cut, limit): the oldest deliveries of a finished status last active by `cut`
-SELECT id FROM deliveries WHERE status = ? AND MAX(created_at, next_attempt_at) <= ?
-ORDER BY MAX(created_at, next_attempt_at) LIMIT ?;
+-- (status, cut, limit): the oldest deliveries of a finished status written before `cut`
+SELECT id FROM deliveries WHERE status = ? AND created_at < ? ORDER BY created_at LIMIT ?;
 
 -- count_prunable_deliveries --
 -- (status, cut)
-SELECT COUNT(*) FROM deliveries WHERE status = ? AND MAX(created_at, next_attempt_at) <= ?;
+SELECT COUNT(*) FROM deliveries WHERE status = ? AND created_at < ?;
 
 -- count_prunable_attempts --
 -- (status, cut)
 SELECT COUNT(*) FROM attempts WHERE delivery_id IN (
-    SELECT id FROM deliveries WHERE status = ? AND MAX(created_at, next_attempt_at) <= ?
+    SELECT id FROM deliveries WHERE status = ? AND created_at < ?
 );
 
 -- delete_attempts_of --
@@ -158,19 +155,19 @@ DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?));
 -- orphan_transitions --
 -- (transitions cut, sent cut, dead cut, limit): observed before the cut, and no delivery refers to
 -- them that prune keeps (so a dry run counts what a prune would leave unreferenced)
-SELECT t.rowid FROM transitions t WHERE t.observed_at <= ?1 AND NOT EXISTS (
+SELECT t.rowid FROM transitions t WHERE t.observed_at < ?1 AND NOT EXISTS (
     SELECT 1 FROM deliveries d WHERE d.transition_id = t.id AND NOT (
-        (d.status IN ('sent', 'silenced') AND MAX(d.created_at, d.next_attempt_at) <= ?2)
-        OR (d.status = 'dead' AND MAX(d.created_at, d.next_attempt_at) <= ?3)
+        (d.status IN ('sent', 'silenced') AND d.created_at < ?2)
+        OR (d.status = 'dead' AND d.created_at < ?3)
     )
 ) ORDER BY t.observed_at LIMIT ?4;
 
 -- count_orphan_transitions --
 -- (transitions cut, sent cut, dead cut): as orphan_transitions
-SELECT COUNT(*) FROM transitions t WHERE t.observed_at <= ?1 AND NOT EXISTS (
+SELECT COUNT(*) FROM transitions t WHERE t.observed_at < ?1 AND NOT EXISTS (
     SELECT 1 FROM deliveries d WHERE d.transition_id = t.id AND NOT (
-        (d.status IN ('sent', 'silenced') AND MAX(d.created_at, d.next_attempt_at) <= ?2)
-        OR (d.status = 'dead' AND MAX(d.created_at, d.next_attempt_at) <= ?3)
+        (d.status IN ('sent', 'silenced') AND d.created_at < ?2)
+        OR (d.status = 'dead' AND d.created_at < ?3)
     )
 );
 
@@ -181,11 +178,11 @@ DELETE FROM transitions WHERE rowid IN (SELECT value FROM json_each(?));
 -- finished_runs --
 -- (cut, limit): runs in a terminal phase since before the cut (rows older than migration 3
 -- have no phase_since: their first sighting counts)
-SELECT rowid FROM runs WHERE terminal = 1 AND IFNULL(phase_since, first_seen_at) <= ?
+SELECT rowid FROM runs WHERE terminal = 1 AND IFNULL(phase_since, first_seen_at) < ?
 ORDER BY IFNULL(phase_since, first_seen_at) LIMIT ?;
 
 -- count_finished_runs --
-SELECT COUNT(*) FROM runs WHERE terminal = 1 AND IFNULL(phase_since, first_seen_at) <= ?;
+SELECT COUNT(*) FROM runs WHERE terminal = 1 AND IFNULL(phase_since, first_seen_at) < ?;
 
 -- delete_runs --
 -- (rowids as a JSON array)
@@ -193,28 +190,28 @@ DELETE FROM runs WHERE rowid IN (SELECT value FROM json_each(?));
 
 -- old_seen --
 -- (cut, limit)
-DELETE FROM seen WHERE rowid IN (SELECT rowid FROM seen WHERE at <= ? ORDER BY at LIMIT ?);
+DELETE FROM seen WHERE rowid IN (SELECT rowid FROM seen WHERE at < ? ORDER BY at LIMIT ?);
 
 -- count_old_seen --
-SELECT COUNT(*) FROM seen WHERE at <= ?;
+SELECT COUNT(*) FROM seen WHERE at < ?;
 
 -- old_rate_sends --
 -- (cut, limit)
 DELETE FROM rate_sends WHERE rowid IN (
-    SELECT rowid FROM rate_sends WHERE at <= ? ORDER BY at LIMIT ?
+    SELECT rowid FROM rate_sends WHERE at < ? ORDER BY at LIMIT ?
 );
 
 -- count_old_rate_sends --
-SELECT COUNT(*) FROM rate_sends WHERE at <= ?;
+SELECT COUNT(*) FROM rate_sends WHERE at < ?;
 
 -- old_digest_items --
 -- (cut, limit): items of windows sent, whose window ended before the cut
 DELETE FROM digest_items WHERE id IN (
-    SELECT id FROM digest_items WHERE sent = 1 AND window_end <= ? ORDER BY window_end LIMIT ?
+    SELECT id FROM digest_items WHERE sent = 1 AND window_end < ? ORDER BY window_end LIMIT ?
 );
 
 -- count_old_digest_items --
-SELECT COUNT(*) FROM digest_items WHERE sent = 1 AND window_end <= ?;
+SELECT COUNT(*) FROM digest_items WHERE sent = 1 AND window_end < ?;
 
 -- backlog --
 -- per channel and status: how many, and the oldest written (the backlog gauges)
