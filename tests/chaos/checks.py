@@ -43,6 +43,7 @@ class Kill:
 @dataclass
 class Verdict:
     runs: int = 0
+    unaccepted: int = 0  # pushes no replica answered 2xx within the deadline (not expected then)
     kills: int = 0
     leader_kills: int = 0
     lost: list[str] = field(default_factory=list)
@@ -64,7 +65,8 @@ class Verdict:
     def summary(self) -> str:
         gap = "-" if self.min_handover_gap is None else f"{self.min_handover_gap:.2f}s"
         lines = [
-            f"runs {self.runs}, kills {self.kills} (poll leader {self.leader_kills})",
+            f"runs {self.runs} (pushes never accepted {self.unaccepted}), "
+            f"kills {self.kills} (poll leader {self.leader_kills})",
             f"lost {len(self.lost)}, duplicates {len(self.duplicates)}, resends {self.resends} "
             f"(unexplained {len(self.unexplained_resends)})",
             f"poll handovers {self.handovers}, overlap {len(self.overlaps)}, smallest handover gap {gap}",

@@ -101,6 +101,7 @@ class Chaos:
         run_id = f"push_{n:05d}"
         created = _iso(datetime.now(UTC))
         if not await self._push(run_id, {"status": "EXECUTING", "createdAt": created}):
+            self.unaccepted += 1
             return
         await asyncio.sleep(self.rng.uniform(0.0, 0.5))
         status, error = self._outcome()
@@ -193,7 +194,7 @@ class Chaos:
         await asyncio.sleep(2 * self.options.lease_ttl + 1)
 
     def verdict(self) -> Verdict:
-        verdict = Verdict(runs=self.options.runs, kills=len(self.kills))
+        verdict = Verdict(runs=self.options.runs, unaccepted=self.unaccepted, kills=len(self.kills))
         verdict.leader_kills = sum(k.leader for k in self.kills)
         check_notifications(verdict, self.sink.log, self.expected, DONE)
         check_resends(verdict, self.sink.log, self.kills)
