@@ -52,6 +52,7 @@ class Phase:
     used: Used | None = None
     wal: float = 0.0  # PostgreSQL: WAL bytes written meanwhile (the whole server's)
     rows: dict[str, float] = field(default_factory=dict)  # PostgreSQL: rows written, by table
+    sizes: dict[str, float] = field(default_factory=dict)  # PostgreSQL: bytes by table at the end
 
     def rate_in(self) -> float:
         return self.accepted / self.in_s if self.in_s else float("nan")
@@ -129,6 +130,7 @@ class PgStats:
 
     wal: float = 0.0
     rows: dict[str, float] = field(default_factory=dict)
+    sizes: dict[str, float] = field(default_factory=dict)  # bytes on disk by table, indexes included
 
     def since(self, before: PgStats) -> tuple[float, dict[str, float]]:
         rows = {t: n - before.rows.get(t, 0.0) for t, n in self.rows.items()}
@@ -156,9 +158,15 @@ async def _pg_stats(schema: str) -> PgStats:
             "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables WHERE schemaname = $1",
             schema,
         )
+        sizes = await conn.fetch(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'",
+            schema,
+        )
     finally:
         await conn.close()
-    return PgStats(float(wal), {f"{r[0]} {op}": float(r[i]) for r in found for i, op in _OPS})
+    rows = {f"{r[0]} {op}": float(r[i]) for r in found for i, op in _OPS}
+    return PgStats(float(wal), rows, {r[0]: float(r[1]) for r in sizes})
 
 
 _OPS = ((1, "inserted"), (2, "updated"), (3, "deleted"))
@@ -198,8 +206,9 @@ def all_roles(cfg: Config, procs: Processes, sink: stack.Sink, backend: str, n: 
         used = meter.read()
         count, span = delivered_since(sink, start)
         procs.stop(relay)
-        wal, rows = _settled(backend, url).since(stats)
-    return Phase(result["ok"], result["duration_us"] / 1e6, count, span, used, wal, rows)
+        end = _settled(backend, url)
+    wal, rows = end.since(stats)
+    return Phase(result["ok"], result["duration_us"] / 1e6, count, span, used, wal, rows, end.sizes)
 
 
 def _settled(backend: str, url: str) -> PgStats:
@@ -421,6 +430,9 @@ def _row(section: Section, results: Results, key: str, db: str, label: str, kind
         nums[f"{key}-cpu-delivery"] = median(relay_out)
     if db == "PostgreSQL":
         nums[f"{key}-pg-cpu"], nums[f"{key}-rows"], nums[f"{key}-wal"] = median(pg), median(rows), median(wal)
+        for table in sorted({t for p in phases for t in p.sizes}):
+            per = [p.sizes.get(table, 0.0) / p.accepted for p in phases if p.accepted]
+            nums[f"{key}-bytes-{table}"] = median(per)
         for table in sorted({t for p in phases for t in p.rows}):
             per = [p.rows.get(table, 0.0) / i for p, i in zip(phases, items, strict=True) if i]
             nums[f"{key}-rows-{table}"] = median(per)
@@ -498,6 +510,15 @@ def _rows_by_table(n: dict[str, float]) -> list[str]:
                 f" WAL {n.get(f'{key}-wal', float('nan')):.1f} KB (the whole server's WAL position,"
                 " so other work on the machine counts too)."
             )
+    prefix = "postgresql-all-1-bytes-"
+    sizes = {k[len(prefix) :]: v for k, v in n.items() if k.startswith(prefix) and v >= 100}
+    if sizes:
+        parts = ", ".join(f"{t} {v:,.0f}" for t, v in sorted(sizes.items(), key=lambda kv: -kv[1]))
+        notes.append(
+            f"PostgreSQL storage per update delivered (all roles, 1 process; tables with their"
+            f" indexes and TOAST, before any vacuum): {sum(sizes.values()) / 1024:.1f} KB, in bytes:"
+            f" {parts}."
+        )
     return notes
 
 
