@@ -175,16 +175,28 @@ _OPS = ((1, "inserted"), (2, "updated"), (3, "deleted"))
 # -- the phases --------------------------------------------------------------------------------
 
 
-def signed_wrk(cfg: Config, url: str, duration: float, prefix: str) -> dict[str, float]:
-    """Distinct signed updates for `duration` s; raises if any was refused or repeated."""
+@dataclass
+class Pool:
+    """Signed requests written beforehand (not inside a measured window)."""
+
+    path: str
+    distinct: int
+
+
+def signed_pool(cfg: Config, prefix: str) -> Pool:
+    distinct = int(duration(cfg) * 4000) + 2000
+    path = cfg.workdir / f"replicas-{prefix}.tsv"
+    write_signed_pool(path, distinct, stack.SIGNING_SECRET, prefix)
+    return Pool(str(path), distinct)
+
+
+def signed_wrk(cfg: Config, url: str, pool: Pool) -> dict[str, float]:
+    """Distinct signed updates for the run's duration; raises if any was refused or repeated."""
     assert cfg.tools.wrk is not None
-    pool = cfg.workdir / f"replicas-{prefix}.tsv"
-    distinct = int(duration * 4000) + 2000
-    write_signed_pool(pool, distinct, stack.SIGNING_SECRET, prefix)
-    args = [str(pool), "2", "/hooks/signed"]
-    result = stack.wrk(cfg.tools.wrk, url, "signed.lua", args, duration=duration)
-    if result["non2xx"] or result["requests"] > distinct:
-        raise RuntimeError(f"{url}: {result['non2xx']} refused, {result['requests']} of {distinct} sent")
+    args = [pool.path, "2", "/hooks/signed"]
+    result = stack.wrk(cfg.tools.wrk, url, "signed.lua", args, duration=duration(cfg))
+    if result["non2xx"] or result["requests"] > pool.distinct:
+        raise RuntimeError(f"{url}: {result['non2xx']} refused, {result['requests']} of {pool.distinct} sent")
     return result
 
 
@@ -199,9 +211,9 @@ def all_roles(cfg: Config, procs: Processes, sink: stack.Sink, backend: str, n: 
     with database(cfg, backend, f"all{n}") as url:
         relay = start_relay(procs, rules(cfg, sink), url, n, "all", f"relay-{backend}-all{n}")
         sink.reset()
-        stats = pg_stats(url)
+        stats, pool = pg_stats(url), signed_pool(cfg, f"{tag}a{n}")
         meter, start = Meter([relay.pid], pg_port(backend)), time.monotonic()
-        result = signed_wrk(cfg, relay.url, duration(cfg), f"{tag}a{n}")
+        result = signed_wrk(cfg, relay.url, pool)
         sink.wait_for(int(result["ok"]), DRAIN_TIMEOUT)
         used = meter.read()
         count, span = delivered_since(sink, start)
@@ -233,9 +245,9 @@ def split(
         try:
             ingest = start_relay(procs, rules(cfg, sink), url, n, "ingest", f"relay-{backend}-in{n}")
             sink.reset()
-            stats = pg_stats(url)
+            stats, pool = pg_stats(url), signed_pool(cfg, f"{tag}s{n}")
             meter = Meter([ingest.pid], pg_port(backend))
-            result = signed_wrk(cfg, ingest.url, duration(cfg), f"{tag}s{n}")
+            result = signed_wrk(cfg, ingest.url, pool)
             took_in = meter.read()
             procs.stop(ingest)
             middle = _settled(backend, url)
