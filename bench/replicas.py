@@ -320,6 +320,7 @@ def replicas(cfg: Config) -> Section:
     if cfg.tools.wrk is None:
         return skipped("replicas", title, f"replicas: {cfg.tools.missing('wrk')}")
     results = Results()
+    load_before = os.getloadavg()
     backends = BACKENDS
     if problem := postgres_problem():
         results.problems.append(problem)
@@ -334,7 +335,16 @@ def replicas(cfg: Config) -> Section:
                 _measure(cfg, procs, sink, backend, tag, results)
             if cfg.tools.alertmanager:
                 results.add("alertmanager", alertmanager(cfg, procs, sink, tag))
-    return _section(cfg, title, results, [b for b, _ in backends])
+    section = _section(cfg, title, results, [b for b, _ in backends])
+    section.notes.append(
+        "The machine's load average (1, 5, 15 min) before this workload: "
+        + ", ".join(f"{v:.1f}" for v in load_before)
+        + "; after: "
+        + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        + " (before: the machine's other work, which competed for the same 2 cores; after: this"
+        " workload's own processes included)."
+    )
+    return section
 
 
 def _measure(
@@ -471,6 +481,7 @@ def _intro(cfg: Config) -> str:
         " the window (wrk and the sink included; 2.0 = both cores full). Baselines in the same run:"
         " bench/baseline.py with group commit (parse, one row into SQLite), and Alertmanager fed"
         " distinct alerts as in the side-by-side section (its CPU per alert includes the delivery)."
+        " docs/scaling.md turns these per-update costs into replicas, cores and disks."
     )
 
 
