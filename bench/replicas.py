@@ -312,6 +312,10 @@ def split_counts(cfg: Config) -> list[int]:
     return [1] if cfg.quick else [1, 2, 3]
 
 
+def baseline_workers(cfg: Config) -> list[int]:
+    return [1] if cfg.quick else [1, 2]
+
+
 # -- the workload ------------------------------------------------------------------------------
 
 
@@ -329,7 +333,7 @@ def replicas(cfg: Config) -> Section:
         tag = f"r{rep}{secrets.token_hex(2)}"
         with Processes(cfg.workdir) as procs:
             sink = stack.start_sink(procs)
-            for workers in (1, 2):
+            for workers in baseline_workers(cfg):
                 results.add(f"baseline-{workers}", baseline(cfg, procs, workers, tag))
             for backend, _ in backends:
                 _measure(cfg, procs, sink, backend, tag, results)
@@ -395,7 +399,7 @@ def _section(cfg: Config, title: str, results: Results, backends: list[str]) -> 
         for n in split_counts(cfg):
             label = _procs(n, "--role deliver") + ", from the backlog"
             _row(section, results, f"{backend}-deliver-{n}", names[backend], label, "out")
-    for workers in (1, 2):
+    for workers in baseline_workers(cfg):
         label = f"{workers} worker(s), one row per request"
         _row(section, results, f"baseline-{workers}", "group-commit baseline (SQLite)", label, "in")
     if "alertmanager" in results.phases:
