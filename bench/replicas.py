@@ -495,26 +495,26 @@ def _derived(n: dict[str, float], backends: list[str]) -> list[str]:
     for b in backends:
         best = max((k for k in n if k.startswith(f"{b}-all-") and k.endswith("-in")), key=n.get, default=None)
         ingest, deliver = n.get(f"{b}-ingest-1-cpu-update"), n.get(f"{b}-deliver-1-cpu-delivery")
-        if best is None or not ingest or not deliver:
+        both = n.get(f"{b}-all-1-cpu-update")
+        if best is None or not ingest or not deliver or not both:
             continue
-        name = dict(BACKENDS)[b]
-        relay = ingest + deliver
         line = (
-            f"{name}: on these 2 cores the best all-roles figure is {n[best]:,.0f} accepted/s"
-            f" ({best.split('-')[2]} process(es)). Per update with its delivery, a relay process"
-            f" spends {ingest:.2f} + {deliver:.2f} = {relay:.2f} ms of CPU (ingest-only and"
-            f" deliver-only rows, 1 process): one core carries ~{1000 / relay:,.0f} updates/s"
-            f" end to end, ~{1000 / ingest:,.0f}/s of ingest alone or ~{1000 / deliver:,.0f}/s"
-            " of delivery alone."
+            f"{dict(BACKENDS)[b]}: on these 2 cores the best all-roles figure is {n[best]:,.0f}"
+            f" accepted/s ({best.split('-')[2]} process(es)), sharing them with wrk, the sink"
+            f"{' and PostgreSQL' if b == 'postgresql' else ''}. A relay process"
+            f" spends {both:.2f} ms of CPU per update with its delivery when it does both (all"
+            f" roles, 1 process), {ingest:.2f} ms per update ingested and {deliver:.2f} ms per"
+            f" delivery when split: one core carries ~{1000 / both:,.0f} updates/s end to end"
+            f" (~{1000 / ingest:,.0f}/s of ingest alone, ~{1000 / deliver:,.0f}/s of delivery alone)."
         )
-        pg_in, pg_out = n.get(f"{b}-ingest-1-pg-cpu"), n.get(f"{b}-deliver-1-pg-cpu")
-        if b == "postgresql" and pg_in is not None and pg_out is not None:
-            pg = pg_in + pg_out
+        pg = n.get(f"{b}-all-1-pg-cpu")
+        if b == "postgresql" and pg is not None:
             line += (
-                f" PostgreSQL spends another {pg_in:.2f} + {pg_out:.2f} = {pg:.2f} ms per update."
-                f" So C cores of relay processes give ~C x {1000 / relay:,.0f} updates/s while"
-                f" PostgreSQL keeps up; 10,000 updates/s would take ~{10 * relay:.0f} relay cores"
-                f" and ~{10 * pg:.0f} PostgreSQL cores (CPU only; its disk and WAL in docs/scaling.md)."
+                f" PostgreSQL spends another {pg:.2f} ms per update with its delivery. So C cores of"
+                f" relay processes give ~C x {1000 / both:,.0f} updates/s while PostgreSQL keeps up"
+                f" (~{pg / both:.1f} PostgreSQL core per relay core); 10,000 updates/s would take"
+                f" ~{10 * both:.0f} relay cores and ~{10 * pg:.0f} PostgreSQL cores (CPU only; WAL,"
+                " disk and connections in docs/scaling.md)."
             )
         else:
             line += (
