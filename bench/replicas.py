@@ -500,8 +500,8 @@ def _derived(n: dict[str, float], backends: list[str]) -> list[str]:
             continue
         line = (
             f"{dict(BACKENDS)[b]}: on these 2 cores the best all-roles figure is {n[best]:,.0f}"
-            f" accepted/s ({best.split('-')[2]} process(es)), sharing them with wrk, the sink"
-            f"{' and PostgreSQL' if b == 'postgresql' else ''}. A relay process"
+            f" accepted/s ({best.split('-')[2]} process(es)), sharing them with wrk"
+            f"{', the sink and PostgreSQL' if b == 'postgresql' else ' and the sink'}. A relay process"
             f" spends {both:.2f} ms of CPU per update with its delivery when it does both (all"
             f" roles, 1 process), {ingest:.2f} ms per update ingested and {deliver:.2f} ms per"
             f" delivery when split: one core carries ~{1000 / both:,.0f} updates/s end to end"
