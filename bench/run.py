@@ -3,7 +3,7 @@
 Environment:
   BENCH_QUICK=1        the reduced version (under a minute); writes bench/results/quick.md
   BENCH_ONLY=a,b       only these workloads (matching, polling, transport, delivery, latency,
-                       ingest, alertmanager, footprint)
+                       ingest, alertmanager, footprint, replicas)
   BENCH_REPS=N         runs per measurement (default 3; quick: 1)
   BENCH_OUT=FILE       where the markdown goes; BENCH_JSON=FILE where the raw numbers go
   BENCH_TOOLS=none     act as if wrk and Alertmanager were missing (their workloads say so)
@@ -33,6 +33,7 @@ from pathlib import Path
 from bench import http_workloads as hw
 from bench import local_workloads as lw
 from bench.procs import ROOT
+from bench.replicas import replicas
 from bench.report import Section
 from bench.tools import Tools, can_install, ensure
 
@@ -45,6 +46,7 @@ WORKLOADS: list[tuple[str, str, Callable[[hw.Config], Section]]] = [
     ("matching", "Rule matching", lw.matching),
     ("footprint", "Footprint", lw.footprint),
     ("transport", "Delivery transport", lw.transport),
+    ("replicas", "Several processes", replicas),
 ]
 
 KEPT = " Sections of workloads not in BENCH_ONLY are kept from the run before."
@@ -69,8 +71,7 @@ def main() -> int:
     quick = os.environ.get("BENCH_QUICK") == "1"
     only = {w for w in os.environ.get("BENCH_ONLY", "").split(",") if w}
     reps = int(os.environ.get("BENCH_REPS", "1" if quick else "3"))
-    default_out = ROOT / ("bench/results/quick.md" if quick else "docs/benchmarks.md")
-    out = Path(os.environ.get("BENCH_OUT", default_out))
+    out = output()
     raw = Path(os.environ.get("BENCH_JSON", out.with_suffix(".json")))
     src = os.environ.get("BENCH_RELAY_SRC")
     if os.environ.get("BENCH_TOOLS") == "none":
@@ -110,6 +111,13 @@ def main() -> int:
     raw.write_text(json.dumps(_numbers(sections, cfg), indent=1) + "\n")
     print(f"bench: wrote {_shown(out)} in {elapsed:.0f} s", flush=True)
     return 1 if failed else 0
+
+
+def output() -> Path:
+    """Where the markdown goes (BENCH_OUT, or by BENCH_QUICK)."""
+    quick = os.environ.get("BENCH_QUICK") == "1"
+    default_out = ROOT / ("bench/results/quick.md" if quick else "docs/benchmarks.md")
+    return Path(os.environ.get("BENCH_OUT", default_out))
 
 
 def _numbers(sections: list[Section], cfg: hw.Config) -> dict[str, object]:

@@ -155,10 +155,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         except OSError as exc:
             raise RelayError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
         return supervisor.run()
-    where = {"fd": args.fd} if args.fd is not None else {"host": settings.host, "port": settings.port}
     config = uvicorn.Config(
         create_app(settings),
-        **where,
+        host=settings.host,
+        port=settings.port,
         log_config=None,
         access_log=False,
         lifespan="on",
@@ -167,7 +167,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=5,
     )
-    uvicorn.Server(config).run()
+    if args.fd is None:
+        uvicorn.Server(config).run()
+    else:  # a child of --workers: the supervisor's socket, as TCP (see inherited_socket)
+        from relay.supervisor import inherited_socket
+
+        uvicorn.Server(config).run(sockets=[inherited_socket(args.fd)])
     return 0
 
 

@@ -131,6 +131,17 @@ class Supervisor:
                 child.proc.wait()
 
 
+def inherited_socket(fd: int) -> socket.socket:
+    """The listening socket a child inherits, as what it is: TCP over IPv4 or IPv6.
+
+    uvicorn's `fd=` wraps it as AF_UNIX (`socket.fromfd(fd, AF_UNIX, ...)`), so the event loop
+    never sets TCP_NODELAY on the connections it accepts, and every keep-alive answer then
+    waits for the client's delayed ACK (~40 ms here: ~350 requests/s over 16 connections,
+    whatever the CPU; found by bench/replicas.py). `socket(fileno=)` asks the kernel for the
+    family, type and protocol."""
+    return socket.socket(fileno=fd)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = ["ingest", "delivery", "alertmanager", "polling", "matching"]
+WORKLOADS = ["ingest", "delivery", "alertmanager", "polling", "matching", "replicas"]
 
 
 def test_quick_bench_prints_a_line_per_workload_and_writes_its_tables(tmp_path: Path) -> None:
@@ -36,6 +36,7 @@ def test_quick_bench_prints_a_line_per_workload_and_writes_its_tables(tmp_path: 
     assert "not installed: apt-get install wrk" in lines[0]
     assert "not installed: apt-get install prometheus-alertmanager" in lines[2]
     assert "transitions found 100 of 100" in lines[3]
+    assert "not installed: apt-get install wrk" in lines[5]
     text = out.read_text()
     for header in (
         "| channel | deliveries/s |",
