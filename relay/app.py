@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from relay.clock import Clock
 from relay.service import Relay
 from relay.settings import Settings
+from relay.console import ROUTES as CONSOLE
 from relay.web.routes import ROUTES
 
 log = logging.getLogger("relay")
@@ -29,7 +30,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         finally:
             await relay.stop()
 
-    return Starlette(routes=ROUTES, lifespan=lifespan)
+    return Starlette(routes=[*ROUTES, *CONSOLE], lifespan=lifespan)
 
 
 @contextmanager

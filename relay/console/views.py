@@ -1,0 +1,154 @@
+"""What each page shows, read from the running relay and shaped for its template."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatchcase
+
+from relay.models import Attempt, Backlog, Delivery, DeliveryStatus, RunState, Snapshot, Transition
+from relay.redaction import redact_run
+from relay.render.output import safe_output
+from relay.service import Relay
+
+SCAN = 1000  # rows a filtered list reads (newest first) before it filters them
+SHOWN = 100  # rows a list shows
+RECENT_FAILURES = 10
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    name: str
+    kind: str
+    enabled: bool
+    polling: bool
+    leader: str | None
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    failures: int
+    lag: float | None
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """The run a delivery is about, from its stored payload (digests have none)."""
+
+    source: str
+    run_id: str
+    task: str
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    delivery: Delivery
+    run: RunRef | None
+
+
+@dataclass(frozen=True)
+class DeliveryDetail:
+    delivery: Delivery
+    attempts: list[Attempt]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transition of a run's timeline and what it caused."""
+
+    transition: Transition
+    deliveries: list[DeliveryDetail] = field(default_factory=list)
+
+
+async def sources(relay: Relay) -> list[SourceRow]:
+    status, leaders, now = relay.source_status(), await relay.leaders(), relay.clock.now()
+    rows = []
+    for name, shown in status.items():
+        h = relay.sources.health.of(name)
+        lag = (now - h.last_success_at).total_seconds() if h.last_success_at else None
+        rows.append(
+            SourceRow(
+                name,
+                shown["kind"],
+                shown["enabled"],
+                shown["polling"],
+                leaders.get(name),
+                h.last_success_at,
+                h.last_error_at,
+                h.last_error,
+                h.consecutive_failures,
+                lag,
+            )
+        )
+    return rows
+
+
+async def channels(relay: Relay) -> list[Backlog]:
+    """Every configured channel's backlog (zeros included), and any other channel the store
+    still holds deliveries for (one removed from rules.yaml)."""
+    found = {b.channel: b for b in await relay.store.backlog()}
+    names = sorted(set(relay.ruleset.channels) | set(found))
+    return [found.get(n) or Backlog(n, 0, 0, 0, None) for n in names]
+
+
+def run_ref(d: Delivery) -> RunRef | None:
+    run = d.payload.get("run") if isinstance(d.payload, dict) else None
+    if not isinstance(run, dict) or not isinstance(run.get("id"), str):
+        return None
+    return RunRef(str(run.get("source", "")), run["id"], str(run.get("task", "")))
+
+
+def delivery_rows(found: list[Delivery]) -> list[DeliveryRow]:
+    return [DeliveryRow(d, run_ref(d)) for d in found]
+
+
+async def recent_failures(relay: Relay) -> list[DeliveryRow]:
+    return delivery_rows(await relay.store.deliveries(DeliveryStatus.DEAD, RECENT_FAILURES))
+
+
+async def filtered_deliveries(
+    relay: Relay, status: DeliveryStatus | None, channel: str, limit: int = SHOWN
+) -> list[Delivery]:
+    found = await relay.store.deliveries(status, SCAN)
+    return [d for d in found if not channel or d.channel == channel][:limit]
+
+
+def run_matches(state: RunState, task: str, status: str) -> bool:
+    """task: a glob (or a part of the name); status: the platform's status or the phase."""
+    s = state.snapshot
+    if task:
+        pattern = task.lower() if any(c in task for c in "*?[") else f"*{task.lower()}*"
+        if not fnmatchcase(s.task.lower(), pattern):
+            return False
+    return not status or status.lower() in (s.status.lower(), s.phase.value)
+
+
+async def runs(relay: Relay, source: str, task: str, status: str) -> list[RunState]:
+    found = await relay.store.runs(source or None, SCAN)
+    return [s for s in found if run_matches(s, task, status)][:SHOWN]
+
+
+def shown_run(relay: Relay, snapshot: Snapshot) -> Snapshot:
+    """The run as its messages show it: secrets masked, inline data: values left out."""
+    masked, _ = redact_run(snapshot, relay.ruleset.redaction)
+    return masked
+
+
+def output_text(snapshot: Snapshot) -> str | None:
+    output = safe_output(snapshot.output)
+    return json.dumps(output, indent=2, ensure_ascii=False, default=str) if output else None
+
+
+async def timeline(relay: Relay, source: str, run_id: str) -> list[Step]:
+    steps = []
+    for t in await relay.store.run_transitions(source, run_id):
+        details = [
+            DeliveryDetail(d, await relay.store.attempts(d.id))
+            for d in await relay.store.transition_deliveries(t.id)
+        ]
+        steps.append(Step(t, details))
+    return steps
+
+
+def payload_text(d: Delivery) -> str:
+    return json.dumps(d.payload, indent=2, ensure_ascii=False, default=str)
