@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager, contextmanager
 from starlette.applications import Starlette
 
 from relay.clock import Clock
+from relay.console import ROUTES as CONSOLE
 from relay.service import Relay
 from relay.settings import Settings
-from relay.console import ROUTES as CONSOLE
 from relay.web.routes import ROUTES
 
 log = logging.getLogger("relay")
