@@ -105,7 +105,7 @@ def form_action(handler: ActionHandler) -> Callable[[Request], Awaitable[Respons
 async def read_form(request: Request, relay: Relay) -> Form | Response:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
-        return problem(415, "A console form is sent as application/x-www-form-urlencoded.")
+        return {}  # no form at all: no CSRF token either, so refused
     try:
         raw = await read_body(request, MAX_FORM_BYTES, relay.settings.client_timeout)
         pairs = parse_qsl(raw.decode(), keep_blank_values=True, max_num_fields=MAX_FIELDS)

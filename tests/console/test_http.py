@@ -1,0 +1,227 @@
+"""The console's access rules over real HTTP (no browser): off without an admin token, nothing
+reachable without signing in, every form refused without its CSRF token (and nothing changed),
+the cookie's attributes, and run data shown as text on every page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from relay.app import create_app
+from relay.models import DeliveryStatus
+from relay.settings import Settings
+from tests.acceptance.harness import ADMIN_TOKEN
+from tests.console.world import XSS_ERROR, XSS_TASK, XSS_URL, World, console_world, csrf_of, sign_in
+from tests.fakes.servers import serve
+
+PAGES = [
+    "/console",
+    "/console/runs",
+    "/console/runs?status=failed&task=img",
+    "/console/runs/recoup/run_xss",
+    "/console/deliveries",
+    "/console/deliveries?status=dead&channel=hook",
+    "/console/deliveries/{dead}",
+    "/console/deliveries/replay-dead?channel=hook",
+    "/console/silences",
+]
+FORMS = [
+    ("/console/signout", {}),
+    ("/console/deliveries/{dead}/replay", {}),
+    ("/console/deliveries/replay-dead", {"channel": "hook"}),
+    ("/console/silences", {"task": "nightly-*", "duration": "1h", "comment": "maintenance"}),
+    ("/console/silences/{silence}/expire", {}),
+]
+WRONG = "0" * 64
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with console_world(tmp_path) as w:
+        yield w
+
+
+async def _prepared(world: World) -> dict[str, str]:
+    """A dead delivery of a run full of markup, and an active silence: what the forms act on."""
+    dead = await world.failed_run(
+        "run_xss",
+        task=XSS_TASK,
+        error={"message": XSS_ERROR, "name": "Error"},
+        output={"videoSourceUrl": XSS_URL},
+    )
+    csrf = await sign_in(world.relay.client, world.url)
+    made = await world.relay.client.post(
+        f"{world.url}/console/silences",
+        data={"csrf": csrf, "rule": "never-*", "duration": "1h", "comment": "<b>not bold</b>"},
+    )
+    assert made.status_code == 303, made.text
+    (silence,) = await world.relay.relay.store.silences(world.relay.relay.clock.now())
+    return {"dead": dead.id, "silence": silence.id}
+
+
+async def test_every_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing(world: World) -> None:
+    ids = await _prepared(world)
+    client, store, now = world.relay.client, world.relay.relay.store, world.relay.relay.clock.now()
+    async with httpx.AsyncClient(timeout=10) as other:  # another signed-in browser: its token
+        theirs = await sign_in(other, world.url)
+
+    for path, fields in FORMS:
+        url = world.url + path.format(**ids)
+        for token in (None, "", WRONG, theirs):
+            data = fields | ({"csrf": token} if token is not None else {})
+            answer = await client.post(url, data=data)
+            assert answer.status_code == 403, (path, token, answer.status_code)
+            assert "security token" in answer.text
+
+    assert (await store.delivery(ids["dead"])).status == DeliveryStatus.DEAD  # type: ignore[union-attr]
+    assert [s.id for s in await store.silences(now)] == [ids["silence"]]  # none added, none ended
+    still = await client.get(f"{world.url}/console")  # not signed out
+    assert still.status_code == 200 and "Sign out" in still.text
+
+
+async def test_the_same_forms_with_their_token_do_act(world: World) -> None:
+    """The refusals above are the token's doing: with it, each form works."""
+    ids = await _prepared(world)
+    client, store = world.relay.client, world.relay.relay.store
+    csrf = csrf_of((await client.get(f"{world.url}/console")).text)
+    world.sink.always_fail = None
+
+    replayed = await client.post(f"{world.url}/console/deliveries/{ids['dead']}/replay", data={"csrf": csrf})
+    assert replayed.status_code == 303
+    await world.sink.wait_for(1)
+    expired = await client.post(f"{world.url}/console/silences/{ids['silence']}/expire", data={"csrf": csrf})
+    assert expired.status_code == 303
+    assert await store.silences(world.relay.relay.clock.now()) == []
+    out = await client.post(f"{world.url}/console/signout", data={"csrf": csrf})
+    assert out.status_code == 303
+    assert (await client.get(f"{world.url}/console")).status_code == 303  # signed out
+
+
+async def test_the_sign_in_form_needs_its_own_token(world: World) -> None:
+    client = world.relay.client
+    page = await client.get(f"{world.url}/console/signin")
+    for token in (None, WRONG):
+        data = {"token": ADMIN_TOKEN} | ({"csrf": token} if token else {})
+        answer = await client.post(f"{world.url}/console/signin", data=data)
+        assert answer.status_code == 403
+        assert "relay_console=" not in answer.headers.get("set-cookie", "")
+    right = await client.post(
+        f"{world.url}/console/signin", data={"csrf": csrf_of(page.text), "token": ADMIN_TOKEN}
+    )
+    assert right.status_code == 303
+
+
+async def test_no_page_and_no_form_without_signing_in(world: World) -> None:
+    ids = await _prepared(world)
+    async with httpx.AsyncClient(timeout=10) as stranger:
+        for path in PAGES:
+            answer = await stranger.get(world.url + path.format(**ids))
+            assert answer.status_code == 303, path
+            assert answer.headers["location"].startswith("/console/signin?next=%2Fconsole"), path
+            assert "Recent failures" not in answer.text and "img" not in answer.text
+        for path, fields in FORMS:
+            answer = await stranger.post(world.url + path.format(**ids), data=fields | {"csrf": WRONG})
+            assert answer.status_code == 403, path
+    assert (await world.relay.relay.store.delivery(ids["dead"])).status == DeliveryStatus.DEAD  # type: ignore[union-attr]
+
+
+async def test_a_wrong_token_does_not_sign_in(world: World) -> None:
+    client = world.relay.client
+    page = await client.get(f"{world.url}/console/signin")
+    answer = await client.post(
+        f"{world.url}/console/signin", data={"csrf": csrf_of(page.text), "token": ADMIN_TOKEN + "x"}
+    )
+    assert answer.status_code == 401 and "not the admin token" in answer.text
+    assert "relay_console=" not in answer.headers.get("set-cookie", "")
+    assert (await client.get(f"{world.url}/console")).status_code == 303
+
+
+async def test_the_session_cookie_is_httponly_strict_and_secure_over_https(world: World) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        await sign_in(client, world.url)
+    async with httpx.AsyncClient(timeout=10, headers={"x-forwarded-proto": "https"}) as behind_tls:
+        page = await behind_tls.get(f"{world.url}/console/signin")
+        form_cookie = page.headers["set-cookie"]
+        assert "Secure" in form_cookie  # so the client keeps it for https only: sent by hand here
+        answer = await behind_tls.post(
+            f"{world.url}/console/signin",
+            data={"csrf": csrf_of(page.text), "token": ADMIN_TOKEN},
+            headers={"cookie": form_cookie.split(";")[0]},
+        )
+    cookie = answer.headers["set-cookie"]
+    assert "relay_console=session." in cookie
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    assert "Secure" in cookie  # the request came over https (a proxy on loopback said so)
+
+
+async def test_a_tampered_cookie_is_no_session(world: World) -> None:
+    client = world.relay.client
+    await sign_in(client, world.url)
+    value = client.cookies["relay_console"]
+    kind, nonce, expires, mac = value.split(".")
+    for forged in (f"{kind}.{nonce}.{int(expires) + 3600}.{mac}", f"{kind}.{nonce}.{expires}.{WRONG}"):
+        client.cookies.set("relay_console", forged, domain="127.0.0.1", path="/console")
+        assert (await client.get(f"{world.url}/console")).status_code == 303
+
+
+async def test_after_sign_in_only_console_paths(world: World) -> None:
+    client = world.relay.client
+    page = await client.get(f"{world.url}/console/signin?next=https://evil.example/")
+    answer = await client.post(
+        f"{world.url}/console/signin",
+        data={"csrf": csrf_of(page.text), "token": ADMIN_TOKEN, "next": "//evil.example/console"},
+    )
+    assert answer.headers["location"] == "/console"
+
+
+async def test_run_data_shows_as_text_on_every_page(world: World) -> None:
+    ids = await _prepared(world)
+    escaped_task = "&lt;img src=x onerror=alert(1)&gt;"
+    shown_task, shown_error = set(), set()
+    for path in PAGES:
+        answer = await world.relay.client.get(world.url + path.format(**ids))
+        assert answer.status_code == 200, path
+        html = answer.text
+        assert "<img src=x" not in html and "<script>alert" not in html, path
+        assert 'href="javascript:' not in html and "<b>not bold" not in html, path
+        assert "content-security-policy" in answer.headers and "'unsafe-inline'" not in str(answer.headers)
+        if escaped_task in html:
+            shown_task.add(path)
+        if "&lt;script&gt;alert(" in html:
+            shown_error.add(path)
+    # where the run appears, it appears escaped
+    run_pages = {
+        "/console",
+        "/console/runs",
+        "/console/runs?status=failed&task=img",
+        "/console/runs/recoup/run_xss",
+    }
+    assert run_pages | {"/console/deliveries", "/console/deliveries/{dead}"} <= shown_task
+    assert {"/console/runs/recoup/run_xss", "/console/deliveries/{dead}"} <= shown_error
+    run_page = (await world.relay.client.get(f"{world.url}/console/runs/recoup/run_xss")).text
+    assert "javascript:alert(1)" in run_page  # the output's URL: shown, never a link
+    silences = (await world.relay.client.get(f"{world.url}/console/silences")).text
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in silences
+
+
+async def test_the_console_is_off_without_an_admin_token(tmp_path: Path) -> None:
+    config = tmp_path / "rules.yaml"
+    config.write_text("sources: {}\nchannels: {}\nrules: []\n")
+    settings = Settings(
+        config_path=str(config), database_url=f"sqlite:///{tmp_path / 'r.db'}", admin_token=""
+    )
+    async with serve(create_app(settings), lifespan="on") as url, httpx.AsyncClient(timeout=10) as client:
+        for path in ["/", "/console", "/console/runs", "/console/signin", "/console/static/console.css"]:
+            answer = await client.get(url + path)
+            assert answer.status_code == 404, path
+            assert "RELAY_ADMIN_TOKEN" in answer.text
+        for path in ["/console/signin", "/console/signout", "/console/silences"]:
+            assert (await client.post(url + path, data={"token": ""})).status_code == 404
+
+
+async def test_root_leads_to_the_console(world: World) -> None:
+    answer = await world.relay.client.get(f"{world.url}/")
+    assert answer.status_code == 303 and answer.headers["location"] == "/console"
