@@ -4,17 +4,15 @@ the cookie's attributes, and run data shown as text on every page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx2 as httpx
-import pytest
 
 from relay.app import create_app
 from relay.models import DeliveryStatus
 from relay.settings import Settings
 from tests.acceptance.harness import ADMIN_TOKEN
-from tests.console.world import XSS_ERROR, XSS_TASK, XSS_URL, World, console_world, csrf_of, sign_in
+from tests.console.world import XSS_ERROR, XSS_TASK, XSS_URL, World, csrf_of, sign_in
 from tests.fakes.servers import serve
 
 PAGES = [
@@ -36,12 +34,6 @@ FORMS = [
     ("/console/silences/{silence}/expire", {}),
 ]
 WRONG = "0" * 64
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with console_world(tmp_path) as w:
-        yield w
 
 
 async def _prepared(world: World) -> dict[str, str]:
