@@ -217,3 +217,32 @@ async def test_the_console_is_off_without_an_admin_token(tmp_path: Path) -> None
 async def test_root_leads_to_the_console(world: World) -> None:
     answer = await world.relay.client.get(f"{world.url}/")
     assert answer.status_code == 303 and answer.headers["location"] == "/console"
+
+
+async def test_the_overview_shows_sources_leaders_backlogs_and_failures(world: World) -> None:
+    dead = await world.failed_run("run_o1", task="weekly-export")
+    relay = world.relay.relay
+    assert await relay.store.hold("poll:recoup", "replica-b:8080", relay.clock.now(), 60) is not None
+    await sign_in(world.relay.client, world.url)
+
+    html = (await world.relay.client.get(f"{world.url}/console")).text
+
+    sources = html.split('id="sources-h"')[1].split("</section>")[0]
+    assert ">recoup</a>" in sources and "replica-b:8080" in sources and "not here" in sources
+    channels = html.split('id="channels-h"')[1].split("</section>")[0]
+    assert 'href="/console/deliveries?status=dead&amp;channel=hook">1</a>' in channels
+    failures = html.split('id="failures-h"')[1].split("</section>")[0]
+    assert "weekly-export" in failures and "http_500" in failures and dead.id in failures
+
+
+async def test_a_runs_timeline_shows_the_phases_it_skipped(world: World) -> None:
+    await world.push("run_q", status="QUEUED", finishedAt=None, error=None)
+    await world.push("run_q", status="COMPLETED", updatedAt="2026-11-25T12:05:00Z", error=None)
+    await sign_in(world.relay.client, world.url)
+
+    html = (await world.relay.client.get(f"{world.url}/console/runs/recoup/run_q")).text
+
+    assert "unknown → QUEUED" in html and "QUEUED → COMPLETED" in html
+    skipped = 'Skipped phases (not seen between two updates): <span class="status s-skipped">running</span>'
+    assert skipped in html
+    assert "No notification" in html  # no rule matches a success
