@@ -228,7 +228,7 @@ async def test_the_overview_shows_sources_leaders_backlogs_and_failures(world: W
     html = (await world.relay.client.get(f"{world.url}/console")).text
 
     sources = html.split('id="sources-h"')[1].split("</section>")[0]
-    assert ">recoup</a>" in sources and "replica-b:8080" in sources and "not here" in sources
+    assert ">recoup</a>" in sources and "replica-b:8080" in sources and "by its leader" in sources
     channels = html.split('id="channels-h"')[1].split("</section>")[0]
     assert 'href="/console/deliveries?status=dead&amp;channel=hook">1</a>' in channels
     failures = html.split('id="failures-h"')[1].split("</section>")[0]
