@@ -120,6 +120,8 @@ async def bulk_replay(request: Request, visit: Visit, form: Form) -> Response:
 @form_action
 async def add_silence(request: Request, visit: Visit, form: Form) -> Response:
     matchers = {k: v.strip() for k in MATCHER_KEYS if (v := form.get(k, "")).strip()}
+    if form.get("preview"):
+        return await _preview(request, visit, form, matchers)
     now = visit.relay.clock.now()
     try:
         raw = form.get("duration", "").strip()
@@ -142,3 +144,13 @@ async def expire_silence(request: Request, visit: Visit, form: Form) -> Response
     if not await visit.relay.expire_silence(request.path_params["id"]):
         return render(visit, request, "problem.html", 404, message="No active silence with this id.")
     return _to(f"{PATH}/silences?notice=expired")
+
+
+async def _preview(request: Request, visit: Visit, form: Form, matchers: dict[str, str]) -> Response:
+    """What a silence with these matchers would have muted in the last 24 h; creates nothing."""
+    shown = {k: v[:200] for k, v in form.items() if k != "csrf"}
+    try:
+        preview = await views.would_mute(visit.relay, matchers)
+    except ValueError as exc:
+        return await silences_page(request, visit, 422, str(exc)[:200], shown)
+    return await silences_page(request, visit, form=shown, preview=preview)

@@ -52,7 +52,8 @@ async def overview(request: Request, visit: Visit) -> Response:
 async def runs(request: Request, visit: Visit) -> Response:
     q = request.query_params
     source, task, status = q.get("source", ""), q.get("task", "").strip(), q.get("status", "").strip()
-    found = await views.runs(visit.relay, source, task, status)
+    since = q.get("since", "") if q.get("since", "") in views.SINCE else ""
+    found = await views.runs(visit.relay, source, task, status, since)
     return render(
         visit,
         request,
@@ -62,6 +63,8 @@ async def runs(request: Request, visit: Visit) -> Response:
         source=source,
         task=task,
         status=status,
+        since=since,
+        periods=list(views.SINCE),
         limit=views.SHOWN,
         scan=views.SCAN,
         nav="runs",
@@ -154,6 +157,7 @@ async def silences_page(
     status: int = 200,
     error: str | None = None,
     form: dict[str, str] | None = None,
+    preview: list[views.DeliveryRow] | None = None,
 ) -> Response:
     now = visit.relay.clock.now()
     every = await visit.relay.store.silences()
@@ -169,5 +173,6 @@ async def silences_page(
         keys=MATCHER_KEYS,
         error=error,
         form=form or {},
+        preview=preview,
         nav="silences",
     )

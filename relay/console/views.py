@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
 from relay.models import Attempt, Backlog, Delivery, DeliveryStatus, RunState, Snapshot, Transition
 from relay.redaction import redact_run
 from relay.render.output import safe_output
 from relay.service import Relay
+from relay.silences import new_silence
 
 SCAN = 1000  # rows a filtered list reads (newest first) before it filters them
 SHOWN = 100  # rows a list shows
@@ -113,6 +114,10 @@ async def filtered_deliveries(
     return [d for d in found if not channel or d.channel == channel][:limit]
 
 
+SINCE = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+PREVIEW_WINDOW = timedelta(days=1)
+
+
 def run_matches(state: RunState, task: str, status: str) -> bool:
     """task: a glob (or a part of the name); status: the platform's status or the phase."""
     s = state.snapshot
@@ -123,9 +128,39 @@ def run_matches(state: RunState, task: str, status: str) -> bool:
     return not status or status.lower() in (s.status.lower(), s.phase.value)
 
 
-async def runs(relay: Relay, source: str, task: str, status: str) -> list[RunState]:
+async def runs(relay: Relay, source: str, task: str, status: str, since: str = "") -> list[RunState]:
+    """since: "1h", "24h", "7d" (updated that recently) or "" (any time)."""
     found = await relay.store.runs(source or None, SCAN)
-    return [s for s in found if run_matches(s, task, status)][:SHOWN]
+    cut = relay.clock.now() - SINCE[since] if since in SINCE else None
+    return [
+        s for s in found if run_matches(s, task, status) and (cut is None or s.snapshot.updated_at >= cut)
+    ][:SHOWN]
+
+
+def facts(d: Delivery) -> dict[str, str] | None:
+    """What a silence matches a delivery on (relay.dispatch does the same at planning time),
+    from its stored payload; None for a digest."""
+    run = d.payload.get("run") if isinstance(d.payload, dict) else None
+    if not isinstance(run, dict):
+        return None
+    shown = {k: str(run.get(k, "")) for k in ("source", "task", "status", "phase")}
+    return shown | {"rule": d.rule, "channel": d.channel}
+
+
+async def would_mute(relay: Relay, matchers: dict[str, str]) -> list[DeliveryRow]:
+    """The notifications of the last 24 hours a silence with these matchers would have muted
+    (ValueError: matchers no silence could have)."""
+    now = relay.clock.now()
+    probe = new_silence(matchers, now - PREVIEW_WINDOW, now + timedelta(seconds=1))
+    found = await relay.store.deliveries(None, SCAN)
+    hit = [
+        d
+        for d in found
+        if d.created_at >= now - PREVIEW_WINDOW
+        and (f := facts(d)) is not None
+        and probe.mutes(f, d.created_at)
+    ]
+    return delivery_rows(hit)
 
 
 def shown_run(relay: Relay, snapshot: Snapshot) -> Snapshot:

@@ -31,6 +31,7 @@ FORMS = [
     ("/console/deliveries/{dead}/replay", {}),
     ("/console/deliveries/replay-dead", {"channel": "hook"}),
     ("/console/silences", {"task": "nightly-*", "duration": "1h", "comment": "maintenance"}),
+    ("/console/silences", {"task": "nightly-*", "duration": "1h", "preview": "1"}),
     ("/console/silences/{silence}/expire", {}),
 ]
 WRONG = "0" * 64
@@ -246,3 +247,58 @@ async def test_a_runs_timeline_shows_the_phases_it_skipped(world: World) -> None
     skipped = 'Skipped phases (not seen between two updates): <span class="status s-skipped">running</span>'
     assert skipped in html
     assert "No notification" in html  # no rule matches a success
+
+
+async def test_a_silence_preview_counts_the_last_days_matches_and_creates_nothing(world: World) -> None:
+    await world.failed_run("run_1", task="backup-db")
+    await world.failed_run("run_2", task="nightly-report")
+    csrf = await sign_in(world.relay.client, world.url)
+    post = world.relay.client.post
+
+    answer = await post(
+        f"{world.url}/console/silences",
+        data={"csrf": csrf, "task": "backup-*", "duration": "1h", "preview": "1"},
+    )
+
+    assert answer.status_code == 200
+    preview = answer.text.split('id="preview-h"')[1].split("</section>")[0]
+    assert "Would have muted 1 notification in the last 24 hours" in preview
+    assert "backup-db" in preview and "nightly-report" not in preview
+    assert 'value="backup-*"' in answer.text  # the form keeps what was typed
+    every = await post(
+        f"{world.url}/console/silences", data={"csrf": csrf, "channel": "hook", "preview": "1"}
+    )
+    assert "Would have muted 2 notifications" in every.text
+    none = await post(f"{world.url}/console/silences", data={"csrf": csrf, "duration": "1h", "preview": "1"})
+    assert none.status_code == 422 and "at least one matcher" in none.text
+    assert await world.relay.relay.store.silences() == []
+
+
+async def test_a_silence_needs_a_matcher_and_a_sane_duration(world: World) -> None:
+    csrf = await sign_in(world.relay.client, world.url)
+    for fields, says in (
+        ({"duration": "1h"}, "at least one matcher"),
+        ({"task": "x", "duration": ""}, "give a duration"),
+        ({"task": "x", "duration": "soon"}, "expected a duration"),
+        ({"task": "x", "duration": "400d"}, "at most 365d"),
+        ({"colour": "red", "duration": "1h"}, "at least one matcher"),
+    ):
+        answer = await world.relay.client.post(f"{world.url}/console/silences", data={"csrf": csrf} | fields)
+        assert answer.status_code == 422 and says in answer.text, (fields, answer.text[-400:])
+    assert await world.relay.relay.store.silences() == []
+
+
+async def test_runs_filter_by_how_recently_they_were_updated(world: World) -> None:
+    now = world.relay.relay.clock.now().isoformat().replace("+00:00", "Z")
+    await world.push("run_today", task="fresh", updatedAt=now, finishedAt=now)
+    await world.push("run_old", task="stale")  # updated 2026-11-25
+    await sign_in(world.relay.client, world.url)
+    get = world.relay.client.get
+
+    recent = (await get(f"{world.url}/console/runs?since=24h")).text
+    every = (await get(f"{world.url}/console/runs?since=")).text
+    odd = await get(f"{world.url}/console/runs?since=forever")
+
+    assert "run_today" in recent and "run_old" not in recent
+    assert "run_today" in every and "run_old" in every
+    assert odd.status_code == 200 and "run_old" in odd.text  # an unknown period: any time
