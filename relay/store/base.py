@@ -131,6 +131,11 @@ class Store(Protocol):
     async def transition_deliveries(self, transition_id: str) -> list[Delivery]:
         """The deliveries one transition caused, oldest first (by created_at, then id)."""
 
+    async def activity(self, since: datetime, bucket: float) -> list[tuple[int, str, int]]:
+        """What happened from `since` on, in buckets of `bucket` seconds (0 is the first):
+        (bucket, "transitions", count) for transitions observed, (bucket, STATUS, count) for
+        deliveries created, by their status now. Only non-zero counts, in no set order."""
+
     # -- silences -------------------------------------------------------------------------
 
     async def add_silence(self, silence: Silence) -> None: ...

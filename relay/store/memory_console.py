@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
+
 from relay.models import Delivery, Transition
 
 
@@ -17,3 +20,13 @@ class ConsoleReads:
     async def transition_deliveries(self, transition_id: str) -> list[Delivery]:
         mine = [d for d in self._deliveries.values() if d.transition_id == transition_id]
         return sorted(mine, key=lambda d: (d.created_at, d.id))
+
+    async def activity(self, since: datetime, bucket: float) -> list[tuple[int, str, int]]:
+        counts: Counter[tuple[int, str]] = Counter()
+        for t in self._transitions:
+            if t.observed_at >= since:
+                counts[(int((t.observed_at - since).total_seconds() // bucket), "transitions")] += 1
+        for d in self._deliveries.values():
+            if d.created_at >= since:
+                counts[(int((d.created_at - since).total_seconds() // bucket), d.status.value)] += 1
+        return [(b, kind, n) for (b, kind), n in counts.items()]

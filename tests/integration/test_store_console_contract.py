@@ -112,3 +112,25 @@ async def test_a_digest_belongs_to_no_transition(store: Store) -> None:
     await store.enqueue(tt[0], [digest])  # the transition is there: only the delivery is new
 
     assert [d.id for d in await store.transition_deliveries(t)] == ["d-k"]
+
+
+async def test_activity_counts_transitions_and_deliveries_per_bucket(store: Store) -> None:
+    await record(store, "FAILED", "early", -60, keys=("before",))  # before the window: not counted
+    await record(store, "QUEUED", "run_a", 0)
+    await record(store, "FAILED", "run_a", 30, keys=("a1", "a2"))  # bucket 0 (0..59 s)
+    await record(store, "FAILED", "run_b", 150, keys=("b1",))  # bucket 2
+    claimed = await store.claim(T0 + timedelta(seconds=200), 10, lease=30)
+    first = next(d for d in claimed if d.id == "d-a1")
+    await store.complete(first.id, [], Outcome(DeliveryStatus.DEAD, error="no"))
+    await store.release([d.id for d in claimed if d.id != first.id])
+
+    found = await store.activity(T0, 60.0)
+
+    assert sorted(found) == [
+        (0, "dead", 1),
+        (0, "pending", 1),
+        (0, "transitions", 2),
+        (2, "pending", 1),
+        (2, "transitions", 1),
+    ]
+    assert await store.activity(T0 + timedelta(hours=1), 60.0) == []

@@ -278,3 +278,11 @@ FROM transitions WHERE source = $1 AND run_id = $2 ORDER BY observed_at, seq;
 SELECT id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
     next_attempt_at, created_at, rounds, last_error, group_key, template_error
 FROM deliveries WHERE transition_id = $1 ORDER BY created_at, id;
+
+-- activity_transitions --
+SELECT FLOOR((observed_at - $1) / $2)::INTEGER, COUNT(*)::INTEGER FROM transitions
+WHERE observed_at >= $1 GROUP BY 1;
+
+-- activity_deliveries --
+SELECT FLOOR((created_at - $1) / $2)::INTEGER, status, COUNT(*)::INTEGER FROM deliveries
+WHERE created_at >= $1 GROUP BY 1, 2;
