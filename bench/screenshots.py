@@ -72,7 +72,7 @@ async def _shot(page: Page, url: str, target: Path) -> Path:
 
 
 async def main(out: Path) -> None:
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    args = ["--disable-dev-shm-usage"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium(), headless=True, args=args)
         try:

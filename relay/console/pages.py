@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -44,6 +45,10 @@ async def overview(request: Request, visit: Visit) -> Response:
         sources=await views.sources(relay),
         channels=await views.channels(relay),
         failures=await views.recent_failures(relay),
+        charts=[
+            await views.activity(relay, "Last hour", timedelta(hours=1), timedelta(minutes=5)),
+            await views.activity(relay, "Last day", timedelta(days=1), timedelta(hours=1)),
+        ],
         nav="overview",
     )
 

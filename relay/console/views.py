@@ -187,3 +187,49 @@ async def timeline(relay: Relay, source: str, run_id: str) -> list[Step]:
 
 def payload_text(d: Delivery) -> str:
     return json.dumps(d.payload, indent=2, ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One time bucket of the overview's chart: transitions seen, deliveries made by status."""
+
+    start: datetime
+    end: datetime
+    transitions: int
+    sent: int
+    dead: int
+    other: int  # pending, sending, silenced
+
+    @property
+    def deliveries(self) -> int:
+        return self.sent + self.dead + self.other
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    bars: list[Bar]
+
+    @property
+    def peak(self) -> int:
+        return max([1, *(max(b.transitions, b.deliveries) for b in self.bars)])
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(b, name)) for b in self.bars)
+
+
+async def activity(relay: Relay, title: str, span: timedelta, bucket: timedelta) -> Chart:
+    """The last `span` in buckets of `bucket`, oldest first, the last one ending now."""
+    count = int(span / bucket)
+    since = relay.clock.now() - span
+    per: dict[int, dict[str, int]] = {}
+    for n, kind, value in await relay.store.activity(since, bucket.total_seconds()):
+        per.setdefault(min(n, count - 1), {})[kind] = value
+    bars = []
+    for n in range(count):
+        got = per.get(n, {})
+        sent, dead = got.get("sent", 0), got.get("dead", 0)
+        other = sum(v for k, v in got.items() if k not in ("transitions", "sent", "dead"))
+        start = since + n * bucket
+        bars.append(Bar(start, start + bucket, got.get("transitions", 0), sent, dead, other))
+    return Chart(title, bars)

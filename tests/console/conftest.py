@@ -40,7 +40,7 @@ def chromium() -> str:
 async def browser() -> AsyncIterator[Browser]:
     executable = chromium()
     # as root (CI, containers) chromium runs only without its sandbox
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    args = ["--disable-dev-shm-usage"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=executable, headless=True, args=args)
         try:

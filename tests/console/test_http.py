@@ -234,6 +234,10 @@ async def test_the_overview_shows_sources_leaders_backlogs_and_failures(world: W
     assert 'href="/console/deliveries?status=dead&amp;channel=hook">1</a>' in channels
     failures = html.split('id="failures-h"')[1].split("</section>")[0]
     assert "weekly-export" in failures and "http_500" in failures and dead.id in failures
+    activity = html.split('id="activity-h"')[1].split("</section>")[0]
+    for span in ("Last hour", "Last day"):
+        assert f"<strong>{span}</strong>: 1 transitions; 1 deliveries (0 sent, 1 dead, 0 pending" in activity
+    assert activity.count('<rect class="c-dead"') == 12 + 24  # a bar per 5 minutes, per hour
 
 
 async def test_a_runs_timeline_shows_the_phases_it_skipped(world: World) -> None:
