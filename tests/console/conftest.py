@@ -14,13 +14,19 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from tests.console.world import World, console_world
+from tests.integration.pg import pg_schema
 
 CHROMIUM = os.environ.get("RELAY_CHROMIUM", "/usr/bin/chromium")
 INSTALL = "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium"
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    """The console over each backend: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "postgres":
+        async with pg_schema("c") as url, console_world(tmp_path, url) as w:
+            yield w
+        return
     async with console_world(tmp_path) as w:
         yield w
 

@@ -4,15 +4,17 @@ the cookie's attributes, and run data shown as text on every page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2 as httpx
 
 from relay.app import create_app
+from relay.clock import FakeClock
 from relay.models import DeliveryStatus
 from relay.settings import Settings
 from tests.acceptance.harness import ADMIN_TOKEN
-from tests.console.world import XSS_ERROR, XSS_TASK, XSS_URL, World, csrf_of, sign_in
+from tests.console.world import XSS_ERROR, XSS_TASK, XSS_URL, World, console_world, csrf_of, sign_in
 from tests.fakes.servers import serve
 
 PAGES = [
@@ -306,3 +308,15 @@ async def test_runs_filter_by_how_recently_they_were_updated(world: World) -> No
     assert "run_today" in recent and "run_old" not in recent
     assert "run_today" in every and "run_old" in every
     assert odd.status_code == 200 and "run_old" in odd.text  # an unknown period: any time
+
+
+async def test_a_session_ends_after_twelve_hours(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    async with console_world(tmp_path, clock=clock) as world:
+        client = world.relay.client
+        await sign_in(client, world.url)
+        clock.advance(12 * 3600 - 1)
+        assert (await client.get(f"{world.url}/console")).status_code == 200
+        clock.advance(1)
+        answer = await client.get(f"{world.url}/console/runs")
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/console/signin")

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2 as httpx
 
+from relay.clock import Clock
 from relay.models import Delivery, DeliveryStatus
 from tests.acceptance.harness import ADMIN_TOKEN, RunningRelay, running_relay
 from tests.fakes.sinks import RecordingSink, recording_sink
@@ -86,12 +87,15 @@ class World:
 
 
 @asynccontextmanager
-async def console_world(tmp_path: Path, **overrides: Any) -> AsyncIterator[World]:
+async def console_world(
+    tmp_path: Path, database: str | None = None, clock: Clock | None = None
+) -> AsyncIterator[World]:
+    """`database`: a database URL (default: a SQLite file in `tmp_path`)."""
     sink = RecordingSink(always_fail=500)  # refuses until a test lets it answer
     async with recording_sink(sink=sink) as (_, sink_url):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(sink_url))
-        async with running_relay(config, tmp_path / "relay.db", **overrides) as relay:
+        async with running_relay(config, database or tmp_path / "relay.db", clock) as relay:
             yield World(relay, sink)
 
 
