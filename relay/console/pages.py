@@ -181,3 +181,11 @@ async def silences_page(
         preview=preview,
         nav="silences",
     )
+
+
+@signed_in
+async def rules(request: Request, visit: Visit) -> Response:
+    rows, capped = await views.rules(visit.relay)
+    return render(
+        visit, request, "rules.html", rows=rows, capped=capped, path=visit.relay.ruleset.path, nav="rules"
+    )

@@ -42,6 +42,7 @@ ROUTES = [
     Route("/console/deliveries/{id}", pages.delivery, methods=["GET"]),
     Route("/console/deliveries/{id}/replay", actions.replay, methods=["POST"]),
     Route("/console/silences", pages.silences, methods=["GET"]),
+    Route("/console/rules", pages.rules, methods=["GET"]),
     Route("/console/silences", actions.add_silence, methods=["POST"]),
     Route("/console/silences/{id}/expire", actions.expire_silence, methods=["POST"]),
     Route("/console/static/{name}", asset, methods=["GET"]),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
+from relay.config.matching import Matcher
+from relay.config.schema import Rule
+from relay.console.render import seconds
 from relay.models import Attempt, Backlog, Delivery, DeliveryStatus, RunState, Snapshot, Transition
 from relay.redaction import redact_run
 from relay.render.output import safe_output
@@ -233,3 +237,64 @@ async def activity(relay: Relay, title: str, span: timedelta, bucket: timedelta)
         start = since + n * bucket
         bars.append(Bar(start, start + bucket, got.get("transitions", 0), sent, dead, other))
     return Chart(title, bars)
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """One loaded rule: where it is, what it matches, where it sends, and its last day."""
+
+    rule: Rule
+    conditions: list[tuple[str, str]]
+    options: list[str]
+    counts: dict[str, int]  # delivery status -> deliveries of the last 24 h
+
+    @property
+    def matched(self) -> int:
+        return sum(self.counts.values())
+
+
+def conditions(matcher: Matcher) -> list[tuple[str, str]]:
+    """The `match:` conditions that are set, as text (none: the rule matches every transition)."""
+    shown = []
+    for f in fields(matcher):
+        value = getattr(matcher, f.name)
+        if value is None or value == ():
+            continue
+        if isinstance(value, frozenset | tuple):
+            parts = sorted(
+                "unknown" if v is None else "=".join(v) if isinstance(v, tuple) else str(v) for v in value
+            )
+            value = ", ".join(parts)
+        shown.append((f.name, str(value).lower() if isinstance(value, bool) else str(value)))
+    return shown
+
+
+def options(rule: Rule) -> list[str]:
+    found = [f"first_seen: {rule.first_seen}"]
+    if rule.digest is not None:
+        found.append("digest")
+    if rule.group_window:
+        found.append(f"group_window: {seconds(rule.group_window)}")
+    if rule.once_per is not None:
+        found.append(f"once_per: {seconds(rule.once_per.period)}")
+    if rule.stuck_after:
+        found.append(f"stuck_after: {seconds(rule.stuck_after)}")
+    if rule.template is not None:
+        found.append("template")
+    return found
+
+
+async def rules(relay: Relay) -> tuple[list[RuleRow], bool]:
+    """Every loaded rule with its deliveries of the last 24 hours (read from the SCAN newest
+    deliveries: True when that cap was reached, so the counts may be short)."""
+    cut = relay.clock.now() - PREVIEW_WINDOW
+    found = await relay.store.deliveries(None, SCAN)
+    counts: dict[str, Counter[str]] = {}
+    for d in found:
+        if d.created_at >= cut:
+            counts.setdefault(d.rule, Counter())[d.status.value] += 1
+    rows = [
+        RuleRow(r, conditions(r.matcher), options(r), dict(counts.get(r.name, {})))
+        for r in relay.ruleset.rules
+    ]
+    return rows, len(found) >= SCAN

@@ -74,6 +74,11 @@ async def test_bulk_replay_the_dead_letters_after_a_confirmation(world: World, b
         received = await world.sink.wait_for(3)
         assert sorted(r.json()["run"]["id"] for r in received) == ["run_b0", "run_b1", "run_b2"]
 
+        await world.deliveries(DeliveryStatus.SENT, 3)
+        await page.get_by_role("link", name="Rules").click()
+        rule = page.get_by_role("row", name=re.compile("^failures"))
+        await expect(rule).to_contain_text("3 matched: 3 sent")
+
 
 async def test_a_silence_records_a_matching_notification_as_silenced(world: World, browser: Browser) -> None:
     await world.failed_run("run_p1", task="backup-logs")  # earlier today: what a preview finds

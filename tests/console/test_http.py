@@ -320,3 +320,18 @@ async def test_a_session_ends_after_twelve_hours(tmp_path: Path) -> None:
         clock.advance(1)
         answer = await client.get(f"{world.url}/console/runs")
         assert answer.status_code == 303 and answer.headers["location"].startswith("/console/signin")
+
+
+async def test_the_rules_page_says_what_is_loaded_from_where_and_its_last_day(world: World) -> None:
+    await world.failed_run("run_r1")
+    await world.push("run_r2", status="COMPLETED", error=None)  # matches no rule
+    await sign_in(world.relay.client, world.url)
+
+    html = (await world.relay.client.get(f"{world.url}/console/rules")).text
+
+    row = html.split('<th scope="row">failures</th>')[1].split("</tr>")[0]
+    assert world.relay.relay.ruleset.path in html
+    assert "<td>7</td>" in row  # the line of `- name: failures` in world.rules()
+    assert "<code>phases: crashed, expired, failed, missed, system_error, timed_out</code>" in row
+    assert 'href="/console/deliveries?channel=hook">hook</a>' in row
+    assert "1 matched: 1 dead" in row
