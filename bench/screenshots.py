@@ -58,6 +58,7 @@ async def shoot(browser: Browser, out: Path) -> list[Path]:
                 "run": "/console/runs/recoup/run_7f3a",
                 "deliveries": "/console/deliveries",
                 "silences": "/console/silences",
+                "rules": "/console/rules",
             }
             for name, path in shots.items():
                 written.append(await _shot(page, world.url + path, out / f"{name}.png"))
