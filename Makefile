@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck check clean bench screenshots
+.PHONY: run test lint typecheck check clean bench chaos screenshots
 
 $(BIN)/relay: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ lint: $(BIN)/relay
 	$(BIN)/lint-imports
 
 check: lint test
+
+# three `relay serve` replicas on PostgreSQL, ~2000 runs, replicas killed and restarted; exits 1
+# on a lost or repeated notification, two pollers at once or a digest window sent twice
+chaos: $(BIN)/relay
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) relay.db relay.db-wal relay.db-shm

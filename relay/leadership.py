@@ -2,10 +2,12 @@
 the clock-driven jobs ("job:scheduler": digests, stuck runs, pruning), however many replicas
 share the store.
 
-Each process asks the store for every lease it wants every `ttl / 4` seconds (`Store.hold`:
+Each process asks the store for every lease it wants every `ttl / 5` seconds (`Store.hold`:
 take it if free or run out, renew it if its own). A process counts itself leader only until
-half the lease has passed since its last successful renewal began, so it has stopped well
-before the store lets another take over, even if the store stops answering it. When a leader
+half the lease has passed since its last successful renewal began, and its user is told then
+(a round is brought forward to that moment; a renewal unanswered by then has failed), so it
+has stopped well before the store lets another take over, even if the store stops answering
+it. When a leader
 dies, its lease runs out and the next round of another process takes it: failover within
 `ttl` plus a round. The lease's owner is the process's replica id, the same after a restart,
 so a restarted process takes back what it led at once.
@@ -27,6 +29,7 @@ from relay.store import Store
 log = logging.getLogger("relay.leadership")
 
 SCHEDULER = "job:scheduler"
+MIN_WAIT = 0.01  # seconds: the shortest wait between rounds
 
 # called with True when this process becomes the leader of a lease, False when it stops being it
 OnChange = Callable[[bool], Awaitable[None]]
@@ -82,7 +85,7 @@ class Leadership:
                 async with self._lock:
                     await self._renew(list(self._wanted))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.every)
+                    await asyncio.wait_for(stop.wait(), self.next_round())
         finally:
             for name in list(self._wanted):
                 await self.drop(name)
@@ -96,9 +99,23 @@ class Leadership:
             if self.leads(name) != (name in self._told):
                 await self._tell(name, self._wanted[name], self.leads(name), "lease_lost")
 
+    def next_round(self) -> float:
+        """Seconds until the next round: `every`, or less when a lease this process leads lapses
+        sooner (renewals failing), so that its user is told then and not up to a round later."""
+        return min([self.every, *(self._left(name) for name in self._told)])
+
+    def _left(self, name: str) -> float:
+        """Seconds until `name` lapses here (a floor keeps a late round from spinning)."""
+        until = self._until.get(name)
+        left = self.every if until is None else (until - self.clock.now()).total_seconds()
+        return max(MIN_WAIT, left)
+
     async def _hold(self, name: str, now: datetime) -> int | None:
+        # a renewal still unanswered when the lease lapses here is a failed one: waiting longer
+        # would keep this process leading past its deadline, towards the store's
+        timeout = min(self.every, self._left(name)) if name in self._told else self.every
         try:
-            return await asyncio.wait_for(self.store.hold(name, self.owner, now, self.ttl), self.every)
+            return await asyncio.wait_for(self.store.hold(name, self.owner, now, self.ttl), timeout)
         except Exception as exc:  # the store is away: this process leads until its lease lapses
             log.warning("lease_renewal_failed lease=%s error=%s", name, type(exc).__name__)
             return None

@@ -231,11 +231,24 @@ class Reconciler:
         wanted = [s for s in fresh if self._wanted(known.get(s.run_id))]
         covered.update(s.run_id for s in fresh if self._platform.lists_known_runs or s.run_id not in known)
         jobs = [partial(self._detailed, s, known.get(s.run_id), True, report) for s in wanted]
+        # those before a failure go in (the rest waits for the next cycle), side by side so
+        # they join one group commit, and oldest first: the runs about to leave a list that
+        # shows only the newest are written first, and a task's last outcome is its newest run's
+        ready: list[Snapshot] = []
         for result in await bounded(jobs):
             if isinstance(result, BaseException):
-                raise result  # those before it are in: the rest waits for the next cycle
-            async with self._lock(result.run_id):
-                await self._ingest_one(result, report)
+                await self._ingest_all(ready, report)
+                raise result
+            ready.append(result)
+        await self._ingest_all(ready, report)
+
+    async def _ingest_all(self, snapshots: list[Snapshot], report: PollReport) -> None:
+        snapshots.sort(key=_age)
+        await asyncio.gather(*(self._ingest_locked(s, report) for s in snapshots))
+
+    async def _ingest_locked(self, snapshot: Snapshot, report: PollReport) -> None:
+        async with self._lock(snapshot.run_id):
+            await self._ingest_one(snapshot, report)
 
     def _wanted(self, state: RunState | None) -> bool:
         if state is None:
@@ -311,6 +324,10 @@ class Reconciler:
 
     def _lock(self, run_id: str) -> RunLock:
         return RunLock(self._locks, run_id)
+
+
+def _age(snapshot: Snapshot) -> datetime:
+    return snapshot.updated_at
 
 
 async def poll_forever(

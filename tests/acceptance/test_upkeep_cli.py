@@ -27,10 +27,10 @@ retention: {sent: 1d, transitions: 1d, finished_runs: 1d}
 NO_CREDENTIALS = {"RECOUP_API_KEY": "", "RECOUP_WEBHOOK_SECRET": ""}
 
 
-async def seed(database: Path, runs: int) -> None:
+async def seed(url: str, runs: int) -> None:
     """`runs` finished runs recorded at T0 (long ago), each with one sent delivery, and one
     run still executing."""
-    store = await open_store(f"sqlite:///{database}")
+    store = await open_store(url)
     try:
         for n in range(runs):
             await store.record(snap("COMPLETED", run_id=f"old-{n}"), notify(n), T0)
@@ -38,6 +38,20 @@ async def seed(database: Path, runs: int) -> None:
             await store.complete(f"d{n}", [], Outcome(DeliveryStatus.SENT))
         running = snap("EXECUTING", run_id="running")
         await store.record(running, lambda previous, context: Decision(running), T0)
+    finally:
+        await store.close()
+
+
+async def stored(url: str) -> tuple[int, int, int]:
+    """(deliveries, transitions, runs) in the store."""
+    store = await open_store(url)
+    try:
+        counts = (
+            await store.deliveries(limit=1000),
+            await store.transitions(1000),
+            await store.runs(limit=1000),
+        )
+        return len(counts[0]), len(counts[1]), len(counts[2])
     finally:
         await store.close()
 
@@ -64,13 +78,13 @@ def table_of(stdout: str) -> dict[str, int]:
     return {line.split()[0]: int(line.split()[1]) for line in stdout.splitlines()}
 
 
-def test_prune_dry_run_counts_and_prune_deletes(tmp_path: Path) -> None:
-    config, database = tmp_path / "rules.yaml", tmp_path / "relay.db"
+async def test_prune_dry_run_counts_and_prune_deletes(tmp_path: Path, database_url: str) -> None:
+    config = tmp_path / "rules.yaml"
     config.write_text(RULES)
-    asyncio.run(seed(database, 3))
-    args = ("--config", str(config), "--database", f"sqlite:///{database}")
+    await seed(database_url, 3)
+    args = ("--config", str(config), "--database", database_url)
 
-    dry = relay_cli("prune", "--dry-run", *args)
+    dry = await relay_cli_async("prune", "--dry-run", *args)
     assert dry.returncode == 0, dry.stderr
     expected = {
         "deliveries": 3,
@@ -83,20 +97,20 @@ def test_prune_dry_run_counts_and_prune_deletes(tmp_path: Path) -> None:
     }
     assert table_of(dry.stdout) == expected
     assert "9 rows would be deleted (dry run: nothing was)" in dry.stderr
-    assert rows(database, "deliveries") == 3 and rows(database, "runs") == 4
+    assert await stored(database_url) == (3, 3, 4)
 
-    done = relay_cli("prune", *args)
+    done = await relay_cli_async("prune", *args)
     assert done.returncode == 0, done.stderr
     assert table_of(done.stdout) == expected
-    assert rows(database, "deliveries") == 0 and rows(database, "transitions") == 0
-    assert rows(database, "runs") == 1  # the unfinished run stays
-    assert table_of(relay_cli("prune", *args).stdout) == dict.fromkeys(expected, 0)
+    assert await stored(database_url) == (0, 0, 1)  # the unfinished run stays
+    again = await relay_cli_async("prune", *args)
+    assert table_of(again.stdout) == dict.fromkeys(expected, 0)
 
 
 def test_prune_with_a_broken_retention_changes_nothing(tmp_path: Path) -> None:
     config, database = tmp_path / "rules.yaml", tmp_path / "relay.db"
     config.write_text(RULES.replace("sent: 1d", "sent: soon"))
-    asyncio.run(seed(database, 1))
+    asyncio.run(seed(f"sqlite:///{database}", 1))
     result = relay_cli("prune", "--config", str(config), "--database", f"sqlite:///{database}")
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {config}:5: retention: sent: expected a duration")
@@ -146,7 +160,7 @@ async def test_backup_while_serving_is_a_whole_database(tmp_path: Path) -> None:
 
 def test_backup_refuses_an_existing_file_and_a_database_that_is_not_sqlite(tmp_path: Path) -> None:
     database, copy = tmp_path / "relay.db", tmp_path / "backup.db"
-    asyncio.run(seed(database, 1))
+    asyncio.run(seed(f"sqlite:///{database}", 1))
     copy.write_text("precious")
     exists = relay_cli("backup", str(copy), "--database", f"sqlite:///{database}")
     assert exists.returncode == 1

@@ -437,3 +437,19 @@ async def test_run_keeps_polling_through_failures(env: Env, caplog: pytest.LogCa
     assert "poll_rate_limited source=recoup retry_after=0.01s" in caplog.text
     [bug] = [r for r in caplog.records if "unexpected RuntimeError" in r.getMessage()]
     assert bug.exc_info is not None  # with its traceback
+
+
+async def test_a_page_goes_in_oldest_first(env: Env) -> None:
+    """A list shows only the newest runs: the oldest are about to leave it, so they are written
+    first; and a task's last outcome comes out as its newest run's."""
+    for n in range(5):
+        env.fake.put_run(f"run_{n}", status="COMPLETED")  # each one later than the one before
+    order: list[str] = []
+
+    async def recording(snapshot: Snapshot) -> object:
+        order.append(snapshot.run_id)
+        return await env.pipeline.ingest(snapshot)
+
+    report = await env.new_poller(ingest=recording).poll_once()
+    assert report.ingested == 5
+    assert order == [f"run_{n}" for n in range(5)]
