@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck check clean bench chaos
+.PHONY: run test lint typecheck check clean bench chaos screenshots
 
 $(BIN)/relay: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,8 @@ $(VENV)/.bench: $(BIN)/relay pyproject.toml
 # says so), writes docs/benchmarks.md; BENCH_QUICK=1: a reduced run in under a minute
 bench: $(VENV)/.bench
 	$(BIN)/python -m bench
+
+# docs/screenshots/*.png: the console's main pages (the README shows them), rendered by Debian's
+# chromium through Playwright as in the browser tests
+screenshots: $(BIN)/relay
+	$(BIN)/python -m bench.screenshots

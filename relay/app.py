@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager, contextmanager
 from starlette.applications import Starlette
 
 from relay.clock import Clock
+from relay.console import ROUTES as CONSOLE
 from relay.service import Relay
 from relay.settings import Settings
 from relay.web.routes import ROUTES
@@ -29,7 +30,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         finally:
             await relay.stop()
 
-    return Starlette(routes=ROUTES, lifespan=lifespan)
+    return Starlette(routes=[*ROUTES, *CONSOLE], lifespan=lifespan)
 
 
 @contextmanager

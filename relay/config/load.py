@@ -254,6 +254,7 @@ def _rule(
         once_per=_once_per(r, file),
         stuck_after=r.convert("stuck_after", parse_duration, None),
         redaction=replace(redaction, enabled=r.get("redact", bool, redaction.enabled)),
+        line=getattr(data, "line", 0),
     )
 
 

@@ -74,6 +74,7 @@ class Rule:
     once_per: OncePer | None = None  # notify once per key per period
     stuck_after: float | None = None  # seconds a run may stay in a matched, non-terminal phase
     redaction: Redaction = DEFAULT  # how the run's data is masked in this rule's messages
+    line: int = field(default=0, compare=False)  # where it starts in rules.yaml (the console)
 
 
 @dataclass(frozen=True)

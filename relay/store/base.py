@@ -122,6 +122,20 @@ class Store(Protocol):
         """A transition the relay itself observed (a run stuck too long): written with its
         deliveries unless already there (same ids and keys). Returns deliveries written."""
 
+    # -- the console (issue 12): a run's timeline ---------------------------------------------
+
+    async def run_transitions(self, source: str, run_id: str) -> list[Transition]:
+        """Every transition of one run still stored, oldest first (among equal times, in the
+        order recorded)."""
+
+    async def transition_deliveries(self, transition_id: str) -> list[Delivery]:
+        """The deliveries one transition caused, oldest first (by created_at, then id)."""
+
+    async def activity(self, since: datetime, bucket: float) -> list[tuple[int, str, int]]:
+        """What happened from `since` on, in buckets of `bucket` seconds (0 is the first):
+        (bucket, "transitions", count) for transitions observed, (bucket, STATUS, count) for
+        deliveries created, by their status now. Only non-zero counts, in no set order."""
+
     # -- silences -------------------------------------------------------------------------
 
     async def add_silence(self, silence: Silence) -> None: ...

@@ -24,10 +24,11 @@ from relay.models import (
 )
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
+from relay.store.memory_console import ConsoleReads
 from relay.store.retention import BACKLOG_STATUSES, RATE_SENDS_KEPT, TABLES, prunable
 
 
-class MemoryStore:
+class MemoryStore(ConsoleReads):
     def __init__(self) -> None:
         self._runs: dict[tuple[str, str], RunState] = {}
         self._sources: dict[str, datetime] = {}

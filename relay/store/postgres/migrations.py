@@ -72,4 +72,7 @@ MIGRATIONS: list[str] = [
         key TEXT PRIMARY KEY, lim INTEGER, remaining INTEGER, reset_at DOUBLE PRECISION
     )
     """,
+    # 2: a run's page in the console reads the deliveries of each transition (Store.
+    # transition_deliveries); prune's "a kept delivery refers to it" check uses it too
+    "CREATE INDEX deliveries_transition ON deliveries (transition_id)",
 ]

@@ -268,3 +268,21 @@ SELECT channel,
     MIN(created_at) FILTER (WHERE status = 'pending')
 FROM deliveries WHERE status IN ('pending', 'sending', 'dead')
 GROUP BY channel ORDER BY channel;
+
+-- run_transitions --
+SELECT id, source, run_id, from_phase, to_phase, from_status, to_status, observed_at, via,
+    backfill, skipped
+FROM transitions WHERE source = $1 AND run_id = $2 ORDER BY observed_at, seq;
+
+-- transition_deliveries --
+SELECT id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
+    next_attempt_at, created_at, rounds, last_error, group_key, template_error
+FROM deliveries WHERE transition_id = $1 ORDER BY created_at, id;
+
+-- activity_transitions --
+SELECT FLOOR((observed_at - $1) / $2)::INTEGER, COUNT(*)::INTEGER FROM transitions
+WHERE observed_at >= $1 GROUP BY 1;
+
+-- activity_deliveries --
+SELECT FLOOR((created_at - $1) / $2)::INTEGER, status, COUNT(*)::INTEGER FROM deliveries
+WHERE created_at >= $1 GROUP BY 1, 2;

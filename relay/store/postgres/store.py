@@ -24,6 +24,7 @@ from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
 from relay.store.postgres.base import Conn, PgBase
+from relay.store.postgres.console import ConsoleReads
 from relay.store.postgres.coordination import Coordination
 from relay.store.postgres.engine import open_pool
 from relay.store.postgres.queries import SQL
@@ -46,7 +47,7 @@ from relay.store.sqlite.mappers import (
 )
 
 
-class PostgresStore(Coordination, Upkeep, PgBase):
+class PostgresStore(Coordination, Upkeep, ConsoleReads, PgBase):
     @classmethod
     async def open(cls, url: str) -> Self:
         target = parse_url(url)

@@ -320,3 +320,21 @@ SELECT lim, remaining, reset_at FROM budgets WHERE key = ?;
 
 -- save_budget --
 INSERT OR REPLACE INTO budgets (key, lim, remaining, reset_at) VALUES (?, ?, ?, ?);
+
+-- run_transitions --
+SELECT id, source, run_id, from_phase, to_phase, from_status, to_status, observed_at, via,
+    backfill, skipped
+FROM transitions WHERE source = ? AND run_id = ? ORDER BY observed_at, rowid;
+
+-- transition_deliveries --
+SELECT id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
+    next_attempt_at, created_at, rounds, last_error, group_key, template_error
+FROM deliveries WHERE transition_id = ? ORDER BY created_at, id;
+
+-- activity_transitions --
+SELECT CAST((observed_at - ?) / ? AS INTEGER), COUNT(*) FROM transitions
+WHERE observed_at >= ? GROUP BY 1;
+
+-- activity_deliveries --
+SELECT CAST((created_at - ?) / ? AS INTEGER), status, COUNT(*) FROM deliveries
+WHERE created_at >= ? GROUP BY 1, 2;

@@ -24,6 +24,7 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
+from relay.store.sqlite.console import ConsoleReads
 from relay.store.sqlite.coordination import Coordination
 from relay.store.sqlite.engine import Row
 from relay.store.sqlite.mappers import (
@@ -44,7 +45,7 @@ from relay.store.sqlite.queries import SQL
 from relay.store.sqlite.upkeep import Upkeep
 
 
-class SqliteStore(Coordination, Upkeep):
+class SqliteStore(Coordination, Upkeep, ConsoleReads):
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         super().__init__(conn, executor)
         # a source's watching_since never changes once committed: read it once
