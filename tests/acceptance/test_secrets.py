@@ -76,8 +76,8 @@ class Kind:
 KINDS = {
     "slack": Kind(
         "{kind: slack, url: '${HOOK_URL}'}",
-        "http://{host}/services/T0A1B2C3D/B4E5F6G7H/Vq8LmN2pR4sT6uW8xY0zA1bC",
-        ("T0A1B2C3D", "B4E5F6G7H", "Vq8LmN2pR4sT6uW8xY0zA1bC"),
+        "http://{host}/services/T00FAKE00/B00FAKE00/FAKEtoken0FAKEtoken0FAKE",
+        ("T00FAKE00", "B00FAKE00", "FAKEtoken0FAKEtoken0FAKE"),
         "no route for /services/***/***/***",
     ),
     "webhook": Kind(

@@ -23,13 +23,13 @@ def leaks(text: str, parts: list[str]) -> list[str]:
     ("url", "parts", "readable"),
     [
         (
-            "https://hooks.slack.com/services/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",
-            ["T0A1B2C3D", "B4E5F6G7H", "Vq8LmN2pR4sT6uW8xY0zA1bC"],
+            "https://hooks.slack.com/services/T00FAKE00/B00FAKE00/FAKEtoken0FAKEtoken0FAKE",
+            ["T00FAKE00", "B00FAKE00", "FAKEtoken0FAKEtoken0FAKE"],
             ["hooks.slack.com", "/services/"],
         ),
         (
-            "https://discord.com/api/webhooks/112233445566778899/Zx-9_yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE",
-            ["112233445566778899", "Zx-9_yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE"],
+            "https://discord.com/api/webhooks/112233445566778899/FAKE-token_FAKE-token_FAKE-token_00",
+            ["112233445566778899", "FAKE-token_FAKE-token_FAKE-token_00"],
             ["discord.com", "/api/webhooks/"],
         ),
         (
@@ -40,8 +40,8 @@ def leaks(text: str, parts: list[str]) -> list[str]:
             ["acme.webhook.office.com", "/webhookb2/", "/IncomingWebhook/"],
         ),
         (
-            "slack://T9Z8Y7X6W/B5V4U3T2S/Kp3Lm5Nq7Rs9Tu1Vw3Xy5Za7/#alerts",
-            ["T9Z8Y7X6W", "B5V4U3T2S", "Kp3Lm5Nq7Rs9Tu1Vw3Xy5Za7"],
+            "slack://T11FAKE11/B11FAKE11/FAKEtoken1FAKEtoken1FAKE/#alerts",
+            ["T11FAKE11", "B11FAKE11", "FAKEtoken1FAKEtoken1FAKE"],
             ["slack://", "#alerts"],
         ),
         (
@@ -107,7 +107,7 @@ def test_a_url_without_credentials_registers_nothing() -> None:
         ("IncomingWebhook", False),
         ("webhookb2", False),
         ("runs-completed-webhook", False),
-        ("T0A1B2C3D", True),
+        ("T00FAKE00", True),
         ("112233445566778899", True),
         ("XXXXXXXXXXXXXXXXXXXXXXXX", True),  # Slack's documented placeholder token
         ("Vq8LmN2pR4sTuWxYzAbC", True),
