@@ -61,16 +61,22 @@ def visit_of(request: Request, relay: Relay, key: bytes) -> Visit | None:
     return Visit(relay, key, signed.nonce, session.csrf_token(key, signed.nonce))
 
 
+def _arrival(request: Request) -> tuple[bytes, Visit | None] | None:
+    """The console's key and the request's session (None: not signed in); None when the
+    console is off."""
+    relay: Relay = request.app.state.relay
+    key = key_of(relay)
+    return None if key is None else (key, visit_of(request, relay, key))
+
+
 def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
     """A page: 404 when the console is off, to the sign-in page without a session."""
 
     @functools.wraps(handler)
     async def run(request: Request) -> Response:
-        relay: Relay = request.app.state.relay
-        key = key_of(relay)
-        if key is None:
+        if (arrival := _arrival(request)) is None:
             return off()
-        visit = visit_of(request, relay, key)
+        _, visit = arrival
         if visit is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return to_signin(target)
@@ -85,14 +91,12 @@ def form_action(handler: ActionHandler) -> Callable[[Request], Awaitable[Respons
 
     @functools.wraps(handler)
     async def run(request: Request) -> Response:
-        relay: Relay = request.app.state.relay
-        key = key_of(relay)
-        if key is None:
+        if (arrival := _arrival(request)) is None:
             return off()
-        visit = visit_of(request, relay, key)
+        key, visit = arrival
         if visit is None:
             return refused("You are not signed in (or your session expired). Sign in and try again.")
-        form = await read_form(request, relay)
+        form = await read_form(request, visit.relay)
         if isinstance(form, Response):
             return form
         if not session.csrf_ok(key, visit.nonce, form.get("csrf")):
