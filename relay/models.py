@@ -158,6 +158,8 @@ class Message:
     error: str | None = None  # shown as a code block
     row_links: tuple[str | None, ...] = ()  # per item row: the URL its last cell links to
     more: int = 0  # items left out of `rows`: every channel says "… and N more"
+    # the run's page in this relay's console, signed (RELAY_PUBLIC_URL; relay/links.py)
+    console: str | None = None
 
 
 class DeliveryStatus(StrEnum):

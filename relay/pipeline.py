@@ -15,7 +15,9 @@ from relay.clock import Clock
 from relay.config import RuleSet
 from relay.dispatch import plan
 from relay.ids import IdFactory, new_id
+from relay.links import RunLinks
 from relay.models import Delivery, DeliveryStatus, RunState, Snapshot
+from relay.render.console_link import linked
 from relay.rules.index import index_for
 from relay.silences import Silence
 from relay.sources.health import HealthBoard
@@ -60,6 +62,8 @@ class Pipeline:
     ids: IdFactory = new_id  # of transitions and deliveries: diff and plan draw none themselves
     # the relay's board of source health: when each source last brought a snapshot
     health: HealthBoard = field(default_factory=HealthBoard)
+    # RELAY_PUBLIC_URL set: each delivery links its run's page in the console
+    links: RunLinks | None = None
 
     async def ingest(self, snapshot: Snapshot) -> Decision:
         now = self.clock.now()
@@ -80,7 +84,8 @@ class Pipeline:
             planned = plan(
                 transition, snapshot, rules, self.ruleset.channels, now=now, ids=self.ids, silences=silences
             )
-            return Decision(snapshot, transition, planned.deliveries, planned.digest_items)
+            deliveries = linked(planned.deliveries, self.links, snapshot)
+            return Decision(snapshot, transition, deliveries, planned.digest_items)
 
         reservation = self.handoff.reserve() if self.handoff else None
         claimed: list[Delivery] = []

@@ -22,7 +22,9 @@ from relay.config import Rule, RuleSet
 from relay.digests import DigestItem
 from relay.dispatch import digest_delivery, plan_stuck
 from relay.ids import IdFactory, new_id
+from relay.links import RunLinks
 from relay.models import Delivery
+from relay.render.console_link import linked
 from relay.store import Store
 from relay.store.base import BuildDigest
 
@@ -50,6 +52,7 @@ class Scheduler:
     ids: IdFactory = new_id  # of deliveries: planning draws none itself
     leads: Callable[[], bool] = lambda: True  # whether this process runs the jobs now
     prune_every: float = PRUNE_EVERY
+    links: RunLinks | None = None  # RELAY_PUBLIC_URL set: stuck alerts link the run's console page
     _rules: dict[str, Rule] = field(default_factory=dict)
     _pruned_at: datetime | None = None
 
@@ -127,6 +130,8 @@ class Scheduler:
             for state in await self.store.active_runs(source):
                 for rule in rules:
                     planned = plan_stuck(state, rule, ruleset.channels, now=now, ids=self.ids)
+                    if planned:
+                        planned = planned[0], linked(planned[1], self.links, state.snapshot)
                     if planned and (written := await self.store.enqueue(*planned)):
                         self.template_errors.report(planned[1])
                         log.info(

@@ -27,6 +27,7 @@ from relay.config import RuleSet, SourceConfig, load_ruleset
 from relay.delivery.worker import DeliveryWorker
 from relay.errors import ConfigError
 from relay.leadership import SCHEDULER, Leadership, poll_lease
+from relay.links import RunLinks, derive_key
 from relay.pipeline import Pipeline
 from relay.rules.changes import Changes
 from relay.rules.changes import changes as compare
@@ -77,7 +78,8 @@ class Relay:
         store = await open_store(settings.database_url)
         clock = clock or SystemClock()
         sources = SourceState(store=store)
-        pipeline = Pipeline(store, ruleset, clock, asyncio.Event(), health=sources.health)
+        links = run_links(settings)
+        pipeline = Pipeline(store, ruleset, clock, asyncio.Event(), health=sources.health, links=links)
         relay = cls(settings, ruleset, store, pipeline, clock, sources)
         relay.leadership = Leadership(store, settings.owner, clock, settings.lease_ttl)
         await store.on_due(pipeline.wakeup.set)  # PostgreSQL: also what other replicas wrote
@@ -112,6 +114,7 @@ class Relay:
                 template_errors=relay.pipeline.template_errors,
                 leads=partial(relay.leadership.leads, SCHEDULER),
                 prune_every=settings.prune_every,
+                links=links,
             )
             await relay.leadership.want(SCHEDULER, _nothing)
             relay._spawn(relay.scheduler.run(relay._stop, settings.scheduler_every), "scheduler")
@@ -297,6 +300,12 @@ async def _halt(running: _Polling) -> None:
 
 async def _nothing(leading: bool) -> None:
     """The scheduler asks `leads` at each pass: nothing to start or stop."""
+
+
+def run_links(settings: Settings) -> RunLinks | None:
+    """The console links messages carry: only with RELAY_PUBLIC_URL (and a key to sign them)."""
+    key = derive_key(settings.link_secret, settings.admin_token)
+    return RunLinks(settings.public_url, key) if settings.public_url and key else None
 
 
 def _open_channels(ruleset: RuleSet, names: Iterable[str]) -> tuple[dict[str, Channel], list[ConfigError]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from relay import secrets
 from relay.durations import parse_duration
@@ -35,6 +36,10 @@ class Settings:
     workers_count: int = 1  # `relay serve --workers N`: processes sharing the port
     prune_every: float = 3600.0  # seconds between runs of the pruning job (rules.yaml retention)
     log_format: str = "text"  # or "json": one JSON object per line
+    # where operators reach this relay (RELAY_PUBLIC_URL, e.g. https://relay.example.com):
+    # messages then link each run's page in the console (relay/links.py); "" = no links
+    public_url: str = ""
+    link_secret: str = ""  # signs those links; by default a key derived from the admin token
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -54,6 +59,8 @@ class Settings:
             "lease_ttl": parse_duration(env.get("RELAY_LEASE_TTL", cls.lease_ttl)),
             "prune_every": parse_duration(env.get("RELAY_PRUNE_EVERY", cls.prune_every)),
             "log_format": env.get("RELAY_LOG_FORMAT", cls.log_format),
+            "public_url": public_url(env.get("RELAY_PUBLIC_URL", "")),
+            "link_secret": env.get("RELAY_LINK_SECRET", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         given = overrides.get("role")
@@ -64,6 +71,11 @@ class Settings:
             raise RelayError(f"RELAY_LOG_FORMAT must be text or json, got {settings.log_format!r}")
         # secrets read from the environment, masked like the ${VAR}s of rules.yaml
         secrets.register(settings.admin_token)
+        secrets.register(settings.link_secret)
+        if settings.public_url and not settings.admin_token:
+            raise ConfigError(
+                "RELAY_PUBLIC_URL makes messages link the console, which is off without RELAY_ADMIN_TOKEN"
+            )
         secrets.register_credentials(settings.database_url)
         return settings
 
@@ -71,6 +83,26 @@ class Settings:
     def owner(self) -> str:
         """The replica id, or "<hostname>:<port>" when none is set."""
         return self.replica_id or f"{socket.gethostname()}:{self.port}"
+
+
+def public_url(raw: str) -> str:
+    """RELAY_PUBLIC_URL without its trailing slash ("" when unset). Raises ConfigError unless it
+    is an absolute http(s) URL with a host and no query or fragment (a path prefix is fine,
+    for a relay behind a reverse proxy)."""
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        example = "e.g. https://relay.example.com"
+        raise ConfigError(f"RELAY_PUBLIC_URL must be an absolute http(s) URL, {example}; got {raw!r}")
+    if parts.query or parts.fragment or any(c.isspace() for c in value):
+        raise ConfigError(f"RELAY_PUBLIC_URL must have no query, fragment or spaces; got {raw!r}")
+    return value
 
 
 ROLES = ("ingest", "deliver", "poll")

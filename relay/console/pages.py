@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from relay import links
 from relay.console import views
 from relay.console.guard import PATH, Visit, signed_in
 from relay.console.render import page
@@ -21,6 +22,7 @@ NOTICES = {
     "silenced": "The silence is active.",
     "expired": "The silence has ended.",
 }
+BAD_LINK = "This link to a run was not made by this relay (or its secret changed since). Look under Runs."
 
 
 def render(visit: Visit, request: Request, template: str, code: int = 200, **context: Any) -> Response:
@@ -79,6 +81,8 @@ async def runs(request: Request, visit: Visit) -> Response:
 @signed_in
 async def run(request: Request, visit: Visit) -> Response:
     source, run_id = request.path_params["source"], request.path_params["run_id"]
+    if not link_fits(visit, request, source, run_id):
+        return render(visit, request, "problem.html", 403, message=BAD_LINK, nav="runs")
     known = await visit.relay.store.known_runs(source, [run_id])
     steps = await views.timeline(visit.relay, source, run_id)
     if run_id not in known and not steps:
@@ -96,6 +100,17 @@ async def run(request: Request, visit: Visit) -> Response:
         steps=steps,
         nav="runs",
     )
+
+
+def link_fits(visit: Visit, request: Request, source: str, run_id: str) -> bool:
+    """A message's link (relay/links.py) carries `sig`: it must be this relay's for this run.
+    Without it the page is reached from the console itself."""
+    given = request.query_params.get(links.PARAM)
+    if given is None:
+        return True
+    settings = visit.relay.settings
+    key = links.derive_key(settings.link_secret, settings.admin_token)
+    return key is not None and links.valid(key, source, run_id, given)
 
 
 def status_filter(raw: str) -> DeliveryStatus | None:

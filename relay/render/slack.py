@@ -37,6 +37,8 @@ _BACKTICKS = re.compile("`(?=`)")
 def slack_payload(message: Message) -> dict[str, Any]:
     blocks = [_header(message), *_content(message)]
     footer = [_context(f"<{target}|Open the run>")] if (target := _target(message.link)) else []
+    if console := _target(message.console):
+        footer.append(_context(f"<{console}|Replay or silence in the relay console>"))
     room = MAX_BLOCKS - len(blocks) - len(footer) - 1  # one for "… and N more"
     rows, left = _rows(message, room)
     more = message.more + left

@@ -40,6 +40,7 @@ def text_lines(m: Message) -> list[str]:
     lines += rows_text(m.rows, m.row_links).splitlines()
     lines += [more_line(m.more)] if m.more else []
     lines += [f"Open the run: {m.link}"] if m.link else []
+    lines += [f"Replay or silence in the relay console: {m.console}"] if m.console else []
     return clean("\n".join(lines)).splitlines()  # a field's newline too starts a line
 
 
