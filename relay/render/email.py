@@ -44,8 +44,8 @@ _TEMPLATE = jinja2.Environment(autoescape=True).from_string(
 {% endfor %}</table>{% endif %}
 {% if m.more %}<p style="margin-top: 8px">{{ more_line(m.more) }}</p>{% endif %}
 {% if m.link %}<p style="margin-top: 16px">Open the run: {{ url(m.link) }}</p>{% endif %}
-{% if m.console %}<p style="margin-top: 8px">Replay or silence in the relay console: {{ url(m.console) }}</p>
-{% endif %}
+{%- if m.console %}
+<p style="margin-top: 8px">Replay or silence in the relay console: {{ url(m.console) }}</p>{% endif %}
 </body></html>"""
 )
 
