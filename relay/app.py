@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from relay.clock import Clock
 from relay.console import ROUTES as CONSOLE
+from relay.console.throttle import SigninThrottle
 from relay.service import Relay
 from relay.settings import Settings
 from relay.web.routes import ROUTES
@@ -30,7 +31,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         finally:
             await relay.stop()
 
-    return Starlette(routes=[*ROUTES, *CONSOLE], lifespan=lifespan)
+    app = Starlette(routes=[*ROUTES, *CONSOLE], lifespan=lifespan)
+    app.state.signin_throttle = SigninThrottle()  # this process's count of wrong sign-in tokens
+    return app
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from relay.console.guard import (
 )
 from relay.console.pages import render, silences_page
 from relay.console.render import page, with_headers
+from relay.console.throttle import SigninThrottle
 from relay.durations import parse_duration
 from relay.models import DeliveryStatus
 from relay.service import Relay
@@ -80,9 +81,18 @@ async def _check_signin(request: Request, relay: Relay, key: bytes, target: str)
         return refused(
             "This sign-in form expired or did not come from this console. Reload it and try again."
         )
+    throttle: SigninThrottle = request.app.state.signin_throttle
+    client = request.client.host if request.client else "-"
+    if wait := throttle.retry_after(client, now):
+        log.warning("console_signin_throttled client=%s retry_after=%d", client, wait)
+        answer = _signin_page(key, pre.nonce, target, 429, f"Too many wrong tokens: try again in {wait} s.")
+        answer.headers["retry-after"] = str(wait)
+        return answer
     if not session.token_ok(form.get("token", ""), relay.settings.admin_token):
-        log.warning("console_signin_refused client=%s", request.client.host if request.client else "-")
+        throttle.failed(client, now)
+        log.warning("console_signin_refused client=%s", client)
         return _signin_page(key, pre.nonce, target, 401, "That is not the admin token.")
+    throttle.succeeded(client)
     response = _to(safe_next(form.get("next")))
     sealed = session.seal(key, session.SESSION, session.new_nonce(), now, session.SESSION_SECONDS)
     set_cookie(response, request, COOKIE, sealed, session.SESSION_SECONDS)
