@@ -49,7 +49,7 @@ async def dead_delivery(relay: RunningRelay) -> dict[str, Any]:
 
 
 async def test_an_email_the_smtp_server_refuses_is_dead_with_the_refusal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAIL_TO", RECIPIENT)
     async with smtp_server(refuse="550 mailbox unavailable") as (mails, port):
@@ -57,7 +57,7 @@ async def test_an_email_the_smtp_server_refuses_is_dead_with_the_refusal(
         config.write_text(
             rules(f"mailto://127.0.0.1:{port}?from=relay@example.com&to=${{MAIL_TO}}&mode=insecure")
         )
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             detail = await dead_delivery(relay)
     assert mails == []
     attempts = detail["attempt_log"]
@@ -67,12 +67,14 @@ async def test_an_email_the_smtp_server_refuses_is_dead_with_the_refusal(
         assert RECIPIENT not in text and "***" in text, text
 
 
-async def test_a_receiver_that_answers_500_to_apprise_is_dead_with_its_answer(tmp_path: Path) -> None:
+async def test_a_receiver_that_answers_500_to_apprise_is_dead_with_its_answer(
+    tmp_path: Path, database_url: str
+) -> None:
     async with recording_sink() as (sink, url):
         sink.always_fail = 500
         config = tmp_path / "rules.yaml"
         config.write_text(rules(url.replace("http://", "json://") + "/hook/tok3n-in-path"))
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             detail = await dead_delivery(relay)
     assert sink.answered == 2
     for text in (detail["attempt_log"][-1]["excerpt"], detail["last_error"]):

@@ -76,10 +76,10 @@ def body(source: str, **slots: str) -> bytes:
 
 
 @pytest.fixture
-async def relay(tmp_path: Path) -> AsyncIterator[RunningRelay]:
+async def relay(tmp_path: Path, database_url: str) -> AsyncIterator[RunningRelay]:
     config = tmp_path / "rules.yaml"
     config.write_text(RULES)
-    async with running_relay(config, tmp_path / "relay.db", pollers=False) as running:
+    async with running_relay(config, database_url, pollers=False) as running:
         yield running
 
 

@@ -100,7 +100,7 @@ async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 
 
 async def test_hostile_runs_reach_every_receiver_harmless(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Three hostile runs and a burst of 60, through every channel (one relay for all four
     checks: it takes a while to push 2 MB and 60 runs)."""
@@ -112,7 +112,7 @@ async def test_hostile_runs_reach_every_receiver_harmless(
     ):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(slack_url, hook_url, smtp_port))
-        async with running_relay(config, tmp_path / "relay.db", clock, max_body_bytes=8 << 20) as relay:
+        async with running_relay(config, database_url, clock, max_body_bytes=8 << 20) as relay:
             for body in hostile_runs():
                 await push(relay, body)
             for n in range(60):
@@ -206,14 +206,16 @@ rules:
 MENTIONS = "@everyone @here @channel <@U123> <!here> <#C1>"
 
 
-async def test_chat_services_behind_apprise_get_no_mention_and_the_cli_no_control(tmp_path: Path) -> None:
+async def test_chat_services_behind_apprise_get_no_mention_and_the_cli_no_control(
+    tmp_path: Path, database_url: str
+) -> None:
     """A chat service apprise sends to as text (here its JSON plugin) cannot be escaped for:
     every mention reaches it broken (it reads the same, pings nobody). `relay deliveries`
     shows a title on one line, without the terminal escapes a run put in it."""
     async with recording_sink() as (chat, url):
         config = tmp_path / "rules.yaml"
         config.write_text(CHAT_RULES.format(chat=url.replace("http://", "json://") + "/hook"))
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             task = f"nightly {MENTIONS}\x1b[2J\r\n"
             await push(relay, run("run_1", "FAILED", task=task, error={"message": MENTIONS}))
             await until(lambda: len(chat.received) == 1)
@@ -223,7 +225,7 @@ async def test_chat_services_behind_apprise_get_no_mention_and_the_cli_no_contro
         assert "@\u200beveryone" in text and "<\u200b@U123>" in text
         for mention in MENTIONS.split():
             assert mention not in text, (mention, text)
-    listing = relay_cli("deliveries", "--database", f"sqlite:///{tmp_path / 'relay.db'}")
+    listing = relay_cli("deliveries", "--database", database_url)
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()  # one per delivery: chat and console
     assert len(lines) == 2 and all(line.endswith("[2J failed (recoup)") for line in lines)

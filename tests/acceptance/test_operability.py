@@ -49,7 +49,7 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-async def test_backlog_gauges_show_the_store_at_each_scrape(tmp_path: Path) -> None:
+async def test_backlog_gauges_show_the_store_at_each_scrape(tmp_path: Path, database_url: str) -> None:
     closed = free_port()  # nothing listens: each send fails at once and is retried in an hour
     async with serve(Starlette(routes=[Route("/{p:path}", refuse, methods=["POST"])])) as gone:
         config = tmp_path / "rules.yaml"
@@ -64,7 +64,7 @@ rules:
   - {{name: none, match: {{task: other}}, notify: [gauge-idle]}}
 delivery: {{quick_tries: 1, schedule: [1h]}}
 """)
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             for n in range(2):
                 answer = await relay.client.post(f"{relay.url}/hooks/recoup", json=run(n))
                 assert answer.status_code == 202, answer.text

@@ -53,7 +53,9 @@ async def test_readme_example_prints_the_notification_with_no_credentials(tmp_pa
     assert "relay_stopped" in relay.output()
 
 
-async def test_killed_between_accepting_and_delivering_delivers_once_after_restart(tmp_path: Path) -> None:
+async def test_killed_between_accepting_and_delivering_delivers_once_after_restart(
+    tmp_path: Path, database_url: str
+) -> None:
     async with recording_sink() as (sink, url):
         config = tmp_path / "rules.yaml"
         config.write_text(f"""
@@ -63,7 +65,7 @@ rules: [{{name: all-terminal, match: {{phase: terminal}}, notify: [crm]}}]
 delivery: {{schedule: [2s], quick_tries: 1}}
 """)
         sink.failures = [503]  # the first try fails: the delivery waits 2s in the outbox
-        with relay_process(config, tmp_path / "relay.db") as relay:
+        with relay_process(config, database_url) as relay:
             async with httpx.AsyncClient() as client:
                 answer = await client.post(f"{relay.url}/hooks/recoup", json=README_UPDATE)
             assert answer.json()["deliveries"] == 1
@@ -72,7 +74,7 @@ delivery: {{schedule: [2s], quick_tries: 1}}
             relay.proc.send_signal(signal.SIGKILL)  # no chance to clean up
             relay.proc.wait(5)
         assert sink.received == []
-        with relay_process(config, tmp_path / "relay.db") as relay:
+        with relay_process(config, database_url) as relay:
             (got,) = await sink.wait_for(1)
             validate_payload(got.json())
             assert got.json()["run"]["id"] == "run_demo_1"
@@ -90,17 +92,19 @@ delivery: {{{delivery}}}
     return config
 
 
-async def test_killed_while_sending_sends_again_with_the_same_id_and_records_the_cut(tmp_path: Path) -> None:
+async def test_killed_while_sending_sends_again_with_the_same_id_and_records_the_cut(
+    tmp_path: Path, database_url: str
+) -> None:
     """The one case where a receiver sees a notification twice: the relay died mid-send."""
     async with recording_sink() as (sink, url):
         # lease: a 2 s timeout, one try -> claimed again 5 s after the first claim
         config = _webhook_rules(tmp_path / "rules.yaml", url, "timeout: 2s, quick_tries: 1")
         sink.answering.clear()  # the receiver holds the request
-        with relay_process(config, tmp_path / "relay.db") as relay:
+        with relay_process(config, database_url) as relay:
             await _signal_mid_send(relay, sink, signal.SIGKILL)  # before the request timed out
             relay.proc.wait(5)
         sink.answering.set()
-        with relay_process(config, tmp_path / "relay.db") as relay:
+        with relay_process(config, database_url) as relay:
             await _wait_statuses(relay.url, ["sent"])
             log = await _attempt_log(relay.url)
         # the receiver got both: it answered the first when the relay was no longer there
@@ -109,32 +113,32 @@ async def test_killed_while_sending_sends_again_with_the_same_id_and_records_the
         assert [a["reason"] for a in log["attempt_log"]] == ["interrupted", "ok"]
 
 
-async def test_sigterm_lets_a_send_finish_within_the_grace(tmp_path: Path) -> None:
+async def test_sigterm_lets_a_send_finish_within_the_grace(tmp_path: Path, database_url: str) -> None:
     async with recording_sink() as (sink, url):
         config = _webhook_rules(tmp_path / "rules.yaml", url, "shutdown_grace: 20s")
         sink.answering.clear()
-        with relay_process(config, tmp_path / "relay.db") as relay:
+        with relay_process(config, database_url) as relay:
             await _signal_mid_send(relay, sink, signal.SIGTERM)
             await relay.wait_for_output("delivery_draining sending=1 grace=20s")
             sink.answering.set()  # the receiver answers while the relay is stopping
             await _exited(relay.proc)
-        with relay_process(config, tmp_path / "relay.db") as relay:
+        with relay_process(config, database_url) as relay:
             await _wait_statuses(relay.url, ["sent"])
             log = await _attempt_log(relay.url)
         assert [a["reason"] for a in log["attempt_log"]] == ["ok"]
         assert sink.arrived == 1  # recorded as sent before the relay stopped: not sent again
 
 
-async def test_sigterm_hands_back_a_send_that_outlasts_the_grace(tmp_path: Path) -> None:
+async def test_sigterm_hands_back_a_send_that_outlasts_the_grace(tmp_path: Path, database_url: str) -> None:
     async with recording_sink() as (sink, url):
         config = _webhook_rules(tmp_path / "rules.yaml", url, "shutdown_grace: 200ms")
         sink.answering.clear()
-        with relay_process(config, tmp_path / "relay.db") as relay:
+        with relay_process(config, database_url) as relay:
             await _signal_mid_send(relay, sink, signal.SIGTERM)
             await _exited(relay.proc)
             assert "relay_stopped" in relay.output()
         sink.answering.set()
-        with relay_process(config, tmp_path / "relay.db") as relay:
+        with relay_process(config, database_url) as relay:
             await _wait_statuses(relay.url, ["sent"])  # handed back: sent at once after the restart
             log = await _attempt_log(relay.url)
         first, again = await sink.wait_for(2)
@@ -176,8 +180,8 @@ def test_relay_check_names_the_file_and_line(tmp_path: Path) -> None:
     assert good.returncode == 0 and "ok (1 sources, 3 channels, 6 rules)" in good.stdout
 
 
-def test_cli_lists_and_replays_deliveries(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'empty.db'}"
+def test_cli_lists_and_replays_deliveries(tmp_path: Path, database_url: str) -> None:
+    db = database_url
     listed = relay_cli("deliveries", "--dead", "--database", db)
     assert listed.returncode == 0 and "no deliveries" in listed.stderr
     missing = relay_cli("replay", "nope", "--database", db)
@@ -206,7 +210,7 @@ async def _wait_statuses(url: str, statuses: list[str]) -> None:
     raise AssertionError(f"deliveries never reached {statuses}")
 
 
-async def test_poll_once_stores_what_changed(tmp_path: Path) -> None:
+async def test_poll_once_stores_what_changed(tmp_path: Path, database_url: str) -> None:
 
     from tests.fakes.recoup_api import FakeRecoupApi
 
@@ -223,7 +227,7 @@ rules: [{{name: r, match: {{phase: terminal}}, notify: [console]}}]
             "--config",
             str(config),
             "--database",
-            f"sqlite:///{tmp_path / 'relay.db'}",
+            database_url,
             env={"KEY": "recoup_sk_cli_0123456789"},
         )
     assert result.returncode == 0, result.stderr
@@ -270,8 +274,8 @@ def test_preview_shows_each_channel_and_sends_nothing(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no rule named 'nope'" in missing.stderr
 
 
-def test_silences_from_the_command_line(tmp_path: Path) -> None:
-    db = ["--database", f"sqlite:///{tmp_path / 's.db'}"]
+def test_silences_from_the_command_line(tmp_path: Path, database_url: str) -> None:
+    db = ["--database", database_url]
     bad = relay_cli("silence", "add", "--match", "colour=red", *db)
     assert bad.returncode == 1 and "unknown matcher 'colour'" in bad.stderr
     added = relay_cli("silence", "add", "--match", "task=create-*", "--for", "2h", "--comment", "deploy", *db)

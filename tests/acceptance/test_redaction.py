@@ -50,11 +50,11 @@ def logged() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, database_url: str) -> AsyncIterator[World]:
     async with recording_sink() as (slack, slack_url), recording_sink() as (hook, hook_url):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(slack_url, hook_url))
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             yield relay, slack, hook
 
 

@@ -85,11 +85,13 @@ async def test_sighup_puts_a_valid_file_in_force_and_refuses_an_invalid_one(tmp_
         ]
 
 
-async def test_admin_reload_answers_what_changed_or_the_files_error(tmp_path: Path) -> None:
+async def test_admin_reload_answers_what_changed_or_the_files_error(
+    tmp_path: Path, database_url: str
+) -> None:
     async with recording_sink() as (sink, url):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(url, "/first"))
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             denied = await relay.client.post(f"{relay.url}/admin/reload")
             assert denied.status_code == 401
 
@@ -127,13 +129,13 @@ rules:
 
 
 async def test_reload_starts_a_new_sources_poller_and_stops_a_removed_ones(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="relay")
     async with FakeRecoupApi(api_key=KEY) as recoup, recording_sink() as (sink, url):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(url, "/runs", sources="{}"))
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             polled = f"{{recoup: {{base_url: {recoup.base_url}, api_key: {KEY}, poll_every: 50ms}}}}"
             config.write_text(rules(url, "/runs", sources=polled))
             added = await _reload(relay)
@@ -152,12 +154,12 @@ async def test_reload_starts_a_new_sources_poller_and_stops_a_removed_ones(
             assert relay.relay.pollers == {} and (await relay.admin("sources"))["sources"] == {}
 
 
-async def test_reload_during_slow_sends_delivers_each_exactly_once(tmp_path: Path) -> None:
+async def test_reload_during_slow_sends_delivers_each_exactly_once(tmp_path: Path, database_url: str) -> None:
     sink = RecordingSink(delay=0.5)
     async with recording_sink(sink=sink) as (_, url):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(url, "/runs", tag="v1"))
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             before = [f"run_{i}" for i in range(20)]
             for run_id in before:
                 await _post(relay.client, relay.url, run_id)

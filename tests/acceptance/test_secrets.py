@@ -40,7 +40,7 @@ def logged() -> Iterator[io.StringIO]:
 
 
 async def test_a_secret_never_leaves_the_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logged: io.StringIO
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, logged: io.StringIO
 ) -> None:
     monkeypatch.setenv("CRM_TOKEN", TOKEN)
     app = Starlette(routes=[Route("/{p:path}", echo_error, methods=["POST"])])
@@ -51,7 +51,7 @@ sources: {{recoup: {{kind: recoup}}}}
 channels: {{crm: {{kind: webhook, url: "{url}/runs?token=${{CRM_TOKEN}}"}}}}
 rules: [{{name: r, match: {{phase: terminal}}, notify: [crm]}}]
 """)
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             await relay.client.post(f"{relay.url}/hooks/recoup", json=RUN)
             dead = await dead_letters(relay)
             detail = await relay.admin(f"deliveries/{dead[0]['id']}")
@@ -128,7 +128,7 @@ class EchoingReceiver:
 
 @pytest.mark.parametrize("name", KINDS)
 async def test_no_channel_kind_leaks_its_url_when_the_receiver_echoes_it(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logged: io.StringIO
+    name: str, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, logged: io.StringIO
 ) -> None:
     kind, receiver = KINDS[name], EchoingReceiver()
     async with serve(receiver.app()) as base:
@@ -141,12 +141,12 @@ channels: {{hook: {kind.channel}}}
 rules: [{{name: r, match: {{phase: terminal}}, notify: [hook]}}]
 delivery: {{schedule: [10ms, 10ms, 10ms, 10ms], quick_tries: 1}}
 """)
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             await relay.client.post(f"{relay.url}/hooks/recoup", json=RUN)
             dead = await dead_letters(relay)
             detail = await relay.admin(f"deliveries/{dead[0]['id']}")
             sources = await relay.admin("sources")
-        listed = await relay_cli_async("deliveries", "--database", f"sqlite:///{tmp_path / 'relay.db'}")
+        listed = await relay_cli_async("deliveries", "--database", database_url)
     assert listed.returncode == 0, listed.stderr
     cli = listed.stdout + listed.stderr
 
@@ -160,7 +160,7 @@ delivery: {{schedule: [10ms, 10ms, 10ms, 10ms], quick_tries: 1}}
 
 
 async def test_apprise_logs_the_echoed_answer_masked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logged: io.StringIO
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, logged: io.StringIO
 ) -> None:
     receiver = EchoingReceiver()
     async with serve(receiver.app()) as base:
@@ -172,7 +172,7 @@ channels: {hook: "${HOOK_URL}"}
 rules: [{name: r, match: {phase: terminal}, notify: [hook]}]
 delivery: {schedule: [10ms], quick_tries: 1}
 """)
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             await relay.client.post(f"{relay.url}/hooks/recoup", json=RUN)
             await dead_letters(relay)
     written = logged.getvalue()
@@ -181,7 +181,7 @@ delivery: {schedule: [10ms], quick_tries: 1}
 
 
 async def test_source_credentials_stay_out_of_errors_and_readyz_shows_no_urls(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logged: io.StringIO
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, logged: io.StringIO
 ) -> None:
     async def refuse(request: Request) -> PlainTextResponse:
         auth = request.headers.get("authorization", "-")
@@ -198,7 +198,7 @@ sources:
 channels: {console: {kind: console}}
 rules: [{name: r, match: {phase: terminal}, notify: [console]}]
 """)
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             for _ in range(500):
                 sources = (await relay.admin("sources"))["sources"]
                 if "no access" in (sources["recoup"]["last_error"] or ""):  # ours, not a stale one
@@ -223,5 +223,3 @@ async def dead_letters(relay: RunningRelay) -> list[dict[str, Any]]:
             return dead
         await asyncio.sleep(0.01)
     raise AssertionError("the delivery never became a dead letter")
-
-

@@ -87,11 +87,11 @@ def signed_by_reference(secret: str, body: bytes) -> dict[str, str]:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[RunningRelay, RecordingSink]]:
+async def world(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[RunningRelay, RecordingSink]]:
     async with recording_sink() as (hook, hook_url):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(hook_url))
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             yield relay, hook
 
 

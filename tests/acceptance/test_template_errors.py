@@ -45,11 +45,13 @@ def logged() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-async def relay_with(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Relay]:
+async def relay_with(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Relay]:
     async with recording_sink() as (slack, url):
         config = tmp_path / "rules.yaml"
         config.write_text(rules(url, getattr(request, "param", BROKEN)))
-        async with running_relay(config, tmp_path / "relay.db") as relay:
+        async with running_relay(config, database_url) as relay:
             yield relay, slack
 
 
