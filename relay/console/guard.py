@@ -21,12 +21,14 @@ from relay.console.render import page, with_headers
 from relay.errors import IngestError
 from relay.service import Relay
 from relay.web.bodies import read_body
+from relay.web.params import nul_in
 
 COOKIE = "relay_console"
 SIGNIN_COOKIE = "relay_console_signin"
 PATH = "/console"
 MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 40
+NUL = "This address or form holds a NUL character, which nothing here can hold. Nothing was changed."
 OFF = "the console is off: set RELAY_ADMIN_TOKEN to turn it on (and the admin API with it)"
 
 
@@ -77,6 +79,8 @@ def signed_in(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
         if (arrival := _arrival(request)) is None:
             return off()
         _, visit = arrival
+        if (where := nul_in(request)) is not None:
+            return problem(404 if where == "path" else 400, NUL)
         if visit is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return to_signin(target)
@@ -94,6 +98,8 @@ def form_action(handler: ActionHandler) -> Callable[[Request], Awaitable[Respons
         if (arrival := _arrival(request)) is None:
             return off()
         key, visit = arrival
+        if nul_in(request) is not None:
+            return problem(404, NUL)
         if visit is None:
             return refused("You are not signed in (or your session expired). Sign in and try again.")
         form = await read_form(request, visit.relay)
@@ -117,6 +123,8 @@ async def read_form(request: Request, relay: Relay) -> Form | Response:
         return problem(exc.status, exc.message)
     except (UnicodeDecodeError, ValueError):
         return problem(400, "The form could not be read.")
+    if any("\x00" in key or "\x00" in value for key, value in pairs):
+        return problem(400, NUL)
     return dict(pairs)  # a field given twice: the last one
 
 

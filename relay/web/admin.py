@@ -29,6 +29,7 @@ from relay.secrets import redact
 from relay.service import Relay
 from relay.silences import Silence, new_silence, silence_json
 from relay.web.bodies import read_body
+from relay.web.params import nul_in
 from relay.web.responses import error
 
 MAX_LIMIT = 1000
@@ -51,7 +52,11 @@ def endpoint(*query: str) -> Callable[[Handler], Callable[[Request], Awaitable[R
         async def run(request: Request) -> Response:
             if denied := _authorized(request):
                 return denied
+            if (where := nul_in(request)) == "path":
+                return error(404, "no such item: no id or name holds a NUL character")
             try:
+                if where == "query":
+                    raise Invalid("a query parameter holds a NUL character")
                 _only(request, query)
                 return await handler(request, request.app.state.relay)
             except IngestError as exc:  # the body itself: too large, too slow

@@ -188,3 +188,21 @@ async def test_admin_bodies_that_are_not_json_the_relay_takes_are_a_400(relay: R
         answer = await relay.client.post(f"{relay.url}/admin/silences", content=raw, headers=auth)
         assert answer.status_code == 400 and "JSON" in error_of(answer), answer.text
     assert (await relay.admin("silences?all=true"))["silences"] == []
+
+
+async def test_a_nul_in_an_admin_address_finds_nothing_and_is_never_a_500(relay: RunningRelay) -> None:
+    """PostgreSQL holds no NUL in text (its driver raised: a 500); no stored key has one."""
+    auth = {"authorization": "Bearer admin-token-for-tests"}
+    await relay.client.post(f"{relay.url}/hooks/recoup", content=body("recoup"))
+    cases = [
+        ("GET", "runs?source=%00", 422),
+        ("GET", "runs?source=recoup%00x", 422),
+        ("GET", "deliveries?status=sent&limit=5%00", 422),
+        ("GET", "deliveries/%00", 404),
+        ("POST", "deliveries/a%00b/replay", 404),
+        ("DELETE", "silences/%00", 404),
+    ]
+    for method, path, status in cases:
+        answer = await relay.client.request(method, f"{relay.url}/admin/{path}", headers=auth)
+        assert answer.status_code == status and "NUL" in error_of(answer), (path, answer.text)
+    assert len((await relay.admin("runs"))["runs"]) == 1  # the store still answers
