@@ -3,22 +3,31 @@ and nothing else; without RELAY_PUBLIC_URL not a byte changes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from relay import links
+from relay.clock import FakeClock
+from relay.config import load_ruleset
 from relay.errors import ConfigError
 from relay.models import Delivery, DeliveryStatus, Message, Phase, Transition, Via
+from relay.pipeline import Pipeline
 from relay.render.console_link import linked, with_console_link
 from relay.render.default import default_message
 from relay.render.email import html_body
 from relay.render.payload import build_payload
 from relay.render.slack import slack_payload
 from relay.render.text import text_body
+from relay.scheduler import Scheduler
 from relay.settings import Settings, public_url
+from relay.store.codec import message_from_json, message_to_json
+from relay.store.memory import MemoryStore
 from tests.builders import T0, snap
 
 KEY = links.derive_key("", "admin-token-for-tests")
@@ -149,14 +158,39 @@ def test_a_link_that_is_no_web_url_is_never_linked() -> None:
 
 
 def test_message_with_link_survives_the_store() -> None:
-    from relay.store.codec import message_from_json, message_to_json
-
     lm = with_console_link(_delivery(), URL).message
     assert message_from_json(message_to_json(lm)) == lm
     assert message_from_json(message_to_json(replace(lm, console=None))).console is None
 
 
 def test_messages_stored_before_links_read_back() -> None:
-    from relay.store.codec import message_from_json
-
     assert message_from_json(json.dumps({"title": "t", "body": "b", "fields": []})) == Message("t", "b")
+
+
+STUCK_RULES = """
+sources: {recoup: {kind: recoup}}
+channels: {chat: {kind: webhook, url: "http://127.0.0.1:9/chat"}}
+rules:
+  - {name: failures, match: {phase: problem}, notify: [chat]}
+  - {name: stuck, match: {phase: running}, notify: [chat], stuck_after: 30m}
+"""
+
+
+async def test_transitions_and_stuck_alerts_link_their_run_on_the_clock(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(STUCK_RULES)
+    ruleset, clock, store, wakeup = load_ruleset(path), FakeClock(T0), MemoryStore(), asyncio.Event()
+    run_links = links.RunLinks(BASE, key())
+    pipeline = Pipeline(store, ruleset, clock, wakeup, links=run_links)
+    scheduler = Scheduler(store, ruleset, clock, wakeup, links=run_links)
+
+    await pipeline.ingest(replace(snap("FAILED", run_id="run/1", error="boom"), updated_at=T0))
+    await pipeline.ingest(replace(snap("EXECUTING", run_id="run_2"), updated_at=T0))
+    clock.current += timedelta(minutes=31)
+    assert (await scheduler.tick()).stuck_alerts == 1
+
+    found = {d.rule: d for d in await store.deliveries(DeliveryStatus.PENDING)}
+    assert found["failures"].message.console == run_links.for_run("recoup", "run/1")
+    assert found["failures"].message.console.startswith(f"{BASE}/console/runs/recoup/run%2F1?sig=")
+    assert found["failures"].payload["message"]["console_url"] == found["failures"].message.console
+    assert found["stuck"].message.console == run_links.for_run("recoup", "run_2")
