@@ -15,6 +15,7 @@ import pytest
 from relay import links
 from relay.clock import FakeClock
 from relay.config import load_ruleset
+from relay.console.guard import safe_next
 from relay.errors import ConfigError
 from relay.models import Delivery, DeliveryStatus, Message, Phase, Transition, Via
 from relay.pipeline import Pipeline
@@ -194,3 +195,26 @@ async def test_transitions_and_stuck_alerts_link_their_run_on_the_clock(tmp_path
     assert found["failures"].message.console.startswith(f"{BASE}/console/runs/recoup/run%2F1?sig=")
     assert found["failures"].payload["message"]["console_url"] == found["failures"].message.console
     assert found["stuck"].message.console == run_links.for_run("recoup", "run_2")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/console",
+        "//evil.example/console",
+        "/\\evil.example",
+        "/console\\@evil.example",
+        "javascript:alert(1)",
+        "console/runs",
+        "",
+        None,
+    ],
+)
+def test_sign_in_goes_back_to_console_paths_only(target: str | None) -> None:
+    assert safe_next(target) == "/console"
+
+
+def test_sign_in_goes_back_to_the_linked_run() -> None:
+    link = links.RunLinks(BASE, key()).for_run("recoup", "run/1")
+    path = link.removeprefix(BASE)
+    assert safe_next(path) == path
