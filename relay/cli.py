@@ -263,6 +263,7 @@ def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
 def _preview(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
+    from relay.clock import SystemClock
     from relay.preview import PreviewError, preview, run_for_preview
     from relay.store import open_store
 
@@ -278,7 +279,9 @@ def _preview(args: argparse.Namespace, settings: Settings) -> int:
         store = await open_store(settings.database_url)
         try:
             snapshot = await run_for_preview(ruleset, store, args.source, body, args.run_id)
-            print(json.dumps(preview(ruleset, args.rule, snapshot), indent=2, ensure_ascii=False))
+            now = SystemClock().now()
+            shown = preview(ruleset, args.rule, snapshot, await store.silences(now), now)
+            print(json.dumps(shown, indent=2, ensure_ascii=False))
         except PreviewError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
