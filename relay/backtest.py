@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from relay import secrets
 from relay.config import RuleSet, load_ruleset
 from relay.dispatch import plan
@@ -64,13 +66,15 @@ def load_candidate(text: str) -> RuleSet:
 
     with tempfile.TemporaryDirectory(prefix="relay-backtest-") as folder:
         path = Path(folder) / CANDIDATE
-        path.write_text(text, encoding="utf-8")
         try:
+            path.write_text(text, encoding="utf-8")
             return load_ruleset(path)
         except ConfigErrors as exc:
             raise ConfigErrors([_renamed(e, str(path)) for e in exc.errors]) from None
         except ConfigError as exc:
             raise _renamed(exc, str(path)) from None
+        except (yaml.YAMLError, UnicodeError) as exc:  # e.g. a control character PyYAML refuses
+            raise ConfigError(f"cannot read: {str(exc).replace(str(path), CANDIDATE)}", CANDIDATE) from None
 
 
 def _renamed(exc: ConfigError, path: str) -> ConfigError:
@@ -181,3 +185,24 @@ def _runs(these: dict[tuple[str, str], str], minus: dict[tuple[str, str], str]) 
     only = [(k, task) for k, task in these.items() if k not in minus]
     shown = [{"source": s, "id": i, "task": one_line(task)} for (s, i), task in only[:RUNS_SHOWN]]
     return {"count": len(only), "runs": shown}
+
+
+def lines(found: dict[str, Any]) -> list[str]:
+    """The answer for a terminal: a table per rule and channel, then the runs that change."""
+    more = " (there were more: the oldest were scanned)" if found["truncated"] else ""
+    out = [f"{found['transitions']} transitions since {found['since']}, at most {found['limit']}{more}"]
+    heads = ("MESSAGES", "SILENCED", "DIGEST", "IN FORCE", "NEW", "NO LONGER")
+    out.append(f"{'RULE':<24}{'CHANNEL':<18}" + "".join(f"{h:>10}" for h in heads))
+    for r in found["rules"]:
+        counts = (r["messages"], r["silenced"], r["digest_items"], r["messages_in_force"])
+        changed = (r["newly_notified"]["count"], r["no_longer_notified"]["count"])
+        out.append(f"{r['rule']:<24}{r['channel']:<18}" + "".join(f"{n:>10}" for n in (*counts, *changed)))
+    runs = found["runs"]
+    out.append(
+        f"runs notified: {runs['notified']} (rules in force: {runs['notified_in_force']}),"
+        f" newly {runs['newly_notified']['count']}, no longer {runs['no_longer_notified']['count']}"
+    )
+    for sign, key in (("+", "newly_notified"), ("-", "no_longer_notified")):
+        out += [f"  {sign} {r['source']}/{r['id']} ({r['task']})" for r in runs[key]["runs"]]
+    out.append("nothing was sent")
+    return out
