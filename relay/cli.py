@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     given.add_argument("--run", metavar="FILE", help="a run object as the platform returns it (JSON)")
     given.add_argument("--run-id", help="a run recorded in the store")
     preview.add_argument("--source", help="the source the run belongs to (default: the first one)")
+    backtest = command(
+        "backtest", _backtest, "what a candidate rules file would have sent for the recorded runs"
+    )
+    backtest.add_argument("file", help="the candidate rules file")
+    backtest.add_argument("--since", default="7d", help="how far back (default 7d)")
+    backtest.add_argument("--json", action="store_true", help="the whole answer, as POST /admin/backtest")
     silence = command("silence", _silence, "mute matching notifications for a while (add, list, expire)")
     silence.add_argument("action", choices=("add", "list", "expire"))
     silence.add_argument("id", nargs="?", help="the silence to expire")
@@ -263,6 +269,7 @@ def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
 def _preview(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
+    from relay.clock import SystemClock
     from relay.preview import PreviewError, preview, run_for_preview
     from relay.store import open_store
 
@@ -278,7 +285,9 @@ def _preview(args: argparse.Namespace, settings: Settings) -> int:
         store = await open_store(settings.database_url)
         try:
             snapshot = await run_for_preview(ruleset, store, args.source, body, args.run_id)
-            print(json.dumps(preview(ruleset, args.rule, snapshot), indent=2, ensure_ascii=False))
+            now = SystemClock().now()
+            shown = preview(ruleset, args.rule, snapshot, await store.silences(now), now)
+            print(json.dumps(shown, indent=2, ensure_ascii=False))
         except PreviewError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -287,6 +296,34 @@ def _preview(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _backtest(args: argparse.Namespace, settings: Settings) -> int:
+    """Reads the store only: nothing is sent or written."""
+    import json
+    from datetime import timedelta
+
+    from relay.backtest import backtest, lines
+    from relay.clock import SystemClock
+    from relay.durations import parse_duration
+    from relay.store import open_store
+
+    in_force, candidate = _load_ruleset(settings.config_path), _load_ruleset(args.file)
+    try:
+        since = SystemClock().now() - timedelta(seconds=parse_duration(args.since))
+    except ValueError as exc:
+        return _fail(f"--since: {exc} (e.g. 7d, 12h)")
+
+    async def run() -> dict[str, object]:
+        store = await open_store(settings.database_url)
+        try:
+            return await backtest(in_force, candidate, store, since)
+        finally:
+            await store.close()
+
+    found = asyncio.run(run())
+    print(json.dumps(found, indent=2, ensure_ascii=False) if args.json else "\n".join(lines(found)))
+    return 0
 
 
 def _silence(args: argparse.Namespace, settings: Settings) -> int:

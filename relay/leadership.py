@@ -126,8 +126,13 @@ class Leadership:
             log.info("lease_taken lease=%s owner=%s", name, self.owner)
         else:
             self._told.discard(name)
-            log.log(logging.WARNING if ended == "lease_lost" else logging.INFO, "%s lease=%s owner=%s",
-                    ended, name, self.owner)
+            log.log(
+                logging.WARNING if ended == "lease_lost" else logging.INFO,
+                "%s lease=%s owner=%s",
+                ended,
+                name,
+                self.owner,
+            )
         kind, _, subject = name.partition(":")
         obs.LEADER.labels(kind, subject).set(float(leading))
         await on_change(leading)

@@ -1,12 +1,16 @@
 """What each channel of a rule would receive for a run, without sending anything.
 
 Used by `relay preview` and POST /admin/preview. The run is treated as first seen in its
-current status, and shown for every channel the rule names, enabled or not.
+current status, and shown for every channel the rule names, enabled or not. Every rule says
+whether it matches and, when not, why (relay/rules/explain.py): `why_not` for the rule asked
+about, `rules` for all of them, in the order they are matched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from relay.channels.apprise_channel import build, prefers_html
@@ -20,6 +24,8 @@ from relay.redaction import redact_run
 from relay.render.email import html_body
 from relay.render.slack import slack_payload
 from relay.render.text import console_text, text_body
+from relay.rules.explain import verdicts
+from relay.silences import Silence
 from relay.store import Store
 
 
@@ -27,7 +33,13 @@ class PreviewError(RelayError):
     pass
 
 
-def preview(ruleset: RuleSet, rule_name: str, run: Snapshot) -> dict[str, Any]:
+def preview(
+    ruleset: RuleSet,
+    rule_name: str,
+    run: Snapshot,
+    silences: Sequence[Silence] = (),
+    now: datetime | None = None,
+) -> dict[str, Any]:
     rule = _rule(ruleset, rule_name)
     transition = Transition(
         id="preview",
@@ -37,7 +49,7 @@ def preview(ruleset: RuleSet, rule_name: str, run: Snapshot) -> dict[str, Any]:
         to_phase=run.phase,
         from_status=None,
         to_status=run.status,
-        observed_at=SystemClock().now(),
+        observed_at=now or SystemClock().now(),
         via=run.via,
     )
     # every channel the rule names, enabled or not: a preview is for the ones being set up too
@@ -48,9 +60,14 @@ def preview(ruleset: RuleSet, rule_name: str, run: Snapshot) -> dict[str, Any]:
     shown = replace(rule, first_seen="always", digest=None, group_window=None, once_per=None)
     deliveries = plan(transition, run, [shown], channels, now=transition.observed_at, ids=new_id).deliveries
     task = redact_run(run, rule.redaction)[0].task
+    # made up, so first_seen is left out; silences are those in force now
+    every = verdicts(ruleset.rules, transition, run, silences=silences, first_seen=False)
+    asked = next(v for v in every if v.rule == rule.name)
     return {
         "rule": rule.name,
         "matches": rule.matcher.matches(transition, run),
+        "why_not": asked.why_not,
+        "rules": [v.as_json() for v in every],
         "run": {"source": run.source, "id": run.run_id, "task": task, "status": run.status},
         "channels": {d.channel: _render(ruleset.channels[d.channel], d) for d in deliveries},
     }

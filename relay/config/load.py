@@ -51,9 +51,7 @@ def load_ruleset(path: Path | str) -> RuleSet:
     root = load_yaml(path)
     top = Reader(root, file, "top level", 1)
     errors = Errors()
-    errors.check(
-        top.only, "sources", "channels", "rules", "delivery", "redaction", "network", "retention"
-    )
+    errors.check(top.only, "sources", "channels", "rules", "delivery", "redaction", "network", "retention")
     network = errors.check(_network, top.data.get("network"), file) or PUBLIC_ONLY
     source_section = errors.check(_section, top, "sources") or Mapping()
     sources = errors.each(source_section, lambda n, v: replace(_source(n, v, file), network=network))

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from relay import links
-from relay.console import views
+from relay.console import views, whynot
 from relay.console.guard import PATH, Visit, signed_in
 from relay.console.render import page
 from relay.models import DeliveryStatus
@@ -98,6 +98,9 @@ async def run(request: Request, visit: Visit) -> Response:
         snapshot=snapshot,
         output=views.output_text(snapshot) if snapshot else None,
         steps=steps,
+        verdicts=await whynot.by_transition(
+            visit.relay, known[run_id].snapshot if run_id in known else None, steps
+        ),
         nav="runs",
     )
 
@@ -195,12 +198,4 @@ async def silences_page(
         form=form or {},
         preview=preview,
         nav="silences",
-    )
-
-
-@signed_in
-async def rules(request: Request, visit: Visit) -> Response:
-    rows, capped = await views.rules(visit.relay)
-    return render(
-        visit, request, "rules.html", rows=rows, capped=capped, path=visit.relay.ruleset.path, nav="rules"
     )

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from relay.console import actions, pages
+from relay.console import actions, backtest, pages
 from relay.console.guard import key_of, off
 from relay.console.render import ASSETS
 
@@ -42,7 +42,8 @@ ROUTES = [
     Route("/console/deliveries/{id}", pages.delivery, methods=["GET"]),
     Route("/console/deliveries/{id}/replay", actions.replay, methods=["POST"]),
     Route("/console/silences", pages.silences, methods=["GET"]),
-    Route("/console/rules", pages.rules, methods=["GET"]),
+    Route("/console/rules", backtest.page, methods=["GET"]),
+    Route("/console/rules/backtest", backtest.run, methods=["POST"]),
     Route("/console/silences", actions.add_silence, methods=["POST"]),
     Route("/console/silences/{id}/expire", actions.expire_silence, methods=["POST"]),
     Route("/console/static/{name}", asset, methods=["GET"]),

@@ -136,6 +136,11 @@ class Store(Protocol):
         (bucket, "transitions", count) for transitions observed, (bucket, STATUS, count) for
         deliveries created, by their status now. Only non-zero counts, in no set order."""
 
+    async def transitions_since(self, since: datetime, limit: int) -> list[tuple[Transition, Snapshot]]:
+        """At most `limit` transitions observed from `since` on, oldest first (among equal
+        times, in the order recorded), each with its run's stored snapshot (its latest, not the
+        one of that moment); transitions of runs no longer stored are left out (a backtest)."""
+
     # -- silences -------------------------------------------------------------------------
 
     async def add_silence(self, silence: Silence) -> None: ...

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from relay.models import Delivery, Transition
+from relay.models import Delivery, RunState, Snapshot, Transition
 
 
 class ConsoleReads:
     _transitions: list[Transition]  # in the order recorded
     _deliveries: dict[str, Delivery]
+    _runs: dict[tuple[str, str], RunState]
 
     async def run_transitions(self, source: str, run_id: str) -> list[Transition]:
         mine = [t for t in self._transitions if (t.source, t.run_id) == (source, run_id)]
@@ -30,3 +31,11 @@ class ConsoleReads:
             if d.created_at >= since:
                 counts[(int((d.created_at - since).total_seconds() // bucket), d.status.value)] += 1
         return [(b, kind, n) for (b, kind), n in counts.items()]
+
+    async def transitions_since(self, since: datetime, limit: int) -> list[tuple[Transition, Snapshot]]:
+        found = []
+        for t in sorted(self._transitions, key=lambda t: t.observed_at):  # stable: recorded order
+            state = self._runs.get((t.source, t.run_id))
+            if t.observed_at >= since and state is not None:
+                found.append((t, state.snapshot))
+        return found[:limit]

@@ -203,7 +203,9 @@ async def preview(request: Request, relay: Relay) -> Response:
         raise Invalid("run must be a run object")
     try:
         snapshot = await run_for_preview(relay.ruleset, relay.store, source, run, run_id)
-        return JSONResponse(render_preview(relay.ruleset, rule, snapshot))
+        now = relay.clock.now()
+        silences = await relay.store.silences(now)
+        return JSONResponse(render_preview(relay.ruleset, rule, snapshot, silences, now))
     except PreviewError as exc:
         return error(422, str(exc))
 

@@ -170,6 +170,50 @@ SCHEMAS: dict[str, Schema] = {
         comment=TEXT,
         created_by=TEXT,
     ),
+    "Verdict": _object(
+        rule=TEXT,
+        matches={"type": "boolean", "description": "the rule would notify"},
+        why_not=NULLABLE_TEXT,
+        silenced={"type": "object", "additionalProperties": TEXT, "description": "channel -> why"},
+    ),
+    "BacktestRequest": _object(
+        ["rules"],
+        rules={"type": "string", "description": "the candidate rules.yaml"},
+        since={"type": "string", "description": "how far back, e.g. 7d (default), 12h; at most 365d"},
+    ),
+    "Backtest": _object(
+        since=TIME,
+        transitions={"type": "integer", "description": "transitions scanned"},
+        limit={"type": "integer", "description": "at most this many transitions are scanned"},
+        truncated={"type": "boolean", "description": "there were more than `limit`: the oldest were scanned"},
+        first=NULLABLE_TIME,
+        last=NULLABLE_TIME,
+        rules={"type": "array", "items": _ref("BacktestRow")},
+        runs=_object(
+            notified=INT,
+            notified_in_force=INT,
+            newly_notified=_ref("BacktestRuns"),
+            no_longer_notified=_ref("BacktestRuns"),
+        ),
+    ),
+    "BacktestRow": _object(
+        rule=TEXT,
+        channel=TEXT,
+        in_candidate=BOOL,
+        in_force=BOOL,
+        messages=INT,
+        silenced=INT,
+        digest_items=INT,
+        runs=INT,
+        messages_in_force=INT,
+        newly_notified=_ref("BacktestRuns"),
+        no_longer_notified=_ref("BacktestRuns"),
+        examples={"type": "array", "items": {"type": "object"}},
+    ),
+    "BacktestRuns": _object(
+        count=INT,
+        runs={"type": "array", "items": _object(source=TEXT, id=TEXT, task=TEXT)},
+    ),
     "PreviewRequest": _object(
         ["rule"],
         rule=TEXT,
@@ -179,10 +223,15 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Preview": {
         "type": "object",
-        "required": ["rule", "matches", "run", "channels"],
+        "required": ["rule", "matches", "why_not", "rules", "run", "channels"],
         "properties": {
             "rule": TEXT,
             "matches": BOOL,
+            "why_not": {
+                "type": ["string", "null"],
+                "description": "null when the rule would notify; else the first reason it would not",
+            },
+            "rules": {"type": "array", "items": _ref("Verdict")},
             "run": _object(source=TEXT, id=TEXT, task=TEXT, status=TEXT),
             "channels": {"type": "object", "additionalProperties": {"type": "object"}},
         },
@@ -333,6 +382,22 @@ PATHS: dict[str, Any] = {
                 "summary": "what each channel of a rule would receive for a run (nothing is sent)",
                 "requestBody": _body(_ref("PreviewRequest")),
                 "responses": _answers(*ADMIN, *BODY, 422, ok=(200, _ref("Preview"))),
+            }
+        )
+    },
+    "/admin/backtest": {
+        "post": _admin(
+            {
+                "summary": "a candidate rules.yaml against the recorded transitions, beside the rules"
+                " in force (nothing is sent or written)",
+                "requestBody": _body(_ref("BacktestRequest")),
+                "responses": {
+                    **_answers(*ADMIN, *BODY, ok=(200, _ref("Backtest"))),
+                    "422": {
+                        "description": "a bad field, or an invalid candidate (its file and line)",
+                        "content": {JSON: {"schema": {"oneOf": [_ref("Error"), _ref("ReloadRefused")]}}},
+                    },
+                },
             }
         )
     },

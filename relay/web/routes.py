@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from relay.web import admin, health, openapi, webhooks
+from relay.web import admin, admin_backtest, health, openapi, webhooks
 
 ROUTES = [
     Route("/healthz", health.healthz, methods=["GET"]),
@@ -19,6 +19,7 @@ ROUTES = [
     Route("/admin/deliveries/{id}", admin.delivery, methods=["GET"]),
     Route("/admin/deliveries/{id}/replay", admin.replay, methods=["POST"]),
     Route("/admin/preview", admin.preview, methods=["POST"]),
+    Route("/admin/backtest", admin_backtest.backtest, methods=["POST"]),
     Route("/admin/reload", admin.reload, methods=["POST"]),
     Route("/admin/silences", admin.silences, methods=["GET", "POST"]),
     Route("/admin/silences/{id}", admin.expire_silence, methods=["DELETE"]),

@@ -27,6 +27,7 @@ PAGES = [
     "/console/deliveries/{dead}",
     "/console/deliveries/replay-dead?channel=hook",
     "/console/silences",
+    "/console/rules",
 ]
 FORMS = [
     ("/console/signout", {}),
@@ -35,6 +36,7 @@ FORMS = [
     ("/console/silences", {"task": "nightly-*", "duration": "1h", "comment": "maintenance"}),
     ("/console/silences", {"task": "nightly-*", "duration": "1h", "preview": "1"}),
     ("/console/silences/{silence}/expire", {}),
+    ("/console/rules/backtest", {"rules": "rules: []", "since": "1d"}),
 ]
 WRONG = "0" * 64
 

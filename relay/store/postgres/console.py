@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from relay.models import Delivery, Transition
-from relay.store.codec import epoch
+from relay.models import Delivery, Snapshot, Transition
+from relay.store.codec import epoch, snapshot_from_json
 from relay.store.postgres.base import PgBase
 from relay.store.sqlite.mappers import delivery_from_row, transition_from_row
 
@@ -26,3 +26,7 @@ class ConsoleReads(PgBase):
         found = [(b, "transitions", n) for b, n in await self._fetch("activity_transitions", start, bucket)]
         rows = await self._fetch("activity_deliveries", start, bucket)
         return found + [(b, status, n) for b, status, n in rows]
+
+    async def transitions_since(self, since: datetime, limit: int) -> list[tuple[Transition, Snapshot]]:
+        rows = await self._fetch("transitions_since", epoch(since), limit)
+        return [(transition_from_row(tuple(r)[:-1]), snapshot_from_json(r[-1])) for r in rows]

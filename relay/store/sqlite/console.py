@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from relay.models import Delivery, Transition
-from relay.store.codec import epoch
+from relay.models import Delivery, Snapshot, Transition
+from relay.store.codec import epoch, snapshot_from_json
 from relay.store.sqlite.engine import Engine
 from relay.store.sqlite.mappers import delivery_from_row, transition_from_row
 from relay.store.sqlite.queries import SQL
@@ -29,3 +29,7 @@ class ConsoleReads(Engine):
         ]
         rows = await self._select(SQL["activity_deliveries"], params)
         return found + [(int(b), str(status), int(n)) for b, status, n in rows]
+
+    async def transitions_since(self, since: datetime, limit: int) -> list[tuple[Transition, Snapshot]]:
+        rows = await self._select(SQL["transitions_since"], (epoch(since), limit))
+        return [(transition_from_row(r[:-1]), snapshot_from_json(r[-1])) for r in rows]

@@ -338,3 +338,11 @@ WHERE observed_at >= ? GROUP BY 1;
 -- activity_deliveries --
 SELECT CAST((created_at - ?) / ? AS INTEGER), status, COUNT(*) FROM deliveries
 WHERE created_at >= ? GROUP BY 1, 2;
+
+-- transitions_since --
+-- (since, limit): transitions observed from `since` on, oldest first, each with its run's stored
+-- snapshot (a backtest); transitions of runs pruned since are left out
+SELECT t.id, t.source, t.run_id, t.from_phase, t.to_phase, t.from_status, t.to_status,
+    t.observed_at, t.via, t.backfill, t.skipped, r.snapshot
+FROM transitions t JOIN runs r ON r.source = t.source AND r.run_id = t.run_id
+WHERE t.observed_at >= ? ORDER BY t.observed_at, t.rowid LIMIT ?;
