@@ -117,7 +117,7 @@ def _delivery(
     if rule.group_window:
         window = math.floor(now.timestamp() / rule.group_window) + 1
         due = datetime.fromtimestamp(window * rule.group_window, UTC)
-        group = f"{rule.name}:{channel}:{window}"
+        group = f"window:{rule.name}:{channel}:{window}"
     message, template_error = rendered
     return Delivery(
         id=delivery_id,
