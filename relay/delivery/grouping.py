@@ -13,8 +13,7 @@ from relay.models import Delivery
 from relay.render.group import group_message
 from relay.render.payload import group_payload
 from relay.render.suppressed import Count, combine, note
-
-SUPPRESSED = "suppressed"  # the payload key of the counts a delivery carries
+from relay.store.suppression import SUPPRESSED, held_reason
 
 
 def merge(members: list[Delivery]) -> Delivery:
@@ -22,7 +21,7 @@ def merge(members: list[Delivery]) -> Delivery:
     counts = [c for m in members for c in m.payload.get(SUPPRESSED) or ()]
     first = members[0]
     if len(members) > 1:
-        folded = {"reason": _reason(first.group_key), "count": len(members) - 1}
+        folded = {"reason": held_reason(first.group_key or ""), "count": len(members) - 1}
         counts.append(folded | {"since": min(m.created_at for m in members).isoformat()})
         first = replace(first, message=group_message(members), payload=group_payload(members))
     if not counts:
@@ -39,8 +38,3 @@ def with_counts(delivery: Delivery, counts: list[Count]) -> Delivery:
         message=replace(delivery.message, body=body),
         payload=delivery.payload | {SUPPRESSED: counts},
     )
-
-
-def _reason(group_key: str | None) -> str:
-    kind = (group_key or "").split(":", 1)[0]
-    return {"quiet": "quiet_hours", "rate": "rate_limit"}.get(kind, "group_window")

@@ -20,6 +20,7 @@ from relay.models import (
     Transition,
 )
 from relay.silences import Silence
+from relay.store.suppression import SuppressedCount
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,13 @@ class Store(Protocol):
         """What happened from `since` on, in buckets of `bucket` seconds (0 is the first):
         (bucket, "transitions", count) for transitions observed, (bucket, STATUS, count) for
         deliveries created, by their status now. Only non-zero counts, in no set order."""
+
+    # -- suppressed counts (issue 12): relay/store/suppression.py ------------------------------
+
+    async def suppressed_counts(self) -> list[SuppressedCount]:
+        """Per rule, channel and reason: the messages that never went out (silenced, once_per)
+        since the last one that went out took their count, and (`held`) those waiting to go
+        out as one grouped message (group window, quiet hours, rate limit)."""
 
     # -- silences -------------------------------------------------------------------------
 

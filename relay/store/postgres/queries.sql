@@ -286,3 +286,26 @@ WHERE observed_at >= $1 GROUP BY 1;
 -- activity_deliveries --
 SELECT FLOOR((created_at - $1) / $2)::INTEGER, status, COUNT(*)::INTEGER FROM deliveries
 WHERE created_at >= $1 GROUP BY 1, 2;
+
+-- take_suppressed --
+-- the counts of these (rule, channel) pairs, taken by the deliveries that will tell them;
+-- locked in id order, so two replicas taking the same rows never wait for each other crosswise
+DELETE FROM suppressed WHERE id IN (
+    SELECT id FROM suppressed
+    WHERE (rule, channel) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+    ORDER BY id FOR UPDATE
+)
+RETURNING rule, channel, reason, count, since;
+
+-- add_suppressed --
+INSERT INTO suppressed (rule, channel, reason, count, since)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::float8[]);
+
+-- suppressed_counts --
+SELECT rule, channel, reason, SUM(count), MIN(since) FROM suppressed GROUP BY rule, channel, reason;
+
+-- held_groups --
+-- deliveries waiting in a group (group window, quiet hours, rate limit): deliveries_group
+SELECT rule, channel, group_key, COUNT(*), MIN(created_at) FROM deliveries
+WHERE group_key IS NOT NULL AND status = 'pending'
+GROUP BY rule, channel, group_key;

@@ -338,3 +338,21 @@ WHERE observed_at >= ? GROUP BY 1;
 -- activity_deliveries --
 SELECT CAST((created_at - ?) / ? AS INTEGER), status, COUNT(*) FROM deliveries
 WHERE created_at >= ? GROUP BY 1, 2;
+
+-- take_suppressed --
+-- the counts of a rule and channel, taken by the delivery that will tell them
+DELETE FROM suppressed WHERE rule = ? AND channel = ? RETURNING reason, count, since;
+
+-- add_suppressed --
+INSERT INTO suppressed (rule, channel, reason, count, since) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (rule, channel, reason)
+DO UPDATE SET count = count + excluded.count, since = MIN(since, excluded.since);
+
+-- suppressed_counts --
+SELECT rule, channel, reason, count, since FROM suppressed;
+
+-- held_groups --
+-- deliveries waiting in a group (group window, quiet hours, rate limit): deliveries_group
+SELECT rule, channel, group_key, COUNT(*), MIN(created_at) FROM deliveries
+WHERE group_key IS NOT NULL AND status = 'pending'
+GROUP BY rule, channel, group_key;
