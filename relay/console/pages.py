@@ -12,6 +12,7 @@ from relay.console import views
 from relay.console.guard import PATH, Visit, signed_in
 from relay.console.render import page
 from relay.models import DeliveryStatus
+from relay.render.suppressed import REASONS
 from relay.silences import MATCHER_KEYS
 
 # ?notice=... after a form: fixed texts only (a query parameter is never echoed as a message)
@@ -186,6 +187,15 @@ async def silences_page(
 @signed_in
 async def rules(request: Request, visit: Visit) -> Response:
     rows, capped = await views.rules(visit.relay)
+    suppressed = await visit.relay.store.suppressed_counts()
     return render(
-        visit, request, "rules.html", rows=rows, capped=capped, path=visit.relay.ruleset.path, nav="rules"
+        visit,
+        request,
+        "rules.html",
+        rows=rows,
+        capped=capped,
+        path=visit.relay.ruleset.path,
+        nav="rules",
+        suppressed=suppressed,
+        reasons=REASONS,
     )
