@@ -34,6 +34,8 @@ from relay.render.payload import build_payload, digest_payload
 from relay.render.templates import render, render_text
 from relay.silences import Silence, muted_by
 
+QUIET_GROUP = "quiet:"  # the group key's prefix of deliveries held for quiet hours
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -80,6 +82,7 @@ def plan(
             if channel.kind not in rendered:
                 rendered[channel.kind] = _render(rule, transition, shown, channel.kind, masked)
             delivery = _delivery(transition, shown, rule, name, rendered[channel.kind], now, masked, ids())
+            delivery = hold_for_quiet_hours(delivery, rule, channel, transition, run, now)
             if silence := muted_by(silences, _facts(run, rule, name), now):
                 delivery = replace(
                     delivery, status=DeliveryStatus.SILENCED, last_error=f"silenced by {silence.id}"
@@ -114,7 +117,7 @@ def _delivery(
     if rule.group_window:
         window = math.floor(now.timestamp() / rule.group_window) + 1
         due = datetime.fromtimestamp(window * rule.group_window, UTC)
-        group = f"{rule.name}:{channel}:{window}"
+        group = f"window:{rule.name}:{channel}:{window}"
     message, template_error = rendered
     return Delivery(
         id=delivery_id,
@@ -131,6 +134,26 @@ def _delivery(
         group_key=group,
         template_error=template_error,
     )
+
+
+def hold_for_quiet_hours(
+    delivery: Delivery,
+    rule: Rule,
+    channel: ChannelConfig,
+    transition: Transition,
+    run: Snapshot,
+    now: datetime,
+) -> Delivery:
+    """During the quiet hours of the rule (or else of its channel), a delivery waits for their
+    end, grouped with the others held for the same rule, channel and night: one message then.
+    An `urgent` match goes out all the same. The unmasked run decides urgency, as it does
+    matching."""
+    quiet = rule.quiet_hours or channel.quiet_hours
+    end = quiet.release(now) if quiet else None
+    if end is None or (rule.urgent is not None and rule.urgent.matches(transition, run)):
+        return delivery
+    group = f"{QUIET_GROUP}{rule.name}:{channel.name}:{end.timestamp():.0f}"
+    return replace(delivery, next_attempt_at=end, group_key=group)
 
 
 def _facts(run: Snapshot, rule: Rule, channel: str) -> dict[str, str]:
@@ -179,6 +202,7 @@ def plan_stuck(
                 severity="failure",
             )
         delivery = _delivery(transition, run, rule, name, (message, error), now, redacted, ids())
+        delivery = hold_for_quiet_hours(delivery, rule, channels[name], transition, state.snapshot, now)
         deliveries.append(
             replace(delivery, idempotency_key=f"{run.source}:{run.run_id}:stuck:{rule.name}:{name}")
         )

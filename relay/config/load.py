@@ -20,6 +20,7 @@ from croniter import croniter
 from relay import secrets, signing
 from relay.config import kinds
 from relay.config.matching import build_matcher
+from relay.config.quiet import read_quiet_hours, read_urgent
 from relay.config.reader import Errors, Reader
 from relay.config.retention import read_retention
 from relay.config.schema import (
@@ -138,7 +139,7 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
         kind = "slack" if url.startswith("https://hooks.slack.com/") else "apprise"
         return ChannelConfig(name, kind, url=url, line=line)
     r = Reader(data, file, f"channel {name!r}")
-    r.only("kind", "url", "secret", "headers", "rate_limit")
+    r.only("kind", "url", "secret", "headers", "rate_limit", "quiet_hours")
     kind = r.choice("kind", CHANNEL_KINDS, "apprise")
     headers = r.get("headers", dict, {})
     if kind == "webhook":
@@ -151,6 +152,7 @@ def _channel(name: str, data: object, file: str, line: int) -> ChannelConfig:
         headers=tuple((str(k), str(v)) for k, v in headers.items()),
         rate_limit=r.convert("rate_limit", _rate, None),
         line=line,
+        quiet_hours=read_quiet_hours(r),
     )
 
 
@@ -226,6 +228,8 @@ def _rule(
         "once_per",
         "stuck_after",
         "redact",
+        "quiet_hours",
+        "urgent",
     )
     notify = r.get("notify", list, [])
     if not notify:
@@ -253,6 +257,8 @@ def _rule(
         stuck_after=r.convert("stuck_after", parse_duration, None),
         redaction=replace(redaction, enabled=r.get("redact", bool, redaction.enabled)),
         line=getattr(data, "line", 0),
+        quiet_hours=read_quiet_hours(r),
+        urgent=read_urgent(r, sources, statuses),
     )
 
 

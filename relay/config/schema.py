@@ -13,6 +13,7 @@ from relay.config.matching import Matcher
 from relay.digests import DigestSpec
 from relay.models import Retention
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
+from relay.quiet import QuietHours
 from relay.redaction import DEFAULT, Redaction
 from relay.render.templates import RuleTemplate
 
@@ -56,6 +57,7 @@ class ChannelConfig:
     headers: tuple[tuple[str, str], ...] = ()
     rate_limit: tuple[int, float] | None = None  # at most N messages per period (seconds)
     line: int = field(default=0, compare=False)
+    quiet_hours: QuietHours | None = None  # its rules' matches are held meanwhile (relay/quiet.py)
 
     @property
     def enabled(self) -> bool:
@@ -75,6 +77,8 @@ class Rule:
     stuck_after: float | None = None  # seconds a run may stay in a matched, non-terminal phase
     redaction: Redaction = DEFAULT  # how the run's data is masked in this rule's messages
     line: int = field(default=0, compare=False)  # where it starts in rules.yaml (the console)
+    quiet_hours: QuietHours | None = None  # held meanwhile; overrides the channel's
+    urgent: Matcher | None = None  # what of it goes out during quiet hours all the same
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from relay.console import views
 from relay.console.guard import Form, Visit, form_action, signed_in
 from relay.console.pages import render
 from relay.errors import ConfigError
+from relay.render.suppressed import REASONS
 from relay.secrets import redact
 
 PERIODS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -26,6 +27,7 @@ async def rules_page(
 ) -> Response:
     """The Rules page, with the backtest form as sent and its answer (or error)."""
     rows, capped = await views.rules(visit.relay)
+    suppressed = await visit.relay.store.suppressed_counts()
     return render(
         visit,
         request,
@@ -35,6 +37,8 @@ async def rules_page(
         capped=capped,
         path=visit.relay.ruleset.path,
         nav="rules",
+        suppressed=suppressed,
+        reasons=REASONS,
         periods=list(PERIODS),
         form=form or {},
         **({"result": None, "error": None} | shown),

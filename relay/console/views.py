@@ -281,6 +281,10 @@ def options(rule: Rule) -> list[str]:
         found.append(f"stuck_after: {seconds(rule.stuck_after)}")
     if rule.template is not None:
         found.append("template")
+    if rule.quiet_hours is not None:
+        found.append(f"quiet_hours: {rule.quiet_hours.describe()}")
+    if rule.urgent is not None:
+        found.append("urgent")
     return found
 
 

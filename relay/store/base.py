@@ -20,6 +20,7 @@ from relay.models import (
     Transition,
 )
 from relay.silences import Silence
+from relay.store.suppression import SuppressedCount
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,13 @@ class Store(Protocol):
         """At most `limit` transitions observed from `since` on, oldest first (among equal
         times, in the order recorded), each with its run's stored snapshot (its latest, not the
         one of that moment); transitions of runs no longer stored are left out (a backtest)."""
+
+    # -- suppressed counts (issue 12): relay/store/suppression.py ------------------------------
+
+    async def suppressed_counts(self) -> list[SuppressedCount]:
+        """Per rule, channel and reason: the messages that never went out (silenced, once_per)
+        since the last one that went out took their count, and (`held`) those waiting to go
+        out as one grouped message (group window, quiet hours, rate limit)."""
 
     # -- silences -------------------------------------------------------------------------
 

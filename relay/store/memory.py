@@ -25,11 +25,13 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.memory_console import ConsoleReads
+from relay.store.memory_suppression import SuppressionCounts
 from relay.store.retention import BACKLOG_STATUSES, RATE_SENDS_KEPT, TABLES, prunable
 
 
-class MemoryStore(ConsoleReads):
+class MemoryStore(ConsoleReads, SuppressionCounts):
     def __init__(self) -> None:
+        SuppressionCounts.__init__(self)
         self._runs: dict[tuple[str, str], RunState] = {}
         self._sources: dict[str, datetime] = {}
         self._transitions: list[Transition] = []
@@ -71,7 +73,9 @@ class MemoryStore(ConsoleReads):
                     self._task_last[(stored.source, stored.task)] = stored.phase
             if decision.transition:
                 self._transitions.append(decision.transition)
-            written = self._add_deliveries(decision.deliveries, now, lease, owner)
+            planned, carrying = self._take(decision.deliveries)
+            written = self._add_deliveries(planned, now, lease, owner)
+            self._count(planned, written, carrying, now)
             self._digest_items += [(item, False) for item in decision.digest_items]
         if any(d.status == DeliveryStatus.PENDING for d in written):
             self._woke()
@@ -137,8 +141,12 @@ class MemoryStore(ConsoleReads):
                 if not sent and (i.rule, i.channel, i.window_end) == (rule, channel, window_end)
             ]
             delivery = build([self._digest_items[n][0] for n in mine])
-            if delivery is not None and not self._add_deliveries([delivery]):
-                delivery = None  # this window was sent already
+            if delivery is not None:
+                (delivery,), carrying = self._take([delivery])
+                written = self._add_deliveries([delivery])
+                self._count([delivery], written, carrying, delivery.created_at)
+                if not written:
+                    delivery = None  # this window was sent already
             for n in mine:
                 self._digest_items[n] = (self._digest_items[n][0], True)
         if delivery:

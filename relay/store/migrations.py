@@ -97,4 +97,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_finished ON runs (terminal, IFNULL(phase_since, first_seen_at));
     CREATE INDEX rate_sends_at ON rate_sends (at)
     """,
+    # 8: suppressed counts (issue 12): messages of a rule and channel that never went out
+    # (silenced, once_per), until the next one that goes out takes them
+    """
+    CREATE TABLE suppressed (
+        rule TEXT NOT NULL, channel TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,
+        since REAL NOT NULL, PRIMARY KEY (rule, channel, reason)
+    )
+    """,
 ]

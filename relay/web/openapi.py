@@ -153,6 +153,19 @@ SCHEMAS: dict[str, Schema] = {
         created_by=TEXT,
         active=BOOL,
     ),
+    "SuppressedCount": _object(
+        rule=TEXT,
+        channel=TEXT,
+        reason={"enum": ["group_window", "quiet_hours", "rate_limit", "once_per", "silence"]},
+        label={**TEXT, "description": "the reason as messages name it, e.g. rate limit"},
+        count={"type": "integer", "minimum": 1},
+        since={**TIME, "description": "the earliest of them (UTC)"},
+        held={
+            **BOOL,
+            "description": "true: waiting to go out as one grouped message; false: never sent, "
+            "counted by the next message of the rule and channel",
+        },
+    ),
     "NewSilence": _object(
         ["matchers"],
         matchers={
@@ -418,6 +431,16 @@ PATHS: dict[str, Any] = {
                 "responses": _answers(*ADMIN, *BODY, 422, ok=(201, _ref("Silence"))),
             }
         ),
+    },
+    "/admin/suppressed": {
+        "get": _admin(
+            _get(
+                "per rule and channel: messages held back or folded, that the next message counts",
+                _list("suppressed", "SuppressedCount"),
+                *ADMIN,
+                422,
+            )
+        )
     },
     "/admin/silences/{id}": {
         "delete": _admin(

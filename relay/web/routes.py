@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from relay.web import admin, admin_backtest, health, openapi, webhooks
+from relay.web import admin, admin_backtest, health, openapi, suppressed, webhooks
 
 ROUTES = [
     Route("/healthz", health.healthz, methods=["GET"]),
@@ -23,4 +23,5 @@ ROUTES = [
     Route("/admin/reload", admin.reload, methods=["POST"]),
     Route("/admin/silences", admin.silences, methods=["GET", "POST"]),
     Route("/admin/silences/{id}", admin.expire_silence, methods=["DELETE"]),
+    Route("/admin/suppressed", suppressed.suppressed, methods=["GET"]),
 ]

@@ -138,7 +138,8 @@ def check_slack(received: list[dict[str, Any]]) -> None:
     assert_slack_safe(group, BURST_PAGES)
     assert len(slack_links(group)) == 50
     assert group["blocks"][-1]["text"]["text"] == "… and 10 more"
-    *listed, more = group["text"].splitlines()[1:]  # the fallback lists fewer, and counts the rest
+    note, *listed, more = group["text"].splitlines()[1:]  # the fallback lists fewer, and counts the rest
+    assert note.startswith("+59 more since ") and note.endswith(" UTC (grouped)")  # suppressed counts
     assert len(listed) + int(more.removeprefix("… and ").removesuffix(" more")) == 60
 
 

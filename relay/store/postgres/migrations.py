@@ -75,4 +75,14 @@ MIGRATIONS: list[str] = [
     # 2: a run's page in the console reads the deliveries of each transition (Store.
     # transition_deliveries); prune's "a kept delivery refers to it" check uses it too
     "CREATE INDEX deliveries_transition ON deliveries (transition_id)",
+    # 3: suppressed counts (issue 12), as SQLite's migration 8 but a row per addition: replicas
+    # adding to one count insert side by side instead of waiting for each other's row lock,
+    # and the delivery that takes them deletes exactly the rows committed before it looked
+    """
+    CREATE TABLE suppressed (
+        id BIGSERIAL PRIMARY KEY, rule TEXT NOT NULL, channel TEXT NOT NULL, reason TEXT NOT NULL,
+        count INTEGER NOT NULL, since DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX suppressed_rule ON suppressed (rule, channel)
+    """,
 ]

@@ -294,3 +294,26 @@ SELECT t.id, t.source, t.run_id, t.from_phase, t.to_phase, t.from_status, t.to_s
     t.observed_at, t.via, t.backfill, t.skipped, r.snapshot
 FROM transitions t JOIN runs r ON r.source = t.source AND r.run_id = t.run_id
 WHERE t.observed_at >= $1 ORDER BY t.observed_at, t.seq LIMIT $2;
+
+-- take_suppressed --
+-- the counts of these (rule, channel) pairs, taken by the deliveries that will tell them;
+-- locked in id order, so two replicas taking the same rows never wait for each other crosswise
+DELETE FROM suppressed WHERE id IN (
+    SELECT id FROM suppressed
+    WHERE (rule, channel) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+    ORDER BY id FOR UPDATE
+)
+RETURNING rule, channel, reason, count, since;
+
+-- add_suppressed --
+INSERT INTO suppressed (rule, channel, reason, count, since)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::float8[]);
+
+-- suppressed_counts --
+SELECT rule, channel, reason, SUM(count), MIN(since) FROM suppressed GROUP BY rule, channel, reason;
+
+-- held_groups --
+-- deliveries waiting in a group (group window, quiet hours, rate limit): deliveries_group
+SELECT rule, channel, group_key, COUNT(*), MIN(created_at) FROM deliveries
+WHERE group_key IS NOT NULL AND status = 'pending'
+GROUP BY rule, channel, group_key;

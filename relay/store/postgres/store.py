@@ -23,11 +23,13 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
+from relay.store.postgres import suppression
 from relay.store.postgres.base import Conn, PgBase
 from relay.store.postgres.console import ConsoleReads
 from relay.store.postgres.coordination import Coordination
 from relay.store.postgres.engine import open_pool
 from relay.store.postgres.queries import SQL
+from relay.store.postgres.suppression import SuppressionReads
 from relay.store.postgres.upkeep import Upkeep
 from relay.store.postgres.url import parse_url
 from relay.store.postgres.writes import Writes
@@ -47,7 +49,7 @@ from relay.store.sqlite.mappers import (
 )
 
 
-class PostgresStore(Coordination, Upkeep, ConsoleReads, PgBase):
+class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase):
     @classmethod
     async def open(cls, url: str) -> Self:
         target = parse_url(url)
@@ -82,7 +84,9 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, PgBase):
                 _save_run(writes, decision.store, previous, row, now, context.task_last)
             if decision.transition:
                 writes.add("insert_transition", transition_row(decision.transition))
-            written = await self._write(c, writes, decision.deliveries, now, lease, owner)
+            planned, carrying = await suppression.take(c, decision.deliveries)
+            written = await self._write(c, writes, planned, now, lease, owner)
+            await suppression.count(c, planned, written, carrying, now)
             if decision.digest_items:
                 await c.executemany(
                     SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items]
@@ -237,10 +241,14 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, PgBase):
         async with self._tx() as c:
             rows = await c.fetch(SQL["digest_window"], rule, channel, epoch(window_end))
             delivery = build([digest_item_from_json(r[1]) for r in rows])
-            if delivery is not None and not await _insert_delivery(c, delivery):
-                delivery = None  # this window was sent already
-            elif delivery is not None:
-                await self._notify(c)
+            if delivery is not None:
+                (delivery,), carrying = await suppression.take(c, [delivery])
+                written = [delivery] if await _insert_delivery(c, delivery) else []
+                await suppression.count(c, [delivery], written, carrying, delivery.created_at)
+                if written:
+                    await self._notify(c)
+                else:
+                    delivery = None  # this window was sent already
             await c.execute(SQL["digest_items_sent"], [r[0] for r in rows])
         return delivery
 

@@ -346,3 +346,21 @@ SELECT t.id, t.source, t.run_id, t.from_phase, t.to_phase, t.from_status, t.to_s
     t.observed_at, t.via, t.backfill, t.skipped, r.snapshot
 FROM transitions t JOIN runs r ON r.source = t.source AND r.run_id = t.run_id
 WHERE t.observed_at >= ? ORDER BY t.observed_at, t.rowid LIMIT ?;
+
+-- take_suppressed --
+-- the counts of a rule and channel, taken by the delivery that will tell them
+DELETE FROM suppressed WHERE rule = ? AND channel = ? RETURNING reason, count, since;
+
+-- add_suppressed --
+INSERT INTO suppressed (rule, channel, reason, count, since) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (rule, channel, reason)
+DO UPDATE SET count = count + excluded.count, since = MIN(since, excluded.since);
+
+-- suppressed_counts --
+SELECT rule, channel, reason, count, since FROM suppressed;
+
+-- held_groups --
+-- deliveries waiting in a group (group window, quiet hours, rate limit): deliveries_group
+SELECT rule, channel, group_key, COUNT(*), MIN(created_at) FROM deliveries
+WHERE group_key IS NOT NULL AND status = 'pending'
+GROUP BY rule, channel, group_key;

@@ -24,6 +24,7 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
+from relay.store.sqlite import suppression
 from relay.store.sqlite.console import ConsoleReads
 from relay.store.sqlite.coordination import Coordination
 from relay.store.sqlite.engine import Row
@@ -42,10 +43,11 @@ from relay.store.sqlite.mappers import (
     transition_row,
 )
 from relay.store.sqlite.queries import SQL
+from relay.store.sqlite.suppression import SuppressionReads
 from relay.store.sqlite.upkeep import Upkeep
 
 
-class SqliteStore(Coordination, Upkeep, ConsoleReads):
+class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads):
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         super().__init__(conn, executor)
         # a source's watching_since never changes once committed: read it once
@@ -85,7 +87,9 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads):
             _save_run(c, decision.store, previous, row, now, context.task_last)
         if decision.transition:
             c.execute(SQL["insert_transition"], transition_row(decision.transition))
-        written = _insert_deliveries(c, decision.deliveries, now, lease, owner)
+        planned, carrying = suppression.take(c, decision.deliveries)
+        written = _insert_deliveries(c, planned, now, lease, owner)
+        suppression.count(c, planned, written, carrying, now)
         c.executemany(SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items])
         return replace(decision, deliveries=written), context.watching_since
 
@@ -234,8 +238,12 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads):
         def write(c: sqlite3.Connection) -> Delivery | None:
             rows = c.execute(SQL["digest_window"], window).fetchall()
             delivery = build([digest_item_from_json(r[1]) for r in rows])
-            if delivery is not None and not _insert_delivery(c, delivery):
-                delivery = None  # this window was sent already
+            if delivery is not None:
+                (delivery,), carrying = suppression.take(c, [delivery])
+                written = [delivery] if _insert_delivery(c, delivery) else []
+                suppression.count(c, [delivery], written, carrying, delivery.created_at)
+                if not written:
+                    delivery = None  # this window was sent already
             c.executemany(SQL["digest_item_sent"], [(r[0],) for r in rows])
             return delivery
 
