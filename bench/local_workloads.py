@@ -155,7 +155,8 @@ def polling(cfg: Config) -> Section:
     )
     section.summary = (
         f"polling: {n['requests']:.0f} API calls/cycle ({n['list']:.0f} list + {n['by_id']:.0f} by id),"
-        f" {n['ms']:.0f} ms/cycle ({n['cpu']:.0f} ms relay CPU), transitions found {n['found']:.0f} of {n['changed']:.0f}"
+        f" {n['ms']:.0f} ms/cycle ({n['cpu']:.0f} ms relay CPU),"
+        f" transitions found {n['found']:.0f} of {n['changed']:.0f}"
     )
     return section
 
