@@ -86,7 +86,8 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads):
         if decision.transition:
             c.execute(SQL["insert_transition"], transition_row(decision.transition))
         written = _insert_deliveries(c, decision.deliveries, now, lease, owner)
-        c.executemany(SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items])
+        if decision.digest_items:
+            c.executemany(SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items])
         return replace(decision, deliveries=written), context.watching_since
 
     def _context(self, c: sqlite3.Connection, snapshot: Snapshot, now: datetime) -> Context:
