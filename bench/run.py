@@ -32,6 +32,7 @@ from pathlib import Path
 
 from bench import http_workloads as hw
 from bench import local_workloads as lw
+from bench.batches import batches
 from bench.procs import ROOT
 from bench.replicas import replicas
 from bench.report import Section
@@ -42,6 +43,7 @@ WORKLOADS: list[tuple[str, str, Callable[[hw.Config], Section]]] = [
     ("latency", "End-to-end latency", hw.latency),
     ("delivery", "Delivery throughput", hw.delivery),
     ("alertmanager", "Side by side with Alertmanager", hw.side_by_side),
+    ("batches", "Batches", batches),
     ("polling", "Polling", lw.polling),
     ("matching", "Rule matching", lw.matching),
     ("footprint", "Footprint", lw.footprint),
@@ -62,6 +64,8 @@ COMPARED = [
     ("delivery", "webhook", "deliveries/s, webhook", "/s", "higher"),
     ("delivery", "webhook-500", "deliveries/s, webhook, 10% 500s", "/s", "higher"),
     ("delivery", "apprise", "deliveries/s, apprise", "/s", "higher"),
+    ("batches", "many", "runs/s in 200-run bodies", "/s", "higher"),
+    ("batches", "ratio", "200-run bodies vs one run per request", "x", "higher"),
     ("polling", "ms", "time per poll cycle", " ms", "lower"),
     ("footprint", "idle", "RSS with the stored runs", " MB", "lower"),
 ]

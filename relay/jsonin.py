@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from relay.errors import BadJson
@@ -21,20 +22,81 @@ from relay.errors import BadJson
 MAX_DEPTH = 64
 MAX_INT = 2**63 - 1  # what SQLite (and PostgreSQL's bigint) can hold
 _UNSAFE = re.compile("[\x00\ud800-\udfff]")  # a surrogate left after decoding is a lone one
+_UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # \u0000, \ud800-\udfff
+# the decoder lets UTF-8-encoded surrogates (ED A0-BF ..) through as well
+_UNSAFE_BYTES = re.compile(_UNSAFE_ESCAPE.pattern.encode() + rb"|\xed[\xa0-\xbf]")
 
 
 def loads(raw: bytes | str) -> Any:
     """Raises BadJson naming the problem (and where, as a path like $.output.url)."""
     try:
-        value = json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        value = _decode(raw)
+        _check_shape(value, 0)
+    except (ValueError, _Unfit):
+        # a number out of range, or nesting too deep: the slow path says which and where
+        # (int() refuses a number past 4,300 digits with a ValueError)
+        return _checked_loads(raw)
+    if _may_hold_unsafe_text(raw):
+        _check(value)
+    return value
+
+
+def _decode(raw: bytes | str, *, numbers: bool = False) -> Any:
+    """`numbers`: each number through a hook that names one out of range (slower)."""
+    try:
+        if numbers:
+            return json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        return json.loads(raw, parse_constant=_constant)
     except RecursionError:
         raise BadJson(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except UnicodeDecodeError as exc:
         raise BadJson(f"malformed JSON: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise BadJson(f"malformed JSON: {exc}") from None
+
+
+def _checked_loads(raw: bytes | str) -> Any:
+    """Every number through the hooks and every string looked at: for a body known to be bad."""
+    value = _decode(raw, numbers=True)
     _check(value)
     return value
+
+
+class _Unfit(Exception):
+    """The fast look found a number out of range or nesting too deep."""
+
+
+def _check_shape(item: object, depth: int) -> None:
+    """Depth and numbers in one pass over the containers, no path kept: the common case is a
+    clean body, and this costs less than parsing it."""
+    if type(item) is dict:
+        children: Iterable[object] = item.values()
+    elif type(item) is list:
+        children = item
+    else:
+        children = (item,) if depth == 0 else ()
+    if depth == MAX_DEPTH:
+        raise _Unfit
+    for child in children:
+        kind = type(child)
+        if kind is dict or kind is list:
+            _check_shape(child, depth + 1)
+        elif kind is int:
+            if not -MAX_INT <= child <= MAX_INT:  # type: ignore[operator]
+                raise _Unfit
+        elif kind is float and child - child != 0:  # type: ignore[operator]
+            raise _Unfit  # infinity (1e400 overflows)
+
+
+def _may_hold_unsafe_text(raw: bytes | str) -> bool:
+    """False when no string in the document can hold a NUL or a lone surrogate: in UTF-8 JSON
+    (the strict decoder refuses raw control characters) they can only come from \\u escapes
+    or surrogates encoded as UTF-8. Saves walking every string of a clean body."""
+    if isinstance(raw, str):
+        return _UNSAFE.search(raw) is not None or _UNSAFE_ESCAPE.search(raw) is not None
+    if json.detect_encoding(raw) != "utf-8":
+        return True
+    return _UNSAFE_BYTES.search(raw) is not None
 
 
 def _int(text: str) -> int:

@@ -4,6 +4,7 @@ made inert, URLs vetted, text cut to a limit (before it is escaped, so the limit
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit
@@ -40,8 +41,11 @@ def one_line(text: str, limit: int = TITLE_LIMIT) -> str:
 def web_url(url: object) -> str | None:
     """An http(s) URL with a host, with every character that could end a link or an attribute
     %-encoded (<, >, |, quotes, spaces, controls); None for anything else."""
-    if not isinstance(url, str):
-        return None
+    return _web_url(url) if isinstance(url, str) else None
+
+
+@functools.lru_cache(maxsize=4096)  # one run's video and page links are vetted ~8 times
+def _web_url(url: str) -> str | None:
     url = url.strip()
     try:
         parts = urlsplit(url)

@@ -283,11 +283,13 @@ class Reconciler:
 
     async def _recheck(self, covered: set[str], report: PollReport) -> list[str]:
         """By id, the active runs the list did not cover. Returns why each failed one failed."""
-        failed: list[str] = []
-        for state in await self._due_rechecks(covered):
-            if (reason := await self._recheck_one(state.snapshot, report)) is not None:
-                failed.append(reason)
-        return failed
+        due = await self._due_rechecks(covered)
+        results = await bounded(partial(self._recheck_one, s.snapshot, report) for s in due)
+        # a 429 first: the runs it held back keep their turn for the next cycle
+        errors = sorted((r for r in results if isinstance(r, BaseException)), key=_not_rate_limited)
+        if errors:
+            raise errors[0]
+        return [r for r in results if isinstance(r, str)]
 
     async def _due_rechecks(self, covered: set[str]) -> list[RunState]:
         """Least recently re-checked first, then oldest update first, so a backlog larger
@@ -324,6 +326,10 @@ class Reconciler:
 
     def _lock(self, run_id: str) -> RunLock:
         return RunLock(self._locks, run_id)
+
+
+def _not_rate_limited(error: BaseException) -> bool:
+    return not isinstance(error, RateLimited)
 
 
 def _age(snapshot: Snapshot) -> datetime:

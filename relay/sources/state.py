@@ -40,7 +40,7 @@ class RateBudget:
         if self.store is not None:
             limit, remaining, reset_at = await self.store.budget(self.key)
             if remaining is not None:
-                self.limit, self.remaining, self.reset_at = limit, remaining, reset_at
+                self._merge(limit, remaining, reset_at)
 
     async def save(self) -> None:
         if self.store is not None and self.remaining is not None:
@@ -53,8 +53,14 @@ class RateBudget:
         )
         reset = header_int(headers.get("x-ratelimit-reset"))
         if remaining is not None:
-            self.limit, self.remaining = limit or self.limit, remaining
-            self.reset_at = reset / 1000.0 if reset is not None else self.reset_at
+            self._merge(limit, remaining, reset / 1000.0 if reset is not None else self.reset_at)
+
+    def _merge(self, limit: int | None, remaining: int, reset_at: float | None) -> None:
+        # within one window what is left only goes down: requests spent here and not yet
+        # answered (they run side by side), or an older answer arriving late, must not raise it
+        if reset_at == self.reset_at and self.remaining is not None:
+            remaining = min(remaining, self.remaining)
+        self.limit, self.remaining, self.reset_at = limit or self.limit, remaining, reset_at
 
     def spend(self) -> None:
         if self.remaining is not None:

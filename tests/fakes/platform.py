@@ -31,6 +31,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
 
 from tests.fakes.servers import serve
 
@@ -112,6 +113,8 @@ class FakePlatform(Generic[W, R]):
         self._stack = contextlib.AsyncExitStack()
         self._closing = asyncio.Event()
         self._seq = itertools.count(1)
+        self.in_flight = 0
+        self.peak_in_flight = 0  # most requests being answered at once: shows a client's overlap
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -123,8 +126,16 @@ class FakePlatform(Generic[W, R]):
 
     async def start(self) -> str:
         self._closing.clear()
-        self._url = await self._stack.enter_async_context(serve(self.app))
+        self._url = await self._stack.enter_async_context(serve(self._counted))
         return self.base_url
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
     async def stop(self) -> None:
         self._closing.set()  # cut short any delayed answer so shutdown is quick

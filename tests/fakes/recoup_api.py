@@ -22,6 +22,7 @@ leaves GET /api/tasks alone).
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -292,8 +293,9 @@ class FakeRecoupApi(FakePlatform[When, RecoupRun]):
             and r.started_at is not None
             and (account is None or f"account:{account}" in r.tags)
         ]
-        runs.sort(key=lambda r: (r.created_at, r.seq), reverse=True)
-        items = [*self.raw_items, *(r.to_json(by_id=False) for r in runs)][:limit]
+        # only the shown runs are serialised: a bench window holds 10,000
+        newest = heapq.nlargest(limit, runs, key=lambda r: (r.created_at, r.seq))
+        items = [*self.raw_items, *(r.to_json(by_id=False) for r in newest)][:limit]
         return JSONResponse({"status": "success", "runs": items})
 
 

@@ -49,6 +49,7 @@ async def serve(
         log_level="warning",
         http="h11",
         ws="none",
+        interface="asgi3",  # every app here is ASGI 3; a bound method would pass for ASGI 2
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)

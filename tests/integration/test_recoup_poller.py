@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from relay.clock import SystemClock
 from relay.errors import RateLimited, SourceError
 from relay.models import Phase, Snapshot
+from relay.sources.concurrency import DETAIL_CONCURRENCY
 from relay.sources.recoup.client import RecoupClient
 from relay.sources.recoup.poll import RecoupPoller
 from tests.fakes.recoup_api import FakeRecoupApi
@@ -230,8 +231,65 @@ async def test_rechecks_are_bounded_per_cycle_and_rotate(env: Env) -> None:
 
     asked = [r.query["runId"] for r in env.fake.by_id_requests()]
     assert (first.rechecked, second.rechecked) == (2, 2)
-    assert asked[:2] == ["run_a", "run_b"]  # oldest update first
+    assert set(asked[:2]) == {"run_a", "run_b"}  # oldest update first (asked side by side)
     assert asked[2] == "run_c"  # then the one left out, before re-checking the others again
+
+
+# -- by-id fetches overlap ------------------------------------------------------------------------
+
+
+async def test_a_cycles_detail_fetches_overlap_up_to_the_bound(env: Env) -> None:
+    runs = [f"run_{n}" for n in range(DETAIL_CONCURRENCY + 4)]
+    for run_id in runs:
+        env.fake.put_run(run_id, status="EXECUTING")
+    await env.poller.poll_once()
+    for run_id in runs:
+        env.fake.set_status(run_id, "COMPLETED", output=OUTPUT)
+        env.fake.delay_next(0.5, when="by_id")  # each answer waits: overlapping ones wait together
+    env.fake.peak_in_flight = 0
+
+    report = await env.poller.poll_once()
+
+    assert report.fetched_by_id == len(runs)
+    assert env.fake.peak_in_flight == DETAIL_CONCURRENCY  # side by side, and never more
+    assert {d.payload["run"]["id"] for d in await env.store.deliveries()} == set(runs)
+
+
+async def test_a_cycles_rechecks_overlap_up_to_the_bound(env: Env) -> None:
+    runs = [f"run_{n}" for n in range(DETAIL_CONCURRENCY + 4)]
+    for run_id in runs:
+        env.fake.put_run(run_id, status="EXECUTING")
+    await env.poller.poll_once()
+    for run_id in runs:
+        env.fake.hide_from_list(run_id)
+        env.fake.set_status(run_id, "COMPLETED", output=OUTPUT)
+        env.fake.delay_next(0.5, when="by_id")
+    env.fake.peak_in_flight = 0
+
+    report = await env.poller.poll_once()
+
+    assert (report.rechecked, report.ingested) == (len(runs), len(runs))
+    assert env.fake.peak_in_flight == DETAIL_CONCURRENCY
+    assert {d.payload["run"]["id"] for d in await env.store.deliveries()} == set(runs)
+
+
+async def test_a_rate_limited_recheck_stops_the_rest_and_they_keep_their_turn(env: Env) -> None:
+    runs = [f"run_{n}" for n in range(DETAIL_CONCURRENCY * 2)]
+    for run_id in runs:
+        env.fake.put_run(run_id, status="EXECUTING")
+    await env.poller.poll_once()
+    for run_id in runs:
+        env.fake.hide_from_list(run_id)
+        env.fake.set_status(run_id, "COMPLETED", output=OUTPUT)
+    env.fake.rate_limit_next(retry_after=3, when="by_id")
+
+    with pytest.raises(RateLimited):
+        await env.poller.poll_once()
+    asked = len(env.fake.by_id_requests())
+    assert asked <= DETAIL_CONCURRENCY  # none started after the 429
+
+    await env.poller.poll_once()
+    assert {d.payload["run"]["id"] for d in await env.store.deliveries()} == set(runs)  # nothing lost
 
 
 # -- by-id failures -------------------------------------------------------------------------------

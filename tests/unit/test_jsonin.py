@@ -15,6 +15,15 @@ def test_ordinary_json_and_the_edges_it_keeps() -> None:
     assert loads("1e-999") == 0.0
 
 
+def test_clean_documents_of_every_shape_pass() -> None:
+    assert loads(b'"plain"') == "plain"
+    assert loads(b"17") == 17
+    assert loads(b'{"a": "\\\\u0000 is only text here"}') == {"a": "\\u0000 is only text here"}
+    deep = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert loads(deep.encode()) is not None
+    assert loads('{"a": "caf\u00e9 \U0001f600"}'.encode("utf-16")) == {"a": "caf\u00e9 \U0001f600"}
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -27,6 +36,10 @@ def test_ordinary_json_and_the_edges_it_keeps() -> None:
         ('{"run": {"tags": ["a\\ud800"]}}', "JSON string with a lone surrogate (\\ud800) at $.run.tags[0]"),
         ('{"a\\u0000b": 1}', "JSON string with a NUL character (\\u0000) at $"),
         (b'"\xed\xa0\x80"', "JSON string with a lone surrogate (\\ud800) at $"),  # UTF-8 of a surrogate
+        (b'[{"a": "\xed\xb0\x80"}]', "JSON string with a lone surrogate (\\udc00) at $[0].a"),
+        (b'{"a": ["x\\u0000"]}', "JSON string with a NUL character (\\u0000) at $.a[0]"),
+        ('{"a": "\\uDBFF"}', "JSON string with a lone surrogate (\\udbff) at $.a"),
+        ('["\ud800"]', "JSON string with a lone surrogate (\\ud800) at $[0]"),  # a str holding one
         (b'{"a": "\xff"}', "malformed JSON: not UTF-8 (invalid start byte at byte 7)"),
         ('{"a": ', "malformed JSON: Expecting value: line 1 column 7 (char 6)"),
     ],

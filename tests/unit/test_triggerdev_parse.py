@@ -513,6 +513,19 @@ def test_the_budget_pauses_at_its_reserve_until_the_reset() -> None:
     assert small.pause(now) == pytest.approx(8.0)  # at least 10 kept back
 
 
+def test_within_one_window_what_is_left_only_goes_down() -> None:
+    reset = str(int((NOW.timestamp() + 8) * 1000))
+    budget = RateBudget()
+    budget.update({"x-ratelimit-limit": "100", "x-ratelimit-remaining": "50", "x-ratelimit-reset": reset})
+    budget.spend()
+    budget.spend()  # two requests in flight side by side
+    budget.update({"x-ratelimit-limit": "100", "x-ratelimit-remaining": "49", "x-ratelimit-reset": reset})
+    assert budget.remaining == 48  # the first answer does not give back the second's spend
+    later = str(int((NOW.timestamp() + 68) * 1000))
+    budget.update({"x-ratelimit-limit": "100", "x-ratelimit-remaining": "99", "x-ratelimit-reset": later})
+    assert budget.remaining == 99  # a new window starts whole
+
+
 def test_sources_with_the_same_key_share_a_budget() -> None:
     state = SourceState()
     a = state.budget("https://api.trigger.dev", "tr_prod_shared_1")

@@ -90,7 +90,8 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads):
         planned, carrying = suppression.take(c, decision.deliveries)
         written = _insert_deliveries(c, planned, now, lease, owner)
         suppression.count(c, planned, written, carrying, now)
-        c.executemany(SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items])
+        if decision.digest_items:
+            c.executemany(SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items])
         return replace(decision, deliveries=written), context.watching_since
 
     def _context(self, c: sqlite3.Connection, snapshot: Snapshot, now: datetime) -> Context:

@@ -36,6 +36,8 @@ def count(
     now: datetime,
 ) -> None:
     rows = counted(planned, {d.id for d in written}, carrying, now)
+    if not rows:
+        return  # the common case: no statement
     c.executemany(
         SQL["add_suppressed"], [(r.rule, r.channel, r.reason, r.count, epoch(r.since)) for r in rows]
     )
