@@ -50,11 +50,14 @@ def _bodies(prefix: str, runs: int, per_body: int) -> list[bytes]:
     return [json.dumps({"runs": docs[i : i + per_body]}).encode() for i in range(0, runs, per_body)]
 
 
-def _rates(workdir: Path, runs: int, per_body: int, concurrency: int, tag: str) -> dict[int, float]:
-    """runs/s for one run per request, then for bodies of `per_body` runs, on one fresh relay."""
+def _rates(
+    workdir: Path, runs: int, per_body: int, concurrency: int, tag: str, src: Path | None = None
+) -> dict[int, float]:
+    """runs/s for one run per request, then for bodies of `per_body` runs, on one fresh relay
+    (`src`: another checkout's relay, for before and after)."""
     with Processes(workdir) as procs:
         rules = relay_rules(workdir / f"batches-{tag}.yaml", "http://127.0.0.1:9/none")
-        relay = start_relay(procs, rules, workdir / f"batches-{tag}.db", deliver=False)
+        relay = start_relay(procs, rules, workdir / f"batches-{tag}.db", deliver=False, src=src)
         url = f"{relay.url}/hooks/bench"
         rates = {}
         for size in (1, per_body):
@@ -76,7 +79,7 @@ def batches(cfg: Config) -> Section:
     one: list[float] = []
     many: list[float] = []
     for rep in range(cfg.reps):
-        rates = _rates(cfg.workdir, runs, PER_BODY, 4, f"r{rep}")
+        rates = _rates(cfg.workdir, runs, PER_BODY, 4, f"r{rep}", cfg.relay_src)
         one.append(rates[1])
         many.append(rates[PER_BODY])
     ratios = [m / o for m, o in zip(many, one, strict=True)]
