@@ -78,7 +78,7 @@ def test_a_yaml_syntax_error_is_one_line(tmp_path: Path) -> None:
 
 
 async def test_poll_once_against_a_platform_that_refuses_the_key(tmp_path: Path) -> None:
-    async with FakeRecoupApi(api_key="recoup_sk_the_right_one_0123") as recoup:
+    async with FakeRecoupApi(api_key="placeholder-recoup-key-the_right_one_0123") as recoup:
         rules = _polling_rules(tmp_path, recoup.base_url)
         result = await relay_cli_async("poll-once", "--config", str(rules), *_db(tmp_path), env=ENV)
     assert result.returncode == 1
@@ -97,7 +97,7 @@ async def test_poll_once_against_a_platform_that_is_not_there(tmp_path: Path) ->
 
 async def test_poll_once_polls_every_source_when_one_fails(tmp_path: Path) -> None:
     async with (
-        FakeRecoupApi(api_key="recoup_sk_another_key_0123") as refusing,
+        FakeRecoupApi(api_key="placeholder-recoup-key-another_key_0123") as refusing,
         FakeRecoupApi(api_key=API_KEY) as answering,
     ):
         answering.put_run("run_a", status="COMPLETED")

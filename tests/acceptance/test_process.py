@@ -214,7 +214,7 @@ async def test_poll_once_stores_what_changed(tmp_path: Path, database_url: str) 
 
     from tests.fakes.recoup_api import FakeRecoupApi
 
-    async with FakeRecoupApi(api_key="recoup_sk_cli_0123456789") as recoup:
+    async with FakeRecoupApi(api_key="placeholder-recoup-key-cli_0123456789") as recoup:
         recoup.put_run("run_a", status="EXECUTING")
         config = tmp_path / "rules.yaml"
         config.write_text(f"""
@@ -228,11 +228,11 @@ rules: [{{name: r, match: {{phase: terminal}}, notify: [console]}}]
             str(config),
             "--database",
             database_url,
-            env={"KEY": "recoup_sk_cli_0123456789"},
+            env={"KEY": "placeholder-recoup-key-cli_0123456789"},
         )
     assert result.returncode == 0, result.stderr
     assert "recoup: listed 1, fetched by id 0, re-checked 0, invalid 0, ingested 1" in result.stdout
-    assert "recoup_sk_cli_0123456789" not in result.stdout + result.stderr
+    assert "placeholder-recoup-key-cli_0123456789" not in result.stdout + result.stderr
 
 
 def test_preview_shows_each_channel_and_sends_nothing(tmp_path: Path) -> None:

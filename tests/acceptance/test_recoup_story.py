@@ -16,7 +16,7 @@ from tests.acceptance.harness import RunningRelay, running_relay
 from tests.fakes.recoup_api import FakeRecoupApi
 from tests.fakes.sinks import RecordingSink, recording_sink, smtp_server
 
-KEY = "recoup_sk_story_0123456789"
+KEY = "placeholder-recoup-key-story_0123456789"
 VIDEO = "https://v3.fal.media/files/story/final.mp4"
 
 

@@ -20,7 +20,7 @@ from tests.fakes.recoup_api import FakeRecoupApi
 from tests.fakes.sinks import RecordingSink, recording_sink
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-KEY = "recoup_sk_reload_0123456789"
+KEY = "placeholder-recoup-key-reload_0123456789"
 # line 6 names a channel that does not exist
 INVALID = """sources: {recoup: {kind: recoup}}
 channels: {crm: {kind: webhook, url: "http://127.0.0.1:9/never"}}

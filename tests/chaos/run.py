@@ -207,7 +207,7 @@ class Chaos:
 async def run_chaos(options: Options) -> Verdict:
     rng = random.Random(options.seed)
     requests: list[PollRequest] = []
-    platform = FakeRecoupApi(api_key="recoup_sk_chaos_0123456789")
+    platform = FakeRecoupApi(api_key="placeholder-recoup-key-chaos_0123456789")
     platform.app.add_middleware(RequestLog, log=requests)
     tmp = tempfile.mkdtemp(prefix="chaos-")
     try:

@@ -17,7 +17,7 @@ from tests.fakes.sinks import RecordingSink
 
 PUSHED, POLLED = "pushed", "polled"  # the two sources of rules.yaml
 DONE, DIGEST = "done", "digest"  # its two rules
-API_KEY = "recoup_sk_chaos_0123456789"
+API_KEY = "placeholder-recoup-key-chaos_0123456789"
 DIGEST_CRON = "* * * * * */5"  # croniter's sixth field is seconds: a window every 5 s
 
 

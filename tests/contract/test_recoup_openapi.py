@@ -22,7 +22,7 @@ from relay.sources.recoup.schedules import missed_runs, parse_task, task_state
 from relay.store.sqlite import SqliteStore
 from tests.contract.prism import prism_mock, seed
 
-KEY = "recoup_sk_contract_0123456789"
+KEY = "placeholder-recoup-key-contract_0123456789"
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """A fake Recoup API: a real HTTP server on 127.0.0.1 speaking the documented shapes.
 
-    async with FakeRecoupApi(api_key="recoup_sk_test") as fake:
+    async with FakeRecoupApi(api_key="placeholder-recoup-key-test") as fake:
         fake.put_run("run_1", status="EXECUTING", tags=["account:acc-1"])
         ...  # point a client at fake.base_url (".../api")
         fake.set_status("run_1", "COMPLETED", output={"videoSourceUrl": "https://..."})
@@ -111,7 +111,7 @@ class FakeRecoupApi(FakePlatform[When, RecoupRun]):
 
     def __init__(
         self,
-        api_key: str = "recoup_sk_test_0123456789",
+        api_key: str = "placeholder-recoup-key-test_0123456789",
         *,
         now: Callable[[], datetime] | None = None,
     ) -> None:

@@ -24,7 +24,7 @@ from relay.sources.recoup.poll import RecoupPoller
 from tests.fakes.recoup_api import FakeRecoupApi
 from tests.integration.helpers import SourceEnv, eventually, relay_parts
 
-KEY = "recoup_sk_test_4f1c9a7e5d"
+KEY = "placeholder-recoup-key-test_4f1c9a7e5d"
 VIDEO = "https://v3.fal.media/files/demo/final.mp4"
 OUTPUT = {
     "videoSourceUrl": VIDEO,
@@ -411,8 +411,8 @@ async def test_bad_answers_are_source_errors(env: Env, status: int, body: str, m
 
 async def test_a_wrong_key_is_a_source_error_that_does_not_show_the_key(env: Env) -> None:
     with pytest.raises(SourceError, match="HTTP 401: .*Invalid API key") as caught:
-        await env.client(api_key="recoup_sk_wrong_123456").list_runs(5)
-    assert "recoup_sk_wrong_123456" not in str(caught.value)
+        await env.client(api_key="placeholder-recoup-key-wrong_123456").list_runs(5)
+    assert "placeholder-recoup-key-wrong_123456" not in str(caught.value)
 
 
 async def test_timeouts_and_refused_connections_are_source_errors(env: Env) -> None:

@@ -15,7 +15,7 @@ from relay.store.sqlite import SqliteStore
 from tests.fakes.recoup_api import FakeRecoupApi
 from tests.integration.helpers import relay_parts
 
-KEY = "recoup_sk_sched_0123456789"
+KEY = "placeholder-recoup-key-sched_0123456789"
 RULES = """
 channels: {console: {kind: console}}
 rules:

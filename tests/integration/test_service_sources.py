@@ -13,7 +13,7 @@ async def test_pollers_follow_each_kind_s_need_for_credentials(tmp_path: Path) -
     config.write_text("""
 sources:
   recoup-no-key: {kind: recoup}
-  recoup-keyed: {kind: recoup, api_key: recoup_sk_0123456789}
+  recoup-keyed: {kind: recoup, api_key: placeholder-recoup-key-0123456789}
   runner-open: {kind: taskrunner, tasks: [backup]}
   runner-off: {kind: taskrunner, enabled: false}
 """)

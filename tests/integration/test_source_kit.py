@@ -54,7 +54,7 @@ def _runwisp(key: str) -> FakeRunWisp:
 KITS = [
     Kit(
         "recoup",
-        "recoup_sk_kit_0123456789",
+        "placeholder-recoup-key-kit_0123456789",
         lambda key: FakeRecoupApi(api_key=key),
         lambda fake: fake.put_run("run_kit", status="FAILED", error={"message": "boom"}).id,
         lambda fake, run_id: fake.runs[run_id].to_json(by_id=True),
