@@ -13,7 +13,6 @@ import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
@@ -287,14 +286,10 @@ def _digest(r: Reader) -> DigestSpec | None:
         return None
     d = Reader(data, r.file, f"{r.where} digest")
     d.only("cron", "tz", "send_empty")
-    cron, tz = d.get("cron", str, ""), d.get("tz", str, "UTC")
+    cron = d.get("cron", str, "")
     if not croniter.is_valid(cron):
         raise d.fail("cron", f"cron must be a cron expression like '0 9 * * *', got {cron!r}")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise d.fail("tz", f"unknown time zone {tz!r} (e.g. Europe/Berlin, UTC)") from exc
-    return DigestSpec(cron, tz, d.get("send_empty", bool, False))
+    return DigestSpec(cron, d.time_zone(), d.get("send_empty", bool, False))
 
 
 def _once_per(r: Reader, file: str) -> OncePer | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from relay.config.matching import Matcher, build_matcher
 from relay.config.reader import Reader
@@ -23,11 +22,7 @@ def read_quiet_hours(r: Reader) -> QuietHours | None:
         if q.data.get(key) is None:
             raise q.fail(None, f'{key} is missing (e.g. from: "22:00", to: "07:00")')
     start, end = q.convert("from", _time, None), q.convert("to", _time, None)
-    tz = q.get("tz", str, "UTC")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise q.fail("tz", f"unknown time zone {tz!r} (e.g. Europe/Berlin, UTC)") from exc
+    tz = q.time_zone()
     assert start is not None
     assert end is not None
     try:

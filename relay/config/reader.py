@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from relay.config.yamlfile import Mapping
 from relay.errors import ConfigError, ConfigErrors, did_you_mean
@@ -56,6 +57,15 @@ class Reader:
         if not all(v is None or isinstance(v, str) for v in items):
             raise self.fail(key, f"{key} must be a string or a list of strings")
         return tuple(v for v in items if v)
+
+    def time_zone(self, key: str = "tz") -> str:
+        """An IANA time zone name (default UTC), checked to exist."""
+        tz = self.get(key, str, "UTC")
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise self.fail(key, f"unknown time zone {tz!r} (e.g. Europe/Berlin, UTC)") from exc
+        return tz
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.get(key, str, default)
