@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from relay import observability as obs
@@ -66,41 +69,55 @@ class Pipeline:
     links: RunLinks | None = None
 
     async def ingest(self, snapshot: Snapshot) -> Decision:
+        (decision,) = await self.ingest_many([snapshot])
+        return decision
+
+    async def ingest_many(self, snapshots: Sequence[Snapshot]) -> list[Decision]:
+        """A batch (a webhook body, a poll page) in one transaction, in its order: one
+        decision per snapshot, all written or none."""
         now = self.clock.now()
-        silences = self.silences
-
-        def decide(previous: RunState | None, context: Context) -> Decision:
-            transition = diff(
-                previous,
-                snapshot,
-                now=now,
-                watching_since=context.watching_since,
-                ids=self.ids,
-                task_last=context.task_last,
-            )
-            if transition is None:
-                return Decision(store=refresh(previous, snapshot))
-            rules = index_for(self.ruleset).matching(transition, snapshot)
-            planned = plan(
-                transition, snapshot, rules, self.ruleset.channels, now=now, ids=self.ids, silences=silences
-            )
-            deliveries = linked(planned.deliveries, self.links, snapshot)
-            return Decision(snapshot, transition, deliveries, planned.digest_items)
-
+        decide = partial(self._decide, self.ruleset, self.silences, now)  # one ruleset for the batch
         reservation = self.handoff.reserve() if self.handoff else None
         claimed: list[Delivery] = []
         try:
             lease, owner = (reservation.lease, reservation.owner) if reservation else (None, "")
-            decision = await self.store.record(snapshot, decide, now, lease, owner)
-            claimed = [d for d in decision.deliveries if d.status == DeliveryStatus.SENDING]
+            decisions = await self.store.record_many(snapshots, decide, now, lease, owner)
+            claimed = [d for x in decisions for d in x.deliveries if d.status == DeliveryStatus.SENDING]
         finally:
             if self.handoff and reservation is not None:
                 self.handoff.hand(claimed, reservation)
-        if len(claimed) < len(decision.deliveries):  # the rest waits in the store (groups, later)
+        if len(claimed) < sum(len(x.deliveries) for x in decisions):  # the rest waits in the store
             self.wakeup.set()
-        self.health.snapshot_seen(snapshot.source, now)
-        self._report(snapshot, decision)
-        return decision
+        for snapshot, decision in zip(snapshots, decisions, strict=True):
+            self.health.snapshot_seen(snapshot.source, now)
+            self._report(snapshot, decision)
+        return decisions
+
+    def _decide(
+        self,
+        ruleset: RuleSet,
+        silences: list[Silence],
+        now: datetime,
+        snapshot: Snapshot,
+        previous: RunState | None,
+        context: Context,
+    ) -> Decision:
+        transition = diff(
+            previous,
+            snapshot,
+            now=now,
+            watching_since=context.watching_since,
+            ids=self.ids,
+            task_last=context.task_last,
+        )
+        if transition is None:
+            return Decision(store=refresh(previous, snapshot))
+        matched = index_for(ruleset).matching(transition, snapshot)
+        planned = plan(
+            transition, snapshot, matched, ruleset.channels, now=now, ids=self.ids, silences=silences
+        )
+        deliveries = linked(planned.deliveries, self.links, snapshot)
+        return Decision(snapshot, transition, deliveries, planned.digest_items)
 
     def _report(self, snapshot: Snapshot, decision: Decision) -> None:
         t = decision.transition

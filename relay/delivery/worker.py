@@ -90,6 +90,7 @@ class DeliveryWorker:
         self._store_due = clock.now()  # when the store may hold due work nobody woke us for
         self._waited_out = True  # the last wait ran to its time-out: look at the store
         self._reserved = 0  # pipeline writes under way that will hand their deliveries here
+        self._surplus: list[str] = []  # handed over beyond what may be held: to give back
         self._closing = False
         self._cut_off: list[Attempt] = []  # this round's attempts of sends stopped by `_drain`
         # sends that have ended, writing their outcome: `_drain` lets them finish (a group's
@@ -118,13 +119,21 @@ class DeliveryWorker:
     def hand(self, deliveries: list[Delivery], reservation: Reservation) -> None:
         """Ends a reservation: what the pipeline wrote claimed (none if its write failed)."""
         self._reserved -= 1
-        self._ready.extend((reservation.policy, [d]) for d in deliveries)
+        # a batch (a webhook body of many runs) may bring more than fits: the rest goes back to
+        # the store at once, claimed again as room frees up, so what waits here stays bounded
+        # and never waits out its lease
+        room = max(0, self.policy.concurrency * HOLD_FACTOR - self._held())
+        self._ready.extend((reservation.policy, [d]) for d in deliveries[:room])
+        self._surplus += [d.id for d in deliveries[room:]]
         self._nudge.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
                 self._nudge.clear()
+                if self._surplus:
+                    given, self._surplus = self._surplus, []
+                    await self.store.release(given)
                 free = self._free()
                 if len(self._ready) < free and self._store_may_have_work():
                     self._ready.extend(await self._claim())
@@ -194,7 +203,8 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._nudge.wait(), deadline - time.monotonic())
         tasks = list(set(self._inflight.values()))
-        ids = list(self._inflight) + [d.id for _, members in self._ready for d in members]
+        ids = list(self._inflight) + [d.id for _, members in self._ready for d in members] + self._surplus
+        self._surplus = []
         self._ready.clear()
         if tasks:
             await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))

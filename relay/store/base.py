@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -43,6 +43,8 @@ class Context:
 
 # (previous state or None, context) -> Decision
 Decide = Callable[[RunState | None, Context], Decision]
+# (snapshot, its run's previous state or None, context) -> Decision: `Decide` for a batch
+DecideEach = Callable[[Snapshot, RunState | None, Context], Decision]
 # the digest items of one window -> the delivery that sends them (None: nothing to send)
 BuildDigest = Callable[[list[DigestItem]], Delivery | None]
 
@@ -50,6 +52,13 @@ BuildDigest = Callable[[list[DigestItem]], Delivery | None]
 def claimable_at_once(d: Delivery, now: datetime) -> bool:
     """A delivery `record` may claim as it writes it: due, and not waiting for its group."""
     return d.group_key is None and d.next_attempt_at <= now and d.status == DeliveryStatus.PENDING
+
+
+def as_written(decisions: list[Decision], written: dict[str, Delivery]) -> list[Decision]:
+    """Each decision with only its deliveries that were written (by id), as written."""
+    return [
+        replace(x, deliveries=[written[d.id] for d in x.deliveries if d.id in written]) for x in decisions
+    ]
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,18 @@ class Store(Protocol):
         are left out of the decision returned. With `lease`, the written deliveries that are
         due and in no group are claimed as they are written (status sending, as `claim`
         would), so this process can send them without claiming them again."""
+
+    async def record_many(
+        self,
+        snapshots: Sequence[Snapshot],
+        decide: DecideEach,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
+    ) -> list[Decision]:
+        """`record` for a batch (a webhook body, a poll page): one transaction, one decision
+        per snapshot in their order. A run listed twice is decided the second time against
+        the state its first snapshot left. All of it is written or, if anything fails, none."""
 
     async def known_runs(self, source: str, run_ids: list[str]) -> dict[str, RunState]: ...
 

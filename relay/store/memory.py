@@ -23,7 +23,16 @@ from relay.models import (
     Transition,
 )
 from relay.silences import Silence
-from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
+from relay.store.base import (
+    BuildDigest,
+    Context,
+    Decide,
+    DecideEach,
+    Decision,
+    Outcome,
+    as_written,
+    claimable_at_once,
+)
 from relay.store.memory_console import ConsoleReads
 from relay.store.memory_suppression import SuppressionCounts
 from relay.store.retention import BACKLOG_STATUSES, RATE_SENDS_KEPT, TABLES, prunable
@@ -59,27 +68,55 @@ class MemoryStore(ConsoleReads, SuppressionCounts):
         lease: float | None = None,
         owner: str = "",
     ) -> Decision:
+        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, lease, owner)
+        return decision
+
+    async def record_many(
+        self,
+        snapshots: Sequence[Snapshot],
+        decide: DecideEach,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
+    ) -> list[Decision]:
         async with self._lock:
-            key = (snapshot.source, snapshot.run_id)
-            previous = self._runs.get(key)
-            context = Context(
-                self._sources.setdefault(snapshot.source, now),
-                self._task_last.get((snapshot.source, snapshot.task)),
-            )
-            decision = decide(previous, context)
-            if stored := decision.store:
-                self._runs[key] = _next_state(previous, stored, now)
-                if stored.terminal:
-                    self._task_last[(stored.source, stored.task)] = stored.phase
-            if decision.transition:
-                self._transitions.append(decision.transition)
-            planned, carrying = self._take(decision.deliveries)
-            written = self._add_deliveries(planned, now, lease, owner)
-            self._count(planned, written, carrying, now)
-            self._digest_items += [(item, False) for item in decision.digest_items]
-        if any(d.status == DeliveryStatus.PENDING for d in written):
+            decisions = self._decide_all(snapshots, decide, now)  # nothing written if it raises
+            for s, decision in zip(snapshots, decisions, strict=True):
+                self._apply(s, decision, now)
+            planned, carrying = self._take([d for x in decisions for d in x.deliveries])
+            written = {d.id: d for d in self._add_deliveries(planned, now, lease, owner)}
+            self._count(planned, list(written.values()), carrying, now)
+        if any(d.status == DeliveryStatus.PENDING for d in written.values()):
             self._woke()
-        return replace(decision, deliveries=written)
+        return as_written(decisions, written)
+
+    def _decide_all(self, snapshots: Sequence[Snapshot], decide: DecideEach, now: datetime) -> list[Decision]:
+        """Each snapshot against the store as the ones before it in the batch left it."""
+        runs: dict[tuple[str, str], RunState | None] = {}
+        task_last: dict[tuple[str, str], Phase | None] = {}
+        decisions = []
+        for s in snapshots:
+            key, task = (s.source, s.run_id), (s.source, s.task)
+            previous = runs[key] if key in runs else self._runs.get(key)
+            last = task_last[task] if task in task_last else self._task_last.get(task)
+            decision = decide(s, previous, Context(self._sources.get(s.source, now), last))
+            if stored := decision.store:
+                runs[key] = _next_state(previous, stored, now)
+                if stored.terminal:
+                    task_last[(stored.source, stored.task)] = stored.phase
+            decisions.append(decision)
+        return decisions
+
+    def _apply(self, snapshot: Snapshot, decision: Decision, now: datetime) -> None:
+        self._sources.setdefault(snapshot.source, now)
+        if stored := decision.store:
+            key = (snapshot.source, snapshot.run_id)
+            self._runs[key] = _next_state(self._runs.get(key), stored, now)
+            if stored.terminal:
+                self._task_last[(stored.source, stored.task)] = stored.phase
+        if decision.transition:
+            self._transitions.append(decision.transition)
+        self._digest_items += [(item, False) for item in decision.digest_items]
 
     def _add_deliveries(
         self,

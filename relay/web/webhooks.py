@@ -10,7 +10,6 @@ transition and its deliveries has committed.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 
@@ -22,11 +21,9 @@ from relay import observability as obs
 from relay.config import SourceConfig
 from relay.errors import BadJson, IngestError, SourceError
 from relay.models import Snapshot
-from relay.pipeline import Pipeline
 from relay.service import Relay
 from relay.signing import SignatureError
 from relay.sources.registry import kind_of
-from relay.store import Decision
 from relay.web.bodies import read_body
 from relay.web.responses import error
 
@@ -52,7 +49,7 @@ async def receive(request: Request) -> Response:
         label = name if name in relay.ruleset.sources else "unknown"
         obs.REJECTED.labels(label, str(exc.status)).inc()
         return error(exc.status, exc.message)
-    decisions = await ingest_all(relay.pipeline, snapshots)
+    decisions = await relay.pipeline.ingest_many(snapshots)
     # marked once taken, never before: a push marked and then lost to a crash would be ignored
     # when the platform retries it. Taking a replay again is harmless (the stored state absorbs it)
     if replay_key and not await relay.store.first_sight(name, replay_key, relay.clock.now()):
@@ -66,23 +63,6 @@ async def receive(request: Request) -> Response:
         },
         status_code=202,
     )
-
-
-async def ingest_all(pipeline: Pipeline, snapshots: list[Snapshot]) -> list[Decision]:
-    """A body's runs side by side, each run's own snapshots in order: their writes join the
-    store's next group commit (one transaction for a whole body on SQLite, up to its batch
-    size) instead of waiting for one commit after another."""
-    runs: dict[tuple[str, str], list[int]] = {}
-    for n, s in enumerate(snapshots):
-        runs.setdefault((s.source, s.run_id), []).append(n)
-    decisions: dict[int, Decision] = {}
-
-    async def in_order(positions: list[int]) -> None:
-        for n in positions:
-            decisions[n] = await pipeline.ingest(snapshots[n])
-
-    await asyncio.gather(*(in_order(positions) for positions in runs.values()))
-    return [decisions[n] for n in range(len(snapshots))]
 
 
 def _authenticate(request: Request, source: SourceConfig, body: bytes) -> None:

@@ -21,7 +21,7 @@ from relay.models import (
     Transition,
 )
 from relay.silences import Silence
-from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
+from relay.store.base import BuildDigest, Context, Decide, DecideEach, Decision, Outcome, claimable_at_once
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
 from relay.store.postgres import suppression
 from relay.store.postgres.base import Conn, PgBase
@@ -70,28 +70,60 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         lease: float | None = None,
         owner: str = "",
     ) -> Decision:
+        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, lease, owner)
+        return decision
+
+    async def record_many(
+        self,
+        snapshots: Sequence[Snapshot],
+        decide: DecideEach,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
+    ) -> list[Decision]:
+        """One transaction. The batch's runs are locked first, in one order every replica
+        takes, so two batches naming the same runs wait for each other instead of deadlocking;
+        then each snapshot is decided and written in turn, seeing what the ones before it
+        wrote."""
+        sinces: dict[str, datetime] = {}
         async with self._tx() as c:
-            await c.execute(SQL["lock_run"], snapshot.source, snapshot.run_id)
-            found = await c.fetchrow(SQL["run_state"], snapshot.source, snapshot.run_id, snapshot.task)
-            assert found is not None  # one row, always
-            row = tuple(found)[:3] if found[0] is not None else None
-            previous = run_state_from_row(row) if row else None
-            since = self._since.get(snapshot.source) or await _watching_since(c, snapshot.source, now)
-            context = Context(since, Phase(found[3]) if found[3] else None)
-            decision = decide(previous, context)
-            writes = Writes()
-            if decision.store:
-                _save_run(writes, decision.store, previous, row, now, context.task_last)
-            if decision.transition:
-                writes.add("insert_transition", transition_row(decision.transition))
-            planned, carrying = await suppression.take(c, decision.deliveries)
-            written = await self._write(c, writes, planned, now, lease, owner)
-            await suppression.count(c, planned, written, carrying, now)
-            if decision.digest_items:
-                await c.executemany(
-                    SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items]
-                )
-        self._since[snapshot.source] = since  # committed now: it never changes again
+            for source, run_id in sorted({(s.source, s.run_id) for s in snapshots}):
+                await c.execute(SQL["lock_run"], source, run_id)
+            decisions = []
+            for s in snapshots:
+                if s.source not in sinces:
+                    sinces[s.source] = self._since.get(s.source) or await _watching_since(c, s.source, now)
+                decisions.append(await self._record_one(c, s, decide, now, sinces[s.source], lease, owner))
+        self._since.update(sinces)  # committed now: it never changes again
+        return decisions
+
+    async def _record_one(
+        self,
+        c: Conn,
+        snapshot: Snapshot,
+        decide: DecideEach,
+        now: datetime,
+        since: datetime,
+        lease: float | None,
+        owner: str,
+    ) -> Decision:
+        found = await c.fetchrow(SQL["run_state"], snapshot.source, snapshot.run_id, snapshot.task)
+        assert found is not None  # one row, always
+        row = tuple(found)[:3] if found[0] is not None else None
+        previous = run_state_from_row(row) if row else None
+        context = Context(since, Phase(found[3]) if found[3] else None)
+        decision = decide(snapshot, previous, context)
+        writes = Writes()
+        if decision.store:
+            _save_run(writes, decision.store, previous, row, now, context.task_last)
+        if decision.transition:
+            writes.add("insert_transition", transition_row(decision.transition))
+        planned, carrying = await suppression.take(c, decision.deliveries)
+        written = await self._write(c, writes, planned, now, lease, owner)
+        await suppression.count(c, planned, written, carrying, now)
+        if decision.digest_items:
+            items = [digest_item_row(i) for i in decision.digest_items]
+            await c.executemany(SQL["insert_digest_item"], items)
         return replace(decision, deliveries=written)
 
     async def _write(

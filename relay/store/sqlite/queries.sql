@@ -49,6 +49,10 @@ INSERT OR IGNORE INTO deliveries (
 -- insert_digest_item --
 INSERT INTO digest_items (rule, channel, window_end, item) VALUES (?, ?, ?, ?);
 
+-- existing_keys --
+-- (idempotency keys as a JSON array): those a delivery holds already
+SELECT idempotency_key FROM deliveries WHERE idempotency_key IN (SELECT value FROM json_each(?));
+
 -- known_runs --
 -- (source, run ids as a JSON array): one statement however many ids a poll page holds
 SELECT snapshot, first_seen_at, phase_since FROM runs

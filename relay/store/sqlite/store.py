@@ -7,7 +7,6 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime
 
 from relay.models import (
@@ -16,15 +15,14 @@ from relay.models import (
     Attempt,
     Delivery,
     DeliveryStatus,
-    Phase,
     RunState,
     Snapshot,
     Transition,
 )
 from relay.silences import Silence
-from relay.store.base import BuildDigest, Context, Decide, Decision, Outcome, claimable_at_once
+from relay.store.base import BuildDigest, Decide, DecideEach, Decision, Outcome
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
-from relay.store.sqlite import suppression
+from relay.store.sqlite import batch, suppression
 from relay.store.sqlite.console import ConsoleReads
 from relay.store.sqlite.coordination import Coordination
 from relay.store.sqlite.engine import Row
@@ -34,8 +32,6 @@ from relay.store.sqlite.mappers import (
     completion_row,
     delivery_from_row,
     delivery_row,
-    digest_item_row,
-    run_row,
     run_state_from_row,
     silence_from_row,
     silence_row,
@@ -64,39 +60,32 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads):
         lease: float | None = None,
         owner: str = "",
     ) -> Decision:
-        decision, since = await self._write(lambda c: self._record(c, snapshot, decide, now, lease, owner))
-        self._since[snapshot.source] = since  # committed now
-        if any(d.status == DeliveryStatus.PENDING for d in decision.deliveries):
-            self._woke()
+        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, lease, owner)
         return decision
 
-    def _record(
+    async def record_many(
         self,
-        c: sqlite3.Connection,
-        snapshot: Snapshot,
-        decide: Decide,
+        snapshots: Sequence[Snapshot],
+        decide: DecideEach,
         now: datetime,
-        lease: float | None,
-        owner: str,
-    ) -> tuple[Decision, datetime]:
-        row = c.execute(SQL["run_state"], (snapshot.source, snapshot.run_id)).fetchone()
-        previous = run_state_from_row(row) if row else None
-        context = self._context(c, snapshot, now)
-        decision = decide(previous, context)
-        if decision.store:
-            _save_run(c, decision.store, previous, row, now, context.task_last)
-        if decision.transition:
-            c.execute(SQL["insert_transition"], transition_row(decision.transition))
-        planned, carrying = suppression.take(c, decision.deliveries)
-        written = _insert_deliveries(c, planned, now, lease, owner)
-        suppression.count(c, planned, written, carrying, now)
-        if decision.digest_items:
-            c.executemany(SQL["insert_digest_item"], [digest_item_row(i) for i in decision.digest_items])
-        return replace(decision, deliveries=written), context.watching_since
+        lease: float | None = None,
+        owner: str = "",
+    ) -> list[Decision]:
+        sinces: dict[str, datetime] = {}  # the sources' watching_since, read in the write
 
-    def _context(self, c: sqlite3.Connection, snapshot: Snapshot, now: datetime) -> Context:
-        last = c.execute(SQL["task_last_phase"], (snapshot.source, snapshot.task)).fetchone()
-        return Context(self._watching_since(c, snapshot.source, now), Phase(last[0]) if last else None)
+        def since(c: sqlite3.Connection, source: str, now: datetime) -> datetime:
+            if source not in sinces:
+                sinces[source] = self._watching_since(c, source, now)
+            return sinces[source]
+
+        def write(c: sqlite3.Connection) -> list[Decision]:
+            return batch.record_many(c, snapshots, decide, now, since, lease, owner)
+
+        decisions = await self._write(write)
+        self._since.update(sinces)  # committed now
+        if any(d.status == DeliveryStatus.PENDING for x in decisions for d in x.deliveries):
+            self._woke()
+        return decisions
 
     async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:
         def write(c: sqlite3.Connection) -> int:
@@ -252,41 +241,6 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads):
         if taken:
             self._woke()
         return taken
-
-
-def _save_run(
-    c: sqlite3.Connection,
-    stored: Snapshot,
-    previous: RunState | None,
-    row: Row | None,  # previous as stored: its times are kept exact, not rounded via datetime
-    now: datetime,
-    task_last: Phase | None,
-) -> None:
-    """The run's new state, with since when it is in its phase (kept while the phase is)."""
-    first_seen = row[1] if row else epoch(now)
-    same_phase = previous is not None and previous.snapshot.phase == stored.phase
-    phase_since = (row[2] or row[1]) if row and same_phase else epoch(now)
-    c.execute(SQL["save_run"], run_row(stored, first_seen, phase_since))
-    if stored.terminal and task_last != stored.phase:  # unchanged: no write
-        c.execute(
-            SQL["save_task_outcome"],
-            (stored.source, stored.task, stored.phase.value),
-        )
-
-
-def _insert_deliveries(
-    c: sqlite3.Connection, deliveries: list[Delivery], now: datetime, lease: float | None, owner: str
-) -> list[Delivery]:
-    """Those written (not those whose key exists already); with `lease`, claimed as written
-    when they may be (base.claimable_at_once)."""
-    written = []
-    for d in deliveries:
-        lease_until = None
-        if lease is not None and claimable_at_once(d, now):
-            d, lease_until = replace(d, status=DeliveryStatus.SENDING), epoch(now) + lease
-        if _insert_delivery(c, d, lease_until, owner):
-            written.append(d)
-    return written
 
 
 def _insert_delivery(
