@@ -200,7 +200,7 @@ class Relay:
             # the replica in the user agent: a platform's request log shows who polled
             agent = f"run-relay ({self.settings.owner})"
             client = httpx.AsyncClient(timeout=30.0, headers={"user-agent": agent})
-            parts = (config, client, self.store, self.pipeline.ingest, self.clock, self.sources)
+            parts = (config, client, self.store, self.pipeline.ingest_many, self.clock, self.sources)
             self._polling[name] = _Polling(kind.open_poller(*parts), client)
             if self.settings.pollers and self.leadership:
                 await self.leadership.want(poll_lease(name), partial(self._lead, name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +22,8 @@ from relay.signing import verify
 from relay.sources.state import SourceState
 from relay.store.base import Store
 
-Ingest = Callable[[Snapshot], Awaitable[object]]
+# a batch of snapshots into the pipeline, in one transaction (Pipeline.ingest_many)
+Ingest = Callable[[Sequence[Snapshot]], Awaitable[object]]
 
 
 @dataclass

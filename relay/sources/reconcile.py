@@ -243,12 +243,14 @@ class Reconciler:
         await self._ingest_all(ready, report)
 
     async def _ingest_all(self, snapshots: list[Snapshot], report: PollReport) -> None:
+        """One transaction for the lot, with every run's lock held (taken in one order, so
+        two batches never wait for each other in a circle)."""
         snapshots.sort(key=_age)
-        await asyncio.gather(*(self._ingest_locked(s, report) for s in snapshots))
-
-    async def _ingest_locked(self, snapshot: Snapshot, report: PollReport) -> None:
-        async with self._lock(snapshot.run_id):
-            await self._ingest_one(snapshot, report)
+        async with contextlib.AsyncExitStack() as locks:
+            for run_id in sorted({s.run_id for s in snapshots}):
+                await locks.enter_async_context(self._lock(run_id))
+            await self._ingest(snapshots)
+        report.ingested += len(snapshots)
 
     def _wanted(self, state: RunState | None) -> bool:
         if state is None:
@@ -321,7 +323,7 @@ class Reconciler:
         return reason
 
     async def _ingest_one(self, snapshot: Snapshot, report: PollReport) -> None:
-        await self._ingest(snapshot)
+        await self._ingest([snapshot])
         report.ingested += 1
 
     def _lock(self, run_id: str) -> RunLock:

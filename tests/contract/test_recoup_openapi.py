@@ -75,7 +75,7 @@ rules: [{{name: all, match: {{phase: terminal}}, notify: [console]}}]
             config = ruleset.sources["recoup"]
             pipeline = Pipeline(store, ruleset, SystemClock(), asyncio.Event())
             poller = RecoupPoller(
-                config, RecoupClient.for_source(config, http), store, pipeline.ingest, SystemClock()
+                config, RecoupClient.for_source(config, http), store, pipeline.ingest_many, SystemClock()
             )
             for _ in range(5):  # Prism answers the documented 200 with random valid bodies
                 report = await poller.poll_once()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from relay.clock import SystemClock
 from relay.errors import RateLimited, SourceError
 from relay.models import Phase, Snapshot
+from relay.sources.base import Ingest
 from relay.sources.concurrency import DETAIL_CONCURRENCY
 from relay.sources.recoup.client import RecoupClient
 from relay.sources.recoup.poll import RecoupPoller
@@ -56,7 +57,7 @@ class Env(SourceEnv):
     def new_poller(
         self,
         *,
-        ingest: Callable[[Snapshot], Awaitable[object]] | None = None,
+        ingest: Ingest | None = None,
         max_rechecks: int = 50,
         **changes: Any,
     ) -> RecoupPoller:
@@ -65,7 +66,7 @@ class Env(SourceEnv):
             config,
             RecoupClient.for_source(config, self.http),
             self.store,
-            ingest or self.pipeline.ingest,
+            ingest or self.pipeline.ingest_many,
             SystemClock(),
             max_rechecks=max_rechecks,
         )
@@ -83,7 +84,7 @@ async def env(tmp_path: Path, fake: FakeRecoupApi) -> AsyncIterator[Env]:
     async with relay_parts(tmp_path, sources) as (http, store, pipeline, ruleset):
         config = ruleset.sources["recoup"]
         poller = RecoupPoller(
-            config, RecoupClient.for_source(config, http), store, pipeline.ingest, SystemClock()
+            config, RecoupClient.for_source(config, http), store, pipeline.ingest_many, SystemClock()
         )
         yield Env(http, store, pipeline, config, fake, poller)
 
@@ -467,12 +468,12 @@ async def test_run_stops_at_once_during_a_slow_request(env: Env) -> None:
 async def test_run_keeps_polling_through_failures(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     calls = 0
 
-    async def flaky_ingest(snapshot: Snapshot) -> object:
+    async def flaky_ingest(snapshots: Sequence[Snapshot]) -> object:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("a bug in ingest")
-        return await env.pipeline.ingest(snapshot)
+        return await env.pipeline.ingest_many(snapshots)
 
     poller = env.new_poller(poll_every=0.01, ingest=flaky_ingest)
     env.fake.put_run("run_1", status="EXECUTING")
@@ -497,17 +498,18 @@ async def test_run_keeps_polling_through_failures(env: Env, caplog: pytest.LogCa
     assert bug.exc_info is not None  # with its traceback
 
 
-async def test_a_page_goes_in_oldest_first(env: Env) -> None:
+async def test_a_page_goes_in_as_one_batch_oldest_first(env: Env) -> None:
     """A list shows only the newest runs: the oldest are about to leave it, so they are written
     first; and a task's last outcome comes out as its newest run's."""
     for n in range(5):
         env.fake.put_run(f"run_{n}", status="COMPLETED")  # each one later than the one before
-    order: list[str] = []
+    batches: list[list[str]] = []
 
-    async def recording(snapshot: Snapshot) -> object:
-        order.append(snapshot.run_id)
-        return await env.pipeline.ingest(snapshot)
+    async def recording(snapshots: Sequence[Snapshot]) -> object:
+        batches.append([s.run_id for s in snapshots])
+        return await env.pipeline.ingest_many(snapshots)
 
     report = await env.new_poller(ingest=recording).poll_once()
     assert report.ingested == 5
-    assert order == [f"run_{n}" for n in range(5)]
+    # the page is one batch: one transaction (Pipeline.ingest_many)
+    assert batches == [[f"run_{n}" for n in range(5)]]

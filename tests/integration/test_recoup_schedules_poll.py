@@ -37,7 +37,7 @@ sources:
             await store.watching_since("recoup", datetime.now(UTC) - timedelta(minutes=10))
             config = ruleset.sources["recoup"]
             poller = RecoupPoller(
-                config, RecoupClient.for_source(config, http), store, pipeline.ingest, SystemClock()
+                config, RecoupClient.for_source(config, http), store, pipeline.ingest_many, SystemClock()
             )
             yield fake, store, poller
 

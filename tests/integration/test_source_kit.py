@@ -85,7 +85,7 @@ class Env(SourceEnv):
     def poller(self) -> Poller:
         kind = kind_of(self.kit.kind)
         return kind.open_poller(
-            self.config, self.http, self.store, self.pipeline.ingest, SystemClock(), self.state
+            self.config, self.http, self.store, self.pipeline.ingest_many, SystemClock(), self.state
         )
 
 

@@ -53,7 +53,7 @@ class Env(SourceEnv):
             config,
             TaskRunnerClient.for_source(config, self.http),
             self.store,
-            self.pipeline.ingest,
+            self.pipeline.ingest_many,
             SystemClock(),
             reconnect_min=0.02,
             reconnect_max=0.2,
@@ -472,7 +472,7 @@ async def test_the_loop_survives_failures(env: Env, caplog: pytest.LogCaptureFix
 async def test_the_registry_opens_this_poller(env: Env) -> None:
     open_poller = kind_of("taskrunner").open_poller
     assert open_poller is not None
-    poller = open_poller(env.config, env.http, env.store, env.pipeline.ingest, SystemClock())
+    poller = open_poller(env.config, env.http, env.store, env.pipeline.ingest_many, SystemClock())
     assert isinstance(poller, TaskRunnerPoller)
     assert poller.stream is None
     run = env.fake.put_run(task="report", status="running")
@@ -483,7 +483,7 @@ async def test_the_registry_opens_this_poller(env: Env) -> None:
             replace(env.config, options={"stream": "on"}),
             env.http,
             env.store,
-            env.pipeline.ingest,
+            env.pipeline.ingest_many,
             SystemClock(),
         )
 
@@ -533,7 +533,7 @@ async def test_the_unix_socket_needs_no_token(tmp_path: Path) -> None:
                 config,
                 TaskRunnerClient.for_source(config, env.http),
                 env.store,
-                env.pipeline.ingest,
+                env.pipeline.ingest_many,
                 SystemClock(),
                 reconnect_min=0.02,
             )

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import re
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,9 +24,10 @@ from starlette.routing import Route
 
 from relay.clock import Clock, FakeClock, SystemClock
 from relay.errors import ConfigError, FetchRefused, RateLimited, SourceError
-from relay.models import Phase, Snapshot, Via
+from relay.models import Phase, Via
 from relay.netguard import PUBLIC_ONLY, NetworkPolicy
 from relay.sources import triggerdev
+from relay.sources.base import Ingest
 from relay.sources.concurrency import DETAIL_CONCURRENCY
 from relay.sources.http import DEFAULT_RETRY_AFTER
 from relay.sources.state import RateBudget
@@ -83,7 +84,7 @@ class Env(SourceEnv):
         *,
         client: TriggerClient | None = None,
         clock: Clock | None = None,
-        ingest: Callable[[Snapshot], Awaitable[object]] | None = None,
+        ingest: Ingest | None = None,
         options: dict[str, Any] | None = None,
         **changes: Any,
     ) -> TriggerPoller:
@@ -94,7 +95,7 @@ class Env(SourceEnv):
             config,
             client or self.client(clock=clock),
             self.store,
-            ingest or self.pipeline.ingest,
+            ingest or self.pipeline.ingest_many,
             clock,
             **extra,
         )
@@ -114,7 +115,7 @@ async def env(tmp_path: Path, fake: FakeTriggerApi) -> AsyncIterator[Env]:
         client = TriggerClient(
             http, base_url=config.base_url, api_key=KEY, budget=RateBudget(), network=config.network
         )
-        poller = TriggerPoller(config, client, store, pipeline.ingest, SystemClock())
+        poller = TriggerPoller(config, client, store, pipeline.ingest_many, SystemClock())
         yield Env(http, store, pipeline, config, fake, poller)
 
 
@@ -326,7 +327,7 @@ async def test_an_output_url_into_the_relay_s_network_is_refused_and_the_run_sti
     async with relay_parts(tmp_path, sources) as (http, store, pipeline, ruleset):
         config = ruleset.sources["trigger"]
         client = TriggerClient(http, base_url=config.base_url, api_key=KEY, budget=RateBudget())
-        poller = TriggerPoller(config, client, store, pipeline.ingest, SystemClock())
+        poller = TriggerPoller(config, client, store, pipeline.ingest_many, SystemClock())
         env = Env(http, store, pipeline, config, fake, poller)
         fake.put_run("run_1", status="EXECUTING")
         await env.poller.poll_once()
@@ -614,7 +615,7 @@ async def test_the_kind_opens_a_poller_and_validates_its_options(
 ) -> None:
     open_poller = triggerdev.KIND.open_poller
     assert open_poller is not None
-    poller = open_poller(env.config, env.http, env.store, env.pipeline.ingest, SystemClock())
+    poller = open_poller(env.config, env.http, env.store, env.pipeline.ingest_many, SystemClock())
     assert isinstance(poller, TriggerPoller)
     assert "source_key_suspect" not in caplog.text
 
@@ -623,13 +624,13 @@ async def test_the_kind_opens_a_poller_and_validates_its_options(
             replace(env.config, api_key="tr_pat_123456"),
             env.http,
             env.store,
-            env.pipeline.ingest,
+            env.pipeline.ingest_many,
             SystemClock(),
         )
     assert "source_key_suspect source=trigger" in caplog.text
     bad = replace(env.config, options={"sweep_window": "1m", "sweep_every": "5m"})
     with pytest.raises(ConfigError, match="sweep_window .60s. must be longer than sweep_every"):
-        open_poller(bad, env.http, env.store, env.pipeline.ingest, SystemClock())
+        open_poller(bad, env.http, env.store, env.pipeline.ingest_many, SystemClock())
     assert TriggerOptions.of(env.config).project_ref == "proj_test"
 
 
@@ -683,7 +684,7 @@ async def test_the_poller_survives_generated_responses(prism: str, tmp_path: Pat
             await pipeline.ingest(parse_retrieved(run, source="trigger"))
         client = TriggerClient(http, base_url=prism, api_key=config.api_key, budget=RateBudget())
         poller = TriggerPoller(
-            config, client, store, pipeline.ingest, SystemClock(), max_rechecks=20, max_pages=3
+            config, client, store, pipeline.ingest_many, SystemClock(), max_rechecks=20, max_pages=3
         )
         reports = []
         for _ in range(6):
