@@ -4,6 +4,7 @@ it, the in-memory twin included."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -112,3 +113,16 @@ async def test_the_first_delivery_of_a_batch_carries_the_suppressed_counts(store
     assert first.payload["suppressed"] == [{"reason": "silence", "count": 2, "since": T0.isoformat()}]
     assert "suppressed" not in second.payload
     assert await store.suppressed_counts() == []
+
+
+async def test_two_batches_naming_the_same_runs_in_opposite_orders_both_go_in(store: Store) -> None:
+    # on PostgreSQL each takes its runs' locks in one order: they wait for each other, never
+    # deadlock (which would fail one of them)
+    for _ in range(5):
+        ab = [snap("EXECUTING", run_id="a"), snap("EXECUTING", run_id="b")]
+        ba = [snap("EXECUTING", run_id="b"), snap("EXECUTING", run_id="a")]
+        await asyncio.gather(
+            store.record_many(ab, deciding([]), T0), store.record_many(ba, deciding([]), T0)
+        )
+    assert sorted(r.snapshot.run_id for r in await store.runs()) == ["a", "b"]
+    assert len(await store.transitions()) == 2  # the first batch's; the rest changed nothing
