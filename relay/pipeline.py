@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from relay import observability as obs
 from relay.clock import Clock
+from relay.coalesce import Coalescer
 from relay.config import RuleSet
 from relay.dispatch import plan
 from relay.ids import IdFactory, new_id
@@ -72,9 +73,16 @@ class Pipeline:
         (decision,) = await self.ingest_many([snapshot])
         return decision
 
+    def __post_init__(self) -> None:
+        self._batches = Coalescer(self._record, parallel=self.store.writers)
+
     async def ingest_many(self, snapshots: Sequence[Snapshot]) -> list[Decision]:
         """A batch (a webhook body, a poll page) in one transaction, in its order: one
-        decision per snapshot, all written or none."""
+        decision per snapshot, all written or none. Batches that arrive together are written
+        together (relay/coalesce.py)."""
+        return await self._batches(snapshots)
+
+    async def _record(self, snapshots: list[Snapshot]) -> list[Decision]:
         now = self.clock.now()
         decide = partial(self._decide, self.ruleset, self.silences, now)  # one ruleset for the batch
         reservation = self.handoff.reserve() if self.handoff else None

@@ -71,6 +71,11 @@ class Outcome:
 
 
 class Store(Protocol):
+    @property
+    def writers(self) -> int:
+        """How many `record_many` transactions are worth running at once: SQLite has one
+        writer, a PostgreSQL pool commits several side by side."""
+
     async def record(
         self,
         snapshot: Snapshot,

@@ -39,6 +39,8 @@ from relay.store.retention import BACKLOG_STATUSES, RATE_SENDS_KEPT, TABLES, pru
 
 
 class MemoryStore(ConsoleReads, SuppressionCounts):
+    writers = 1  # one transaction at a time
+
     def __init__(self) -> None:
         SuppressionCounts.__init__(self)
         self._runs: dict[tuple[str, str], RunState] = {}

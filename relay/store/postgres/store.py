@@ -50,6 +50,11 @@ from relay.store.sqlite.mappers import (
 
 
 class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase):
+    @property
+    def writers(self) -> int:
+        """Half the pool: the other half stays free for claims, outcomes and reads."""
+        return max(1, self._target.pool // 2)
+
     @classmethod
     async def open(cls, url: str) -> Self:
         target = parse_url(url)

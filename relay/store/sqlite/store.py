@@ -44,6 +44,8 @@ from relay.store.sqlite.upkeep import Upkeep
 
 
 class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads):
+    writers = 1  # one transaction at a time
+
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         super().__init__(conn, executor)
         # a source's watching_since never changes once committed: read it once
