@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -168,11 +167,19 @@ class _Scrub:
                 return MASK
             return self.text(value)
         if isinstance(value, dict):
-            scrubbed = {k: self.value(v, str(k)) for k, v in value.items()}
-            return value if _same(scrubbed.values(), value.values()) else scrubbed
+            copy = None
+            for k, v in value.items():
+                if (scrubbed := self.value(v, str(k))) is not v:
+                    copy = dict(value) if copy is None else copy  # same keys: same order
+                    copy[k] = scrubbed
+            return value if copy is None else copy
         if isinstance(value, list):
-            items = [self.value(v) for v in value]
-            return value if _same(items, value) else items
+            items = None
+            for i, v in enumerate(value):
+                if (scrubbed := self.value(v)) is not v:
+                    items = list(value) if items is None else items
+                    items[i] = scrubbed
+            return value if items is None else items
         return value
 
     def error(self, error: RunError | None) -> RunError | None:
@@ -184,7 +191,3 @@ class _Scrub:
         if message is error.message and name is error.name and trace is error.stack_trace:
             return error
         return RunError(message, name, trace)
-
-
-def _same(new: Iterable[object], old: Iterable[object]) -> bool:
-    return all(a is b for a, b in zip(new, old, strict=True))

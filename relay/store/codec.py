@@ -23,6 +23,8 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+# json.dumps(value, separators=(",", ":")), without building an encoder for every call
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 _SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
 _ERROR_FIELDS = tuple(f.name for f in fields(RunError))
 _MESSAGE_FIELDS = tuple(f.name for f in fields(Message))
@@ -36,7 +38,7 @@ def snapshot_to_json(s: Snapshot) -> str:
         data[key] = data[key].isoformat() if data[key] else None
     if s.error is not None:
         data["error"] = {name: getattr(s.error, name) for name in _ERROR_FIELDS}
-    return json.dumps(data, separators=(",", ":"))
+    return _compact(data)
 
 
 def snapshot_from_json(text: str) -> Snapshot:
@@ -65,7 +67,7 @@ def snapshot_from_json(text: str) -> Snapshot:
 
 
 def message_to_json(m: Message) -> str:
-    return json.dumps({name: getattr(m, name) for name in _MESSAGE_FIELDS}, separators=(",", ":"))
+    return _compact({name: getattr(m, name) for name in _MESSAGE_FIELDS})
 
 
 def message_from_json(text: str) -> Message:
@@ -80,7 +82,7 @@ def message_from_json(text: str) -> Message:
 
 
 def dumps(value: JSON) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _compact(value)
 
 
 def digest_item_to_json(i: DigestItem) -> str:
@@ -90,7 +92,7 @@ def digest_item_to_json(i: DigestItem) -> str:
         "phase": i.phase.value,
         "finished_at": i.finished_at.isoformat() if i.finished_at else None,
     }
-    return json.dumps(data, separators=(",", ":"))
+    return _compact(data)
 
 
 def digest_item_from_json(text: str) -> DigestItem:
