@@ -67,9 +67,9 @@ def plan(
     for rule in rules:
         if rule.stuck_after is not None or not wants(rule, transition):
             continue  # a stuck-run rule fires from the scheduler, never on a transition
-        if rule.redaction not in redacted:
-            redacted[rule.redaction] = redact_run(run, rule.redaction)
-        shown, masked = redacted[rule.redaction]
+        if (found := redacted.get(rule.redaction)) is None:
+            found = redacted[rule.redaction] = redact_run(run, rule.redaction)
+        shown, masked = found
         rendered: dict[str, tuple[Message, str | None]] = {}  # per channel kind, often shared
         for name in rule.notify:
             channel = channels[name]
