@@ -162,10 +162,10 @@ class _Scrub:
 
     def value(self, value: Any, key: str = "") -> Any:
         if isinstance(value, str):
-            if value and value != MASK and key and _secret_name(key):
-                self.changed = True
-                return MASK
-            return self.text(value)
+            if not (value and key and _secret_name(key)):
+                return self.text(value)
+            self.changed |= value != MASK
+            return MASK
         if isinstance(value, dict):
             copy = None
             for k, v in value.items():
