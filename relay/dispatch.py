@@ -67,9 +67,9 @@ def plan(
     for rule in rules:
         if rule.stuck_after is not None or not wants(rule, transition):
             continue  # a stuck-run rule fires from the scheduler, never on a transition
-        if rule.redaction not in redacted:
-            redacted[rule.redaction] = redact_run(run, rule.redaction)
-        shown, masked = redacted[rule.redaction]
+        if (found := redacted.get(rule.redaction)) is None:
+            found = redacted[rule.redaction] = redact_run(run, rule.redaction)
+        shown, masked = found
         rendered: dict[str, tuple[Message, str | None]] = {}  # per channel kind, often shared
         for name in rule.notify:
             channel = channels[name]
@@ -83,7 +83,7 @@ def plan(
                 rendered[channel.kind] = _render(rule, transition, shown, channel.kind, masked)
             delivery = _delivery(transition, shown, rule, name, rendered[channel.kind], now, masked, ids())
             delivery = hold_for_quiet_hours(delivery, rule, channel, transition, run, now)
-            if silence := muted_by(silences, _facts(run, rule, name), now):
+            if silences and (silence := muted_by(silences, _facts(run, rule, name), now)):
                 delivery = replace(
                     delivery, status=DeliveryStatus.SILENCED, last_error=f"silenced by {silence.id}"
                 )
@@ -119,6 +119,8 @@ def _delivery(
         due = datetime.fromtimestamp(window * rule.group_window, UTC)
         group = f"window:{rule.name}:{channel}:{window}"
     message, template_error = rendered
+    payload = build_payload(transition, run, message, rule=rule.name, key=key)
+    payload["redacted"] = redacted
     return Delivery(
         id=delivery_id,
         transition_id=transition.id,
@@ -126,7 +128,7 @@ def _delivery(
         channel=channel,
         idempotency_key=key,
         message=message,
-        payload=build_payload(transition, run, message, rule=rule.name, key=key) | {"redacted": redacted},
+        payload=payload,
         status=DeliveryStatus.PENDING,
         attempts=0,
         next_attempt_at=due,

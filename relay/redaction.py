@@ -21,6 +21,7 @@ are identifiers the relay keys on and are never changed.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,9 +37,10 @@ _KEYS = (
 _KEY_LITERALS = ("pass", "pwd", "secret", "key", "token")  # one of them is in each of _KEYS
 # (what must occur in the lowercased text, what is kept, what is masked). Each pattern runs
 # only on text holding one of its literals: a substring test costs a tiny fraction of a
-# regular expression's scan, and most text holds none.
+# regular expression's scan, and most text holds none. (User info ends at an `@`: a URL
+# without one, the most common kind of text here that holds `://`, has none to mask.)
 _BUILTIN = (
-    (("://",), r"\b[a-zA-Z][a-zA-Z0-9+.-]*://", r"[^/\s@?#'\"<>]+(?=@)"),
+    (("@",), r"\b[a-zA-Z][a-zA-Z0-9+.-]*://", r"[^/\s@?#'\"<>]+(?=@)"),
     (
         ("hooks.slack.com", "discord"),
         r"\b(?:hooks\.slack\.com/services/|discord(?:app)?\.com/api/webhooks/)",
@@ -66,6 +68,7 @@ _BUILTIN = (
 )
 _PATTERNS = tuple((literals, re.compile(f"({keep}){masked}")) for literals, keep, masked in _BUILTIN)
 _LITERALS = tuple(sorted({literal for literals, _, _ in _BUILTIN for literal in literals}))
+_NOT_LETTER = re.compile("[^a-z]")
 _SECRET_NAMES = ("password", "passwd", "secret", "token", "apikey", "accesskey", "authorization",
                  "credential", "credentials", "privatekey", "cookie")  # fmt: skip
 
@@ -105,16 +108,15 @@ def redact_run(run: Snapshot, policy: Redaction) -> tuple[Snapshot, bool]:
     if not policy.enabled:
         return run, False
     scrub = _Scrub(policy, video_url(run.output))
-    redacted = replace(
-        run,
-        task=scrub.text(run.task),
-        tags=tuple(scrub.text(t) for t in run.tags),
-        url=scrub.text(run.url) if run.url else run.url,
-        metadata=scrub.value(run.metadata),
-        output=scrub.value(run.output),
-        error=scrub.error(run.error),
-    )
-    return (redacted, True) if scrub.changed else (run, False)
+    task = scrub.text(run.task)
+    tags = tuple(scrub.text(t) for t in run.tags)
+    url = scrub.text(run.url) if run.url else run.url
+    metadata, output = scrub.value(run.metadata), scrub.value(run.output)
+    error = scrub.error(run.error)
+    if not scrub.changed:  # the common case: no new Snapshot for a clean run
+        return run, False
+    redacted = replace(run, task=task, tags=tags, url=url, metadata=metadata, output=output, error=error)
+    return redacted, True
 
 
 def _builtin(value: str) -> str:
@@ -125,8 +127,10 @@ def _builtin(value: str) -> str:
     else:
         return value
     for literals, pattern in _PATTERNS:
-        if any(literal in lowered for literal in literals):
-            value = pattern.sub(_mask, value)
+        for literal in literals:  # loops, not any(): a generator per pattern costs more
+            if literal in lowered:
+                value = pattern.sub(_mask, value)
+                break
     return value
 
 
@@ -134,12 +138,16 @@ def _mask(match: re.Match[str]) -> str:
     return f"{match.group(1)}{MASK}"
 
 
+@functools.lru_cache(maxsize=4096)  # runs of one task repeat the same few field names
 def _secret_name(key: str) -> bool:
-    squashed = re.sub(r"[^a-z]", "", key.lower())
+    squashed = _NOT_LETTER.sub("", key.lower())
     return squashed.endswith(_SECRET_NAMES)
 
 
 class _Scrub:
+    """Each walk gives back the very object it was given when nothing in it was masked, so a
+    clean run costs no copies."""
+
     def __init__(self, policy: Redaction, keep: str | None) -> None:
         self.policy, self.keep, self.changed = policy, keep, False
 
@@ -147,26 +155,39 @@ class _Scrub:
         if value == self.keep or is_data_url(value):
             return value
         masked = self.policy.text(value)
-        self.changed |= masked != value
+        if masked == value:
+            return value
+        self.changed = True
         return masked
 
     def value(self, value: Any, key: str = "") -> Any:
         if isinstance(value, str):
-            if value and key and _secret_name(key):
-                self.changed |= value != MASK
-                return MASK
-            return self.text(value)
+            if not (value and key and _secret_name(key)):
+                return self.text(value)
+            self.changed |= value != MASK
+            return MASK
         if isinstance(value, dict):
-            return {k: self.value(v, str(k)) for k, v in value.items()}
+            copy = None
+            for k, v in value.items():
+                if (scrubbed := self.value(v, str(k))) is not v:
+                    copy = dict(value) if copy is None else copy  # same keys: same order
+                    copy[k] = scrubbed
+            return value if copy is None else copy
         if isinstance(value, list):
-            return [self.value(v) for v in value]
+            items = None
+            for i, v in enumerate(value):
+                if (scrubbed := self.value(v)) is not v:
+                    items = list(value) if items is None else items
+                    items[i] = scrubbed
+            return value if items is None else items
         return value
 
     def error(self, error: RunError | None) -> RunError | None:
         if error is None:
             return None
-        return RunError(
-            self.text(error.message),
-            self.text(error.name) if error.name else error.name,
-            self.text(error.stack_trace) if error.stack_trace else error.stack_trace,
-        )
+        message = self.text(error.message)
+        name = self.text(error.name) if error.name else error.name
+        trace = self.text(error.stack_trace) if error.stack_trace else error.stack_trace
+        if message is error.message and name is error.name and trace is error.stack_trace:
+            return error
+        return RunError(message, name, trace)

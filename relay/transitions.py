@@ -33,13 +33,13 @@ def diff(
     recovered = snapshot.phase == Phase.SUCCEEDED and task_last is not None and task_last.problem
     if previous is None:
         backfill = _finished_before(snapshot, watching_since)
-        return replace(_transition(None, snapshot, now, ids(), backfill=backfill), recovered=recovered)
+        return _transition(None, snapshot, now, ids(), backfill=backfill, recovered=recovered)
     old = previous.snapshot
     if old.terminal or snapshot.phase == old.phase:
         return None
     if snapshot.updated_at < old.updated_at and not snapshot.terminal:
         return None
-    return replace(_transition(old, snapshot, now, ids(), backfill=False), recovered=recovered)
+    return _transition(old, snapshot, now, ids(), backfill=False, recovered=recovered)
 
 
 def refresh(previous: RunState | None, snapshot: Snapshot) -> Snapshot | None:
@@ -88,7 +88,13 @@ def _finished_before(snapshot: Snapshot, moment: datetime) -> bool:
 
 
 def _transition(
-    old: Snapshot | None, new: Snapshot, now: datetime, transition_id: str, *, backfill: bool
+    old: Snapshot | None,
+    new: Snapshot,
+    now: datetime,
+    transition_id: str,
+    *,
+    backfill: bool,
+    recovered: bool,
 ) -> Transition:
     return Transition(
         id=transition_id,
@@ -102,4 +108,5 @@ def _transition(
         via=new.via,
         backfill=backfill,
         skipped=skipped_between(old.phase, new.phase) if old else (),
+        recovered=recovered,
     )

@@ -55,19 +55,21 @@ def duration_text(ms: float) -> str:
     return f"{minutes}m {seconds:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 
+_VERBS = {
+    Phase.SUCCEEDED: "completed",
+    Phase.FAILED: "failed",
+    Phase.CRASHED: "crashed",
+    Phase.SYSTEM_ERROR: "hit a system failure",
+    Phase.CANCELED: "was canceled",
+    Phase.TIMED_OUT: "timed out",
+    Phase.EXPIRED: "expired",
+    Phase.SKIPPED: "was skipped",
+    Phase.MISSED: "missed its scheduled run",
+}
+
+
 def _verb(phase: Phase, status: str) -> str:
-    words = {
-        Phase.SUCCEEDED: "completed",
-        Phase.FAILED: "failed",
-        Phase.CRASHED: "crashed",
-        Phase.SYSTEM_ERROR: "hit a system failure",
-        Phase.CANCELED: "was canceled",
-        Phase.TIMED_OUT: "timed out",
-        Phase.EXPIRED: "expired",
-        Phase.SKIPPED: "was skipped",
-        Phase.MISSED: "missed its scheduled run",
-    }
-    return words.get(phase, f"is {status.lower()}")
+    return _VERBS.get(phase) or f"is {status.lower()}"
 
 
 def _success_lines(run: Snapshot, fields: list[tuple[str, str]], links: list[Link]) -> list[str]:

@@ -7,6 +7,8 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from relay.digests import DigestItem
 from relay.models import JSON, Link, Message, Phase, RunError, Snapshot, Via
 
@@ -23,6 +25,28 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+_stdlib = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _compact(value: Any) -> str:
+    """What json.dumps(value, separators=(",", ":")) writes, in a tenth of the time, but with
+    text beyond printable ASCII as UTF-8 rather than \\u escapes and exponents unpadded (1e-7,
+    not 1e-07): json.loads reads either back the same. (It would write NaN as null, but
+    relay.jsonin lets none in.) What orjson refuses, such as an integer beyond 64 bits or a key
+    that is not a string, is written as before."""
+    try:
+        return orjson.dumps(value, default=_named_tuple).decode()
+    except orjson.JSONEncodeError:
+        return _stdlib(value)
+
+
+def _named_tuple(value: object) -> list[Any]:
+    """A Link: orjson writes plain tuples as arrays, not their subclasses."""
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(type(value).__name__)
+
+
 _SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
 _ERROR_FIELDS = tuple(f.name for f in fields(RunError))
 _MESSAGE_FIELDS = tuple(f.name for f in fields(Message))
@@ -36,7 +60,7 @@ def snapshot_to_json(s: Snapshot) -> str:
         data[key] = data[key].isoformat() if data[key] else None
     if s.error is not None:
         data["error"] = {name: getattr(s.error, name) for name in _ERROR_FIELDS}
-    return json.dumps(data, separators=(",", ":"))
+    return _compact(data)
 
 
 def snapshot_from_json(text: str) -> Snapshot:
@@ -65,7 +89,7 @@ def snapshot_from_json(text: str) -> Snapshot:
 
 
 def message_to_json(m: Message) -> str:
-    return json.dumps({name: getattr(m, name) for name in _MESSAGE_FIELDS}, separators=(",", ":"))
+    return _compact({name: getattr(m, name) for name in _MESSAGE_FIELDS})
 
 
 def message_from_json(text: str) -> Message:
@@ -80,7 +104,7 @@ def message_from_json(text: str) -> Message:
 
 
 def dumps(value: JSON) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _compact(value)
 
 
 def digest_item_to_json(i: DigestItem) -> str:
@@ -90,7 +114,7 @@ def digest_item_to_json(i: DigestItem) -> str:
         "phase": i.phase.value,
         "finished_at": i.finished_at.isoformat() if i.finished_at else None,
     }
-    return json.dumps(data, separators=(",", ":"))
+    return _compact(data)
 
 
 def digest_item_from_json(text: str) -> DigestItem:

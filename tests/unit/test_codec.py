@@ -79,3 +79,15 @@ def test_a_digest_item_stored_before_video_url_existed_is_decoded() -> None:
     stored = json.loads(digest_item_to_json(item))
     del stored["video_url"]
     assert digest_item_from_json(json.dumps(stored)) == replace(item, video_url=None)
+
+
+def test_text_beyond_ascii_is_stored_as_utf8_and_reads_back_the_same() -> None:
+    s = snap("FAILED", error="caf\u00e9 \u2192 \U0001f600 \x7f", metadata={"k\u00fc": [0.5, 1e-7, 2**62]})
+    stored = snapshot_to_json(s)
+    assert "caf\u00e9 \u2192 \U0001f600" in stored and json.loads(stored) == json.loads(_reference(s))
+    assert snapshot_from_json(stored) == s
+
+
+def test_what_orjson_refuses_is_written_as_json_dumps_writes_it() -> None:
+    s = snap("FAILED", metadata={"big": 2**70, "n": {1: "int key"}})
+    assert snapshot_to_json(s) == _reference(s)

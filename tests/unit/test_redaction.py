@@ -115,6 +115,23 @@ def test_a_run_is_redacted_everywhere_but_its_ids_and_video_link() -> None:
 def test_a_clean_run_is_returned_as_it_is() -> None:
     run = snap("FAILED", error="ffmpeg exited with code 1", output={"videoSourceUrl": "https://v/x.mp4"})
     assert redact_run(run, DEFAULT) == (run, False)
+    assert redact_run(run, DEFAULT)[0] is run  # not a copy: the common case costs none
+
+
+def test_a_secret_field_already_masked_is_left_as_it_is_by_extra_patterns_too() -> None:
+    run = snap("FAILED", metadata={"password": MASK, "token": "", "note": "a mask: ***"})
+    assert redact_run(run, Redaction(patterns=compile_patterns([r"\*"]))) == (
+        snap("FAILED", metadata={"password": MASK, "token": "", "note": "a mask: *********"}),
+        True,
+    )
+
+
+def test_what_is_masked_is_copied_and_the_original_run_left_untouched() -> None:
+    meta = {"a": {"b": [1, "Bearer abcdefghijklmnopQ123"]}, "c": {"d": "plain"}}
+    run = snap("FAILED", metadata=meta)
+    redacted, changed = redact_run(run, DEFAULT)
+    assert changed and redacted.metadata == {"a": {"b": [1, "Bearer ***"]}, "c": {"d": "plain"}}
+    assert run.metadata == {"a": {"b": [1, "Bearer abcdefghijklmnopQ123"]}, "c": {"d": "plain"}}
 
 
 def test_off_changes_nothing_and_extra_patterns_add_to_the_built_in_ones() -> None:

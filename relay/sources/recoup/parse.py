@@ -43,10 +43,8 @@ def parse_run(obj: object, *, source: str, via: Via, run_url: str | None = None)
     status = required_text(obj, "status", where)
     task = required_text(obj, "taskIdentifier", where)
     times = {key: timestamp(obj, key, where) for key in _TIMESTAMPS}
-    updated = next(
-        (times[k] for k in ("updatedAt", "finishedAt", "startedAt", "createdAt") if times[k] is not None),
-        None,
-    )
+    # a datetime is never false: the first of them present
+    updated = times["updatedAt"] or times["finishedAt"] or times["startedAt"] or times["createdAt"]
     if updated is None:
         raise SourceError(f"{where}: no timestamp (updatedAt, finishedAt, startedAt, createdAt)")
     return Snapshot(
