@@ -28,7 +28,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         app.state.relay = relay
         # what start-up built (modules, rules, channels: ~60,000 objects) lives as long as the
         # process: frozen, the collector stops re-scanning it, and a full collection under
-        # load pauses the loop ~1 ms instead of ~35 ms (docs/benchmarks.md)
+        # load pauses the loop ~1 ms instead of ~35 ms (docs/benchmarks.md). Start-up's garbage
+        # is collected first, or frozen it would stay for good
+        gc.collect()
         gc.freeze()
         try:
             with _reload_on_hangup(relay):

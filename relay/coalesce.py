@@ -47,17 +47,21 @@ class Coalescer(Generic[T, R]):
             while self._waiting:
                 calls = self._take()
                 try:
-                    results = await self._run([item for items, _ in calls for item in items])
-                except Exception as exc:
-                    await self._one_by_one(calls, exc)
-                    continue
+                    await self._write(calls)
                 except BaseException:  # cancelled (the loop is going away): so are the callers
                     for _, future in calls + self._waiting:
                         future.cancel()
                     raise
-                _answer(calls, results)
         finally:
             self._flushers -= 1
+
+    async def _write(self, calls: list[Call[T, R]]) -> None:
+        try:
+            results = await self._run([item for items, _ in calls for item in items])
+        except Exception as exc:
+            await self._one_by_one(calls, exc)
+            return
+        _answer(calls, results)
 
     def _take(self) -> list[Call[T, R]]:
         taken, size = 0, 0

@@ -244,13 +244,34 @@ class Reconciler:
 
     async def _ingest_all(self, snapshots: list[Snapshot], report: PollReport) -> None:
         """One transaction for the lot, with every run's lock held (taken in one order, so
-        two batches never wait for each other in a circle)."""
+        two batches never wait for each other in a circle). If the lot fails, each goes in on
+        its own: one bad snapshot must not hold back the rest of its page for good."""
+        if not snapshots:
+            return
         snapshots.sort(key=_age)
         async with contextlib.AsyncExitStack() as locks:
             for run_id in sorted({s.run_id for s in snapshots}):
                 await locks.enter_async_context(self._lock(run_id))
-            await self._ingest(snapshots)
+            try:
+                await self._ingest(snapshots)
+            except Exception:
+                if len(snapshots) == 1:
+                    raise
+                await self._one_by_one(snapshots, report)
+                return
         report.ingested += len(snapshots)
+
+    async def _one_by_one(self, snapshots: list[Snapshot], report: PollReport) -> None:
+        """Raises the first failure once every snapshot was tried."""
+        failures: list[Exception] = []
+        for snapshot in snapshots:
+            try:
+                await self._ingest([snapshot])
+                report.ingested += 1
+            except Exception as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
     def _wanted(self, state: RunState | None) -> bool:
         if state is None:

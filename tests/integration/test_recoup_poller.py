@@ -513,3 +513,17 @@ async def test_a_page_goes_in_as_one_batch_oldest_first(env: Env) -> None:
     assert report.ingested == 5
     # the page is one batch: one transaction (Pipeline.ingest_many)
     assert batches == [[f"run_{n}" for n in range(5)]]
+
+
+async def test_one_bad_snapshot_does_not_hold_back_the_rest_of_its_page(env: Env) -> None:
+    for n in range(4):
+        env.fake.put_run(f"run_{n}", status="COMPLETED")
+
+    async def refusing(snapshots: Sequence[Snapshot]) -> object:
+        if any(s.run_id == "run_2" for s in snapshots):
+            raise ValueError("cannot take run_2")
+        return await env.pipeline.ingest_many(snapshots)
+
+    with pytest.raises(ValueError, match="cannot take run_2"):
+        await env.new_poller(ingest=refusing).poll_once()
+    assert sorted(r.snapshot.run_id for r in await env.store.runs()) == ["run_0", "run_1", "run_3"]

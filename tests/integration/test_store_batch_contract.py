@@ -126,3 +126,17 @@ async def test_two_batches_naming_the_same_runs_in_opposite_orders_both_go_in(st
         )
     assert sorted(r.snapshot.run_id for r in await store.runs()) == ["a", "b"]
     assert len(await store.transitions()) == 2  # the first batch's; the rest changed nothing
+
+
+async def test_batches_finishing_tasks_in_opposite_orders_both_go_in(store: Store) -> None:
+    # the tasks' last outcomes are rows every batch of those tasks writes: PostgreSQL writes
+    # them at the end, sorted, so two batches never lock them in opposite orders
+    for n in range(10):
+        status = "COMPLETED" if n % 2 else "FAILED"
+        xy = [snap(status, run_id=f"a{n}", task="x"), snap(status, run_id=f"b{n}", task="y")]
+        yx = [snap(status, run_id=f"c{n}", task="y"), snap(status, run_id=f"d{n}", task="x")]
+        await asyncio.gather(
+            store.record_many(xy, deciding([]), T0), store.record_many(yx, deciding([]), T0)
+        )
+    assert len(await store.runs(limit=100)) == 40
+    assert len(await store.transitions(limit=100)) == 40

@@ -106,3 +106,19 @@ async def test_a_batch_holds_at_most_max_items_but_a_bigger_call_whole() -> None
     await first
     await asyncio.gather(*rest, return_exceptions=True)
     assert [len(b) for b in r.batches[1:3]] == [1, MAX_ITEMS + 1]  # [-5] alone: big did not fit
+
+
+async def test_cancelled_while_trying_call_by_call_leaves_no_caller_hanging() -> None:
+    async def run(items: list[int]) -> list[int]:
+        if len(items) > 1:
+            raise ValueError("the batch fails")
+        if items == [2]:
+            raise asyncio.CancelledError  # the store's writer went away meanwhile
+        return items
+
+    c = Coalescer(run)
+    calls = [asyncio.create_task(c([n])) for n in (1, 2, 3)]
+    done, pending = await asyncio.wait(calls, timeout=1)
+    assert not pending
+    assert calls[0].result() == [1]
+    assert calls[1].cancelled() and calls[2].cancelled()

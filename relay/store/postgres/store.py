@@ -4,10 +4,13 @@ coordination in coordination.py, retention and gauges in upkeep.py."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Self
+
+import asyncpg
 
 from relay.models import (
     INTERRUPTED,
@@ -48,6 +51,8 @@ from relay.store.sqlite.mappers import (
     transition_row,
 )
 
+log = logging.getLogger("relay.store")
+DEADLOCK_TRIES = 3  # a batch PostgreSQL chose as a deadlock's victim is tried again this often
 
 class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase):
     @property
@@ -86,11 +91,30 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         lease: float | None = None,
         owner: str = "",
     ) -> list[Decision]:
-        """One transaction. The batch's runs are locked first, in one order every replica
-        takes, so two batches naming the same runs wait for each other instead of deadlocking;
-        then each snapshot is decided and written in turn, seeing what the ones before it
-        wrote."""
+        """One transaction. Rows that batches share are locked in one order every replica
+        takes: the batch's runs first, the tasks' last outcomes at the end, sorted. In
+        between, each snapshot is decided and written in turn, seeing what the ones before it
+        wrote. What is left to chance (two batches' suppressed counts or once_per keys in
+        opposite orders) PostgreSQL breaks as a deadlock: the batch is then tried again."""
+        for attempt in range(DEADLOCK_TRIES):
+            try:
+                return await self._record_many(snapshots, decide, now, lease, owner)
+            except asyncpg.exceptions.DeadlockDetectedError:
+                if attempt == DEADLOCK_TRIES - 1:
+                    raise
+                log.warning("record_deadlock_retried runs=%d attempt=%d", len(snapshots), attempt + 1)
+        raise AssertionError("unreachable")
+
+    async def _record_many(
+        self,
+        snapshots: Sequence[Snapshot],
+        decide: DecideEach,
+        now: datetime,
+        lease: float | None,
+        owner: str,
+    ) -> list[Decision]:
         sinces: dict[str, datetime] = {}
+        outcomes: dict[tuple[str, str], Phase] = {}  # the tasks' last outcomes, written at the end
         async with self._tx() as c:
             for source, run_id in sorted({(s.source, s.run_id) for s in snapshots}):
                 await c.execute(SQL["lock_run"], source, run_id)
@@ -98,7 +122,11 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
             for s in snapshots:
                 if s.source not in sinces:
                     sinces[s.source] = self._since.get(s.source) or await _watching_since(c, s.source, now)
-                decisions.append(await self._record_one(c, s, decide, now, sinces[s.source], lease, owner))
+                context = (sinces[s.source], outcomes)
+                decisions.append(await self._record_one(c, s, decide, now, context, lease, owner))
+            if outcomes:
+                rows = [(source, task, phase.value) for (source, task), phase in sorted(outcomes.items())]
+                await c.executemany(SQL["save_task_outcome"], rows)
         self._since.update(sinces)  # committed now: it never changes again
         return decisions
 
@@ -108,19 +136,23 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         snapshot: Snapshot,
         decide: DecideEach,
         now: datetime,
-        since: datetime,
+        batch: tuple[datetime, dict[tuple[str, str], Phase]],  # (watching_since, outcomes so far)
         lease: float | None,
         owner: str,
     ) -> Decision:
+        since, outcomes = batch
         found = await c.fetchrow(SQL["run_state"], snapshot.source, snapshot.run_id, snapshot.task)
         assert found is not None  # one row, always
         row = tuple(found)[:3] if found[0] is not None else None
         previous = run_state_from_row(row) if row else None
-        context = Context(since, Phase(found[3]) if found[3] else None)
+        task = (snapshot.source, snapshot.task)
+        context = Context(since, outcomes.get(task) or (Phase(found[3]) if found[3] else None))
         decision = decide(snapshot, previous, context)
         writes = Writes()
-        if decision.store:
-            _save_run(writes, decision.store, previous, row, now, context.task_last)
+        if stored := decision.store:
+            _save_run(writes, stored, previous, row, now)
+            if stored.terminal and context.task_last != stored.phase:  # unchanged: no write
+                outcomes[(stored.source, stored.task)] = stored.phase
         if decision.transition:
             writes.add("insert_transition", transition_row(decision.transition))
         planned, carrying = await suppression.take(c, decision.deliveries)
@@ -303,15 +335,12 @@ def _save_run(
     previous: RunState | None,
     row: tuple[Any, ...] | None,  # previous as stored: its times are kept exact, not rounded via datetime
     now: datetime,
-    task_last: Phase | None,
 ) -> None:
     """The run's new state, with since when it is in its phase (kept while the phase is)."""
     first_seen = row[1] if row else epoch(now)
     same_phase = previous is not None and previous.snapshot.phase == stored.phase
     phase_since = (row[2] or row[1]) if row and same_phase else epoch(now)
     writes.add("save_run", run_row(stored, first_seen, phase_since))
-    if stored.terminal and task_last != stored.phase:  # unchanged: no write
-        writes.add("save_task_outcome", (stored.source, stored.task, stored.phase.value))
 
 
 async def _insert_delivery(
