@@ -14,6 +14,18 @@ from typing import Any, NamedTuple
 JSON = dict[str, Any]
 
 
+class StoredJSON(dict[str, Any]):
+    """A JSON object read back from the store with the exact text it was stored as, so a
+    webhook sends that text instead of encoding the object again. Never changed in place,
+    like every payload: `|` gives a plain dict, without the text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: JSON, text: str) -> None:
+        super().__init__(value)
+        self.text = text
+
+
 class Phase(StrEnum):
     """Normalized lifecycle shared by every platform (docs/platforms.md section 4)."""
 

@@ -299,7 +299,8 @@ class DeliveryWorker:
         self._pausing.pop(delivery.id, None)
         started, t0 = self.clock.now(), time.perf_counter()
         try:
-            response = await asyncio.wait_for(channel.send(delivery), timeout * (1 + SEND_GRACE))
+            async with asyncio.timeout(timeout * (1 + SEND_GRACE)):  # no task of its own, as wait_for's
+                response = await channel.send(delivery)
         except TimeoutError:
             response = Response(ok=False, error="timeout")
         except asyncio.CancelledError:
@@ -359,6 +360,8 @@ def _attempt_record(d: Delivery, index: int, started: datetime, latency: float, 
 
 def _own(member: Delivery, attempts: list[Attempt]) -> list[Attempt]:
     """A group's attempts as one member's, numbered after that member's earlier ones."""
+    if attempts and attempts[0].delivery_id == member.id:
+        return attempts  # made for this very delivery (one alone), numbered after its own
     return [replace(a, delivery_id=member.id, n=member.attempts + i + 1) for i, a in enumerate(attempts)]
 
 

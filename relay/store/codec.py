@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relay.digests import DigestItem
-from relay.models import JSON, Link, Message, Phase, RunError, Snapshot, Via
+from relay.models import JSON, Link, Message, Phase, RunError, Snapshot, StoredJSON, Via
 
 
 def epoch(value: datetime) -> float:
@@ -77,6 +77,12 @@ def message_from_json(text: str) -> Message:
     d["links"] = tuple(Link(*link) for link in d.get("links", ()))
     d["row_links"] = tuple(d.get("row_links", ()))
     return Message(**d)
+
+
+def payload_from_json(text: str) -> StoredJSON:
+    """A delivery's payload, keeping its stored text: written by `dumps`, the very encoding
+    of a webhook's body, so that text is the body (tests/unit/test_webhook_body.py)."""
+    return StoredJSON(json.loads(text), text)
 
 
 def dumps(value: JSON) -> str:
