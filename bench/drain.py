@@ -73,11 +73,13 @@ async def drain(
         profile.disable()
     stop.set()
     await task
+    commits = getattr(store, "commits", 0)
     sent = len(await store.deliveries(DeliveryStatus.SENT, count + 1))
     for channel in channels.values():
         await channel.close()
     await store.close()
     assert sent == count, f"{sent} of {count} recorded as sent"
+    print(f"  {commits / count:.2f} commits per delivery", flush=True)
     return wall, cpu
 
 

@@ -92,9 +92,11 @@ class DeliveryWorker:
         self._reserved = 0  # pipeline writes under way that will hand their deliveries here
         self._closing = False
         self._cut_off: list[Attempt] = []  # this round's attempts of sends stopped by `_drain`
-        # sends that have ended, writing their outcome: `_drain` lets them finish (a group's
-        # members are written one by one, and one cut off would be sent again)
-        self._settling: set[str] = set()  # by the first member's id
+        # sends that have ended, writing their outcome (first member's id -> members): their
+        # send slot is free meanwhile, the next batch's commit need not hold back the next send;
+        # `_drain` lets them finish (a group's members are written one by one, and one cut
+        # off would be sent again)
+        self._settling: dict[str, int] = {}
 
     def configure(self, policy: DeliveryPolicy, rate_limits: Mapping[str, tuple[int, float]]) -> None:
         """A reloaded rules.yaml: claims, retries and rate limits follow it from now on; what
@@ -142,7 +144,8 @@ class DeliveryWorker:
         pausing = sum(self._pausing.values())
         if pausing >= self.policy.concurrency * HOLD_FACTOR:
             return 0  # too many retries waiting: they go first
-        return max(0, self.policy.concurrency - (len(self._inflight) - pausing))
+        sending = len(self._inflight) - pausing - sum(self._settling.values())
+        return max(0, self.policy.concurrency - sending)
 
     def _store_may_have_work(self) -> bool:
         return self.wakeup.is_set() or self._waited_out or self.clock.now() >= self._store_due
@@ -220,7 +223,7 @@ class DeliveryWorker:
                 await self.store.complete(d.id, [], outcome)
                 self._due_at(outcome.next_attempt_at)
         finally:
-            self._settling.discard(members[0].id)
+            self._settling.pop(members[0].id, None)
             self._pausing.pop(members[0].id, None)
             for d in members:
                 self._inflight.pop(d.id, None)
@@ -255,7 +258,8 @@ class DeliveryWorker:
         except asyncio.CancelledError:  # stopped by `_drain`, which records them
             self._cut_off += [a for d in members for a in _own(d, attempts)]
             raise
-        self._settling.add(members[0].id)
+        self._settling[members[0].id] = len(members)
+        self._nudge.set()  # its send slot is free
         outcome = retry.outcome(response, delivery.rounds, self.policy, self.clock.now())
         for d in members:
             await self.store.complete(d.id, _own(d, attempts), outcome)
