@@ -17,13 +17,10 @@ JSON = dict[str, Any]
 class StoredJSON(dict[str, Any]):
     """A JSON object read back from the store with the exact text it was stored as, so a
     webhook sends that text instead of encoding the object again. Never changed in place,
-    like every payload: `|` gives a plain dict, without the text."""
+    like every payload: `|` gives a plain dict, and a copy built item by item (asdict) has
+    no text: either is encoded again."""
 
-    __slots__ = ("text",)
-
-    def __init__(self, value: JSON, text: str) -> None:
-        super().__init__(value)
-        self.text = text
+    text: str | None = None  # set by the store's decoding only
 
 
 class Phase(StrEnum):

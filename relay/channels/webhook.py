@@ -51,6 +51,6 @@ class WebhookChannel:
 
 
 def _body(payload: JSON) -> bytes:
-    if isinstance(payload, StoredJSON):
+    if isinstance(payload, StoredJSON) and payload.text is not None:
         return payload.text.encode()
     return json.dumps(payload, separators=(",", ":")).encode()

@@ -82,7 +82,9 @@ def message_from_json(text: str) -> Message:
 def payload_from_json(text: str) -> StoredJSON:
     """A delivery's payload, keeping its stored text: written by `dumps`, the very encoding
     of a webhook's body, so that text is the body (tests/unit/test_webhook_body.py)."""
-    return StoredJSON(json.loads(text), text)
+    payload = StoredJSON(json.loads(text))
+    payload.text = text
+    return payload
 
 
 def dumps(value: JSON) -> str:

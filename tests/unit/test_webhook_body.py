@@ -34,6 +34,7 @@ def test_the_stored_text_is_the_encoding_a_webhook_sends() -> None:
     assert isinstance(stored, StoredJSON) and stored == PAYLOAD
     assert stored.text == json.dumps(PAYLOAD, separators=(",", ":"))
     assert type(stored | {"x": 1}) is dict  # a changed payload is encoded again
+    assert StoredJSON(stored).text is None  # so is a copy
 
 
 async def test_a_stored_payload_is_sent_and_signed_as_the_encoded_one() -> None:
