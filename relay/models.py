@@ -14,6 +14,15 @@ from typing import Any, NamedTuple
 JSON = dict[str, Any]
 
 
+class StoredJSON(dict[str, Any]):
+    """A JSON object read back from the store with the exact text it was stored as, so a
+    webhook sends that text instead of encoding the object again. Never changed in place,
+    like every payload: `|` gives a plain dict, and a copy built item by item (asdict) has
+    no text: either is encoded again."""
+
+    text: str | None = None  # set by the store's decoding only
+
+
 class Phase(StrEnum):
     """Normalized lifecycle shared by every platform (docs/platforms.md section 4)."""
 

@@ -93,9 +93,11 @@ class DeliveryWorker:
         self._surplus: list[str] = []  # handed over beyond what may be held: to give back
         self._closing = False
         self._cut_off: list[Attempt] = []  # this round's attempts of sends stopped by `_drain`
-        # sends that have ended, writing their outcome: `_drain` lets them finish (a group's
-        # members are written one by one, and one cut off would be sent again)
-        self._settling: set[str] = set()  # by the first member's id
+        # sends that have ended, writing their outcome (first member's id -> members): their
+        # send slot is free meanwhile, the next batch's commit need not hold back the next send;
+        # `_drain` lets them finish (a group's members are written one by one, and one cut
+        # off would be sent again)
+        self._settling: dict[str, int] = {}
 
     def configure(self, policy: DeliveryPolicy, rate_limits: Mapping[str, tuple[int, float]]) -> None:
         """A reloaded rules.yaml: claims, retries and rate limits follow it from now on; what
@@ -151,7 +153,8 @@ class DeliveryWorker:
         pausing = sum(self._pausing.values())
         if pausing >= self.policy.concurrency * HOLD_FACTOR:
             return 0  # too many retries waiting: they go first
-        return max(0, self.policy.concurrency - (len(self._inflight) - pausing))
+        sending = len(self._inflight) - pausing - sum(self._settling.values())
+        return max(0, self.policy.concurrency - sending)
 
     def _store_may_have_work(self) -> bool:
         return self.wakeup.is_set() or self._waited_out or self.clock.now() >= self._store_due
@@ -230,7 +233,7 @@ class DeliveryWorker:
                 await self.store.complete(d.id, [], outcome)
                 self._due_at(outcome.next_attempt_at)
         finally:
-            self._settling.discard(members[0].id)
+            self._settling.pop(members[0].id, None)
             self._pausing.pop(members[0].id, None)
             for d in members:
                 self._inflight.pop(d.id, None)
@@ -265,7 +268,8 @@ class DeliveryWorker:
         except asyncio.CancelledError:  # stopped by `_drain`, which records them
             self._cut_off += [a for d in members for a in _own(d, attempts)]
             raise
-        self._settling.add(members[0].id)
+        self._settling[members[0].id] = len(members)
+        self._nudge.set()  # its send slot is free
         outcome = retry.outcome(response, delivery.rounds, self.policy, self.clock.now())
         for d in members:
             await self.store.complete(d.id, _own(d, attempts), outcome)
@@ -309,7 +313,8 @@ class DeliveryWorker:
         self._pausing.pop(delivery.id, None)
         started, t0 = self.clock.now(), time.perf_counter()
         try:
-            response = await asyncio.wait_for(channel.send(delivery), timeout * (1 + SEND_GRACE))
+            async with asyncio.timeout(timeout * (1 + SEND_GRACE)):  # no task of its own, as wait_for's
+                response = await channel.send(delivery)
         except TimeoutError:
             response = Response(ok=False, error="timeout")
         except asyncio.CancelledError:
@@ -369,6 +374,8 @@ def _attempt_record(d: Delivery, index: int, started: datetime, latency: float, 
 
 def _own(member: Delivery, attempts: list[Attempt]) -> list[Attempt]:
     """A group's attempts as one member's, numbered after that member's earlier ones."""
+    if attempts and attempts[0].delivery_id == member.id:
+        return attempts  # made for this very delivery (one alone), numbered after its own
     return [replace(a, delivery_id=member.id, n=member.attempts + i + 1) for i, a in enumerate(attempts)]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from relay.digests import DigestItem
-from relay.models import JSON, Link, Message, Phase, RunError, Snapshot, Via
+from relay.models import JSON, Link, Message, Phase, RunError, Snapshot, StoredJSON, Via
 
 
 def epoch(value: datetime) -> float:
@@ -101,6 +101,14 @@ def message_from_json(text: str) -> Message:
     d["links"] = tuple(Link(*link) for link in d.get("links", ()))
     d["row_links"] = tuple(d.get("row_links", ()))
     return Message(**d)
+
+
+def payload_from_json(text: str) -> StoredJSON:
+    """A delivery's payload, keeping its stored text: written by `dumps`, the very encoding
+    of a webhook's body, so that text is the body (tests/unit/test_webhook_body.py)."""
+    payload = StoredJSON(json.loads(text))
+    payload.text = text
+    return payload
 
 
 def dumps(value: JSON) -> str:

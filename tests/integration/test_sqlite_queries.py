@@ -111,3 +111,18 @@ async def test_every_noun_reads_back_as_written(tmp_path: Path) -> None:
         assert await store.silences() == [silence]
     finally:
         await store.close()
+
+
+def test_a_claim_reads_what_it_claims_not_the_whole_backlog(tmp_path: Path) -> None:
+    """Every index search of the claim is by due time, id or group key: none walks all the
+    pending deliveries (the claim of a 10,000 backlog took 8x longer when one did)."""
+    conn = connect(str(tmp_path / "q.db"))
+    try:
+        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {SQL['claim']}", (0, 64, 0, "o"))]
+    finally:
+        conn.close()
+    searches = [step for step in plan if "deliveries USING" in step]
+    assert searches and all(
+        "(status=? AND next_attempt_at<?)" in s or "(id=?)" in s or "(group_key=?)" in s for s in searches
+    ), plan
+    assert not any(step.startswith("SCAN deliveries") for step in plan), plan

@@ -19,6 +19,7 @@ from relay.store.codec import (
     from_epoch,
     message_from_json,
     message_to_json,
+    payload_from_json,
     snapshot_from_json,
     snapshot_to_json,
 )
@@ -109,7 +110,7 @@ def delivery_from_row(r: Row) -> Delivery:
         channel=r[3],
         idempotency_key=r[4],
         message=message_from_json(r[5]),
-        payload=json.loads(r[6]),
+        payload=payload_from_json(r[6]),
         status=DeliveryStatus(r[7]),
         attempts=r[8],
         next_attempt_at=from_epoch(r[9]),

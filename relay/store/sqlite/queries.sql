@@ -76,14 +76,16 @@ WHERE status = 'sending' AND lease_until <= ?;
 
 -- claim --
 -- (now, limit, lease_until, owner): a group is one send, claiming one member claims the others
--- with it
+-- with it. `+status`: the members are found by their group key (deliveries_group), not among
+-- every pending delivery by status, which made each claim scan the whole backlog (8 ms per 64
+-- claimed out of 10,000 pending, against 1 ms)
 WITH picked AS (
     SELECT id, group_key FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?
 )
 UPDATE deliveries SET status = 'sending', lease_until = ?, lease_owner = ?
 WHERE id IN (SELECT id FROM picked)
-    OR (status = 'pending' AND group_key IN (SELECT group_key FROM picked WHERE group_key IS NOT NULL))
+    OR (+status = 'pending' AND group_key IN (SELECT group_key FROM picked WHERE group_key IS NOT NULL))
 RETURNING id, transition_id, rule, channel, idempotency_key, message, payload, status, attempts,
     next_attempt_at, created_at, rounds, last_error, group_key, template_error;
 
