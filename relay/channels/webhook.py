@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 
 from relay.channels.base import Response
 from relay.channels.http import new_client, post
 from relay.config import ChannelConfig
+from relay.jsonout import compact
 from relay.models import JSON, Delivery, StoredJSON
 from relay.signing import key
 
@@ -53,4 +53,4 @@ class WebhookChannel:
 def _body(payload: JSON) -> bytes:
     if isinstance(payload, StoredJSON) and payload.text is not None:
         return payload.text.encode()
-    return json.dumps(payload, separators=(",", ":")).encode()
+    return compact(payload).encode()

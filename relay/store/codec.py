@@ -7,9 +7,8 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from relay.digests import DigestItem
+from relay.jsonout import compact as _compact
 from relay.models import JSON, Link, Message, Phase, RunError, Snapshot, StoredJSON, Via
 
 
@@ -23,28 +22,6 @@ def from_epoch(value: float) -> datetime:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-_stdlib = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _compact(value: Any) -> str:
-    """What json.dumps(value, separators=(",", ":")) writes, in a tenth of the time, but with
-    text beyond printable ASCII as UTF-8 rather than \\u escapes and exponents unpadded (1e-7,
-    not 1e-07): json.loads reads either back the same. (It would write NaN as null, but
-    relay.jsonin lets none in.) What orjson refuses, such as an integer beyond 64 bits or a key
-    that is not a string, is written as before."""
-    try:
-        return orjson.dumps(value, default=_named_tuple).decode()
-    except orjson.JSONEncodeError:
-        return _stdlib(value)
-
-
-def _named_tuple(value: object) -> list[Any]:
-    """A Link: orjson writes plain tuples as arrays, not their subclasses."""
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(type(value).__name__)
 
 
 _SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
