@@ -261,6 +261,7 @@ def _other_targets(get: Get) -> list[Target]:
                 out >= am_out,
             )
         )
+    rows += _issue13_targets(get)
     calls = get("polling", "requests")
     if calls is not None:
         rows.append(
@@ -278,6 +279,28 @@ def _other_targets(get: Get) -> list[Target]:
         rows.append(("RSS < 150 MB with the stored runs", f"{idle:.0f} MB", idle < 150))
     if growth is not None:
         rows.append(("RSS flat under sustained traffic (< 20 MB growth)", f"{growth:+.0f} MB", growth < 20))
+    return rows
+
+
+def _issue13_targets(get: Get) -> list[Target]:
+    """Issue 13's rows: batches, the side-by-side finish and the poll cycle's time."""
+    rows: list[Target] = []
+    ratio, many = get("batches", "ratio"), get("batches", "many")
+    if ratio is not None and many is not None:
+        rows.append(("200-run bodies >= 10x one run per request", f"{ratio:.1f}x", ratio >= 10))
+        rows.append(("200-run bodies >= 5,000 runs/s", f"{many:,.0f} runs/s", many >= 5000))
+    last, am_last = get("alertmanager", "relay-last"), get("alertmanager", "alertmanager-last")
+    if last is not None and am_last is not None:
+        rows.append(
+            (
+                "side by side: last notification no later than Alertmanager's",
+                f"{last:.2f} vs {am_last:.2f} s",
+                last <= am_last,
+            )
+        )
+    cycle = get("polling", "ms")
+    if cycle is not None:
+        rows.append(("polling: one cycle (1 list + 50 by id) <= 150 ms", f"{cycle:.0f} ms", cycle <= 150))
     return rows
 
 
