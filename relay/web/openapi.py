@@ -13,30 +13,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from relay.models import DeliveryStatus, Phase
-from relay.silences import MATCHER_KEYS
+from relay.models import DeliveryStatus
+from relay.web.openapi_schemas import (
+    ADMIN,
+    BODY,
+    BOOL,
+    ID,
+    LIMIT,
+    RUN_EXAMPLE,
+    SCHEMAS,
+    TEXT,
+    Schema,
+    closed,
+    named,
+    ref,
+)
 
 JSON = "application/json"
-Schema = dict[str, Any]
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(required: list[str] | None = None, **properties: Schema) -> Schema:
-    """A closed object: every property named, `required` (default: all of them) present."""
-    return {
-        "type": "object",
-        "required": list(properties) if required is None else required,
-        "properties": properties,
-        "additionalProperties": False,
-    }
-
-
-def _named(schema: str) -> Schema:
-    """An object whose every value is a `schema`, by name (sources by their names)."""
-    return {"type": "object", "additionalProperties": _ref(schema)}
 
 
 def _answers(*statuses: int, ok: tuple[int, Schema] | None = None) -> dict[str, Any]:
@@ -47,209 +40,6 @@ def _answers(*statuses: int, ok: tuple[int, Schema] | None = None) -> dict[str, 
         answers[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     return answers
 
-
-TEXT, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
-NULLABLE_TEXT = {"type": ["string", "null"]}
-NAMES = {"type": "array", "items": TEXT}
-TIME = {"type": "string", "format": "date-time"}
-NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-ADMIN = (401, 403)  # no or a wrong token; no token configured
-BODY = (400, 408, 413)  # not JSON; sent too slowly; too large
-LIMIT = {
-    "name": "limit",
-    "in": "query",
-    "description": "how many, newest first",
-    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-}
-ID = {"name": "id", "in": "path", "required": True, "schema": TEXT}
-RUN_EXAMPLE = {
-    "id": "run_demo_1",
-    "taskIdentifier": "create-content",
-    "status": "COMPLETED",
-    "updatedAt": "2026-11-25T09:02:00Z",
-    "output": {"videoSourceUrl": "https://v3.fal.media/files/demo/final.mp4"},
-}
-
-SCHEMAS: dict[str, Schema] = {
-    "Error": _object(error=TEXT),
-    "ReloadRefused": _object(error=TEXT, file=NULLABLE_TEXT, line={"type": ["integer", "null"]}),
-    "Reloaded": _object(
-        reloaded=TEXT,
-        sources=INT,
-        channels=INT,
-        rules=INT,
-        changes=_object(channels=_ref("Changes"), sources=_ref("Changes")),
-    ),
-    "Changes": _object(added=NAMES, removed=NAMES, changed=NAMES),
-    "Accepted": _object(accepted=INT, transitions=INT, deliveries=INT),
-    "SourceStatus": _object(
-        kind=TEXT,
-        enabled=BOOL,
-        polling=BOOL,
-        last_success_at=NULLABLE_TIME,
-        last_error_at=NULLABLE_TIME,
-        last_error=NULLABLE_TEXT,
-        consecutive_failures=INT,
-        last_snapshot_at=NULLABLE_TIME,
-        lag_seconds={"type": ["number", "null"]},
-        leader=NULLABLE_TEXT,  # the replica that polls it now (its leader lease), none if nobody
-    ),
-    # what /readyz shows anyone (relay.web.health.PUBLIC_SOURCE_FIELDS): no error text, no URL
-    "PublicSourceStatus": _object(kind=TEXT, enabled=BOOL, polling=BOOL, consecutive_failures=INT),
-    "Run": _object(
-        source=TEXT,
-        id=TEXT,
-        task=TEXT,
-        status=TEXT,
-        phase={"enum": [p.value for p in Phase]},
-        terminal=BOOL,
-        updated_at=TIME,
-        first_seen_at=TIME,
-        url=NULLABLE_TEXT,
-    ),
-    "Transition": _object(
-        id=TEXT,
-        source=TEXT,
-        run_id=TEXT,
-        from_phase={"enum": [*(p.value for p in Phase), None]},
-        to_phase={"enum": [p.value for p in Phase]},
-        from_status=NULLABLE_TEXT,
-        to_status=TEXT,
-        observed_at=TIME,
-        via={"enum": ["poll", "webhook"]},
-        backfill=BOOL,
-    ),
-    "Delivery": _object(
-        id=TEXT,
-        rule=TEXT,
-        channel=TEXT,
-        status={"enum": [s.value for s in DeliveryStatus]},
-        idempotency_key=TEXT,
-        attempts=INT,
-        rounds=INT,
-        next_attempt_at=NULLABLE_TIME,
-        created_at=TIME,
-        last_error=NULLABLE_TEXT,
-        template_error=NULLABLE_TEXT,
-        transition_id=NULLABLE_TEXT,
-        message=_object(title=TEXT, body=TEXT),
-    ),
-    "Attempt": _object(
-        delivery_id=TEXT,
-        n=INT,
-        started_at=TIME,
-        latency_ms={"type": "number"},
-        ok=BOOL,
-        http_status={"type": ["integer", "null"]},
-        reason=NULLABLE_TEXT,
-        excerpt=NULLABLE_TEXT,
-    ),
-    "Silence": _object(
-        id=TEXT,
-        matchers={"type": "object", "additionalProperties": TEXT},
-        starts_at=TIME,
-        ends_at=TIME,
-        comment=TEXT,
-        created_by=TEXT,
-        active=BOOL,
-    ),
-    "SuppressedCount": _object(
-        rule=TEXT,
-        channel=TEXT,
-        reason={"enum": ["group_window", "quiet_hours", "rate_limit", "once_per", "silence"]},
-        label={**TEXT, "description": "the reason as messages name it, e.g. rate limit"},
-        count={"type": "integer", "minimum": 1},
-        since={**TIME, "description": "the earliest of them (UTC)"},
-        held={
-            **BOOL,
-            "description": "true: waiting to go out as one grouped message; false: never sent, "
-            "counted by the next message of the rule and channel",
-        },
-    ),
-    "NewSilence": _object(
-        ["matchers"],
-        matchers={
-            "type": "object",
-            "minProperties": 1,
-            "propertyNames": {"enum": list(MATCHER_KEYS)},
-            "additionalProperties": {"type": "string", "minLength": 1},
-        },
-        duration={
-            "description": "e.g. 2h, 30m, 1d or seconds; more than 0, at most 365d (or give ends_at)",
-            "type": ["string", "number"],
-        },
-        ends_at=TIME,
-        starts_at=TIME,
-        comment=TEXT,
-        created_by=TEXT,
-    ),
-    "Verdict": _object(
-        rule=TEXT,
-        matches={"type": "boolean", "description": "the rule would notify"},
-        why_not=NULLABLE_TEXT,
-        silenced={"type": "object", "additionalProperties": TEXT, "description": "channel -> why"},
-    ),
-    "BacktestRequest": _object(
-        ["rules"],
-        rules={"type": "string", "description": "the candidate rules.yaml"},
-        since={"type": "string", "description": "how far back, e.g. 7d (default), 12h; at most 365d"},
-    ),
-    "Backtest": _object(
-        since=TIME,
-        transitions={"type": "integer", "description": "transitions scanned"},
-        limit={"type": "integer", "description": "at most this many transitions are scanned"},
-        truncated={"type": "boolean", "description": "there were more than `limit`: the oldest were scanned"},
-        first=NULLABLE_TIME,
-        last=NULLABLE_TIME,
-        rules={"type": "array", "items": _ref("BacktestRow")},
-        runs=_object(
-            notified=INT,
-            notified_in_force=INT,
-            newly_notified=_ref("BacktestRuns"),
-            no_longer_notified=_ref("BacktestRuns"),
-        ),
-    ),
-    "BacktestRow": _object(
-        rule=TEXT,
-        channel=TEXT,
-        in_candidate=BOOL,
-        in_force=BOOL,
-        messages=INT,
-        silenced=INT,
-        digest_items=INT,
-        runs=INT,
-        messages_in_force=INT,
-        newly_notified=_ref("BacktestRuns"),
-        no_longer_notified=_ref("BacktestRuns"),
-        examples={"type": "array", "items": {"type": "object"}},
-    ),
-    "BacktestRuns": _object(
-        count=INT,
-        runs={"type": "array", "items": _object(source=TEXT, id=TEXT, task=TEXT)},
-    ),
-    "PreviewRequest": _object(
-        ["rule"],
-        rule=TEXT,
-        source=TEXT,
-        run={"type": "object", "description": "a platform's run object", "example": RUN_EXAMPLE},
-        run_id=TEXT,
-    ),
-    "Preview": {
-        "type": "object",
-        "required": ["rule", "matches", "why_not", "rules", "run", "channels"],
-        "properties": {
-            "rule": TEXT,
-            "matches": BOOL,
-            "why_not": {
-                "type": ["string", "null"],
-                "description": "null when the rule would notify; else the first reason it would not",
-            },
-            "rules": {"type": "array", "items": _ref("Verdict")},
-            "run": _object(source=TEXT, id=TEXT, task=TEXT, status=TEXT),
-            "channels": {"type": "object", "additionalProperties": {"type": "object"}},
-        },
-    },
-}
 
 WHY = {
     400: "malformed JSON, or JSON the relay cannot hold",
@@ -276,12 +66,12 @@ def _body(schema: Schema) -> Schema:
 
 
 def _list(key: str, item: str) -> Schema:
-    properties: dict[str, Schema] = {key: {"type": "array", "items": _ref(item)}}
-    return _object(None, **properties)
+    properties: dict[str, Schema] = {key: {"type": "array", "items": ref(item)}}
+    return closed(None, **properties)
 
 
 PATHS: dict[str, Any] = {
-    "/healthz": {"get": _get("alive", _object(status={"const": "ok"}))},
+    "/healthz": {"get": _get("alive", closed(status={"const": "ok"}))},
     "/readyz": {
         "get": {
             "summary": "the store answers a read and takes a write; the sources and whether they poll",
@@ -290,16 +80,16 @@ PATHS: dict[str, Any] = {
                     "description": "ready",
                     "content": {
                         JSON: {
-                            "schema": _object(
+                            "schema": closed(
                                 status={"const": "ready"},
-                                sources=_named("PublicSourceStatus"),
+                                sources=named("PublicSourceStatus"),
                             )
                         }
                     },
                 },
                 "503": {
                     "description": "the store does not answer",
-                    "content": {JSON: {"schema": _object(status={"const": "unavailable"}, reason=TEXT)}},
+                    "content": {JSON: {"schema": closed(status={"const": "unavailable"}, reason=TEXT)}},
                 },
             },
         }
@@ -316,14 +106,14 @@ PATHS: dict[str, Any] = {
             "summary": "run updates: a platform's run object, {runs: [...]} or the source kind's own shape",
             "parameters": [{"name": "source", "in": "path", "required": True, "schema": TEXT}],
             "requestBody": _body({"type": "object", "example": RUN_EXAMPLE}),
-            "responses": _answers(*BODY, 401, 403, 404, 422, ok=(202, _ref("Accepted"))),
+            "responses": _answers(*BODY, 401, 403, 404, 422, ok=(202, ref("Accepted"))),
         }
     },
     "/admin/sources": {
         "get": _admin(
             _get(
                 "every source's health",
-                _object(sources=_named("SourceStatus")),
+                closed(sources=named("SourceStatus")),
                 *ADMIN,
             )
         )
@@ -370,8 +160,8 @@ PATHS: dict[str, Any] = {
                 "one delivery with every attempt",
                 {
                     "allOf": [
-                        _ref("Delivery"),
-                        {"properties": {"attempt_log": {"type": "array", "items": _ref("Attempt")}}},
+                        ref("Delivery"),
+                        {"properties": {"attempt_log": {"type": "array", "items": ref("Attempt")}}},
                     ]
                 },
                 *ADMIN,
@@ -385,7 +175,7 @@ PATHS: dict[str, Any] = {
             {
                 "summary": "send a dead (or sent) delivery again",
                 "parameters": [ID],
-                "responses": _answers(*ADMIN, 404, ok=(202, _object(replayed=TEXT))),
+                "responses": _answers(*ADMIN, 404, ok=(202, closed(replayed=TEXT))),
             }
         )
     },
@@ -393,8 +183,8 @@ PATHS: dict[str, Any] = {
         "post": _admin(
             {
                 "summary": "what each channel of a rule would receive for a run (nothing is sent)",
-                "requestBody": _body(_ref("PreviewRequest")),
-                "responses": _answers(*ADMIN, *BODY, 422, ok=(200, _ref("Preview"))),
+                "requestBody": _body(ref("PreviewRequest")),
+                "responses": _answers(*ADMIN, *BODY, 422, ok=(200, ref("Preview"))),
             }
         )
     },
@@ -403,12 +193,12 @@ PATHS: dict[str, Any] = {
             {
                 "summary": "a candidate rules.yaml against the recorded transitions, beside the rules"
                 " in force (nothing is sent or written)",
-                "requestBody": _body(_ref("BacktestRequest")),
+                "requestBody": _body(ref("BacktestRequest")),
                 "responses": {
-                    **_answers(*ADMIN, *BODY, ok=(200, _ref("Backtest"))),
+                    **_answers(*ADMIN, *BODY, ok=(200, ref("Backtest"))),
                     "422": {
                         "description": "a bad field, or an invalid candidate (its file and line)",
-                        "content": {JSON: {"schema": {"oneOf": [_ref("Error"), _ref("ReloadRefused")]}}},
+                        "content": {JSON: {"schema": {"oneOf": [ref("Error"), ref("ReloadRefused")]}}},
                     },
                 },
             }
@@ -427,8 +217,8 @@ PATHS: dict[str, Any] = {
         "post": _admin(
             {
                 "summary": "mute matching notifications until a time",
-                "requestBody": _body(_ref("NewSilence")),
-                "responses": _answers(*ADMIN, *BODY, 422, ok=(201, _ref("Silence"))),
+                "requestBody": _body(ref("NewSilence")),
+                "responses": _answers(*ADMIN, *BODY, 422, ok=(201, ref("Silence"))),
             }
         ),
     },
@@ -447,7 +237,7 @@ PATHS: dict[str, Any] = {
             {
                 "summary": "end a silence now",
                 "parameters": [ID],
-                "responses": _answers(*ADMIN, 404, ok=(200, _object(expired=TEXT))),
+                "responses": _answers(*ADMIN, 404, ok=(200, closed(expired=TEXT))),
             }
         )
     },
@@ -456,10 +246,10 @@ PATHS: dict[str, Any] = {
             {
                 "summary": "re-read rules.yaml (as SIGHUP does); an invalid file changes nothing",
                 "responses": {
-                    **_answers(*ADMIN, 503, ok=(200, _ref("Reloaded"))),
+                    **_answers(*ADMIN, 503, ok=(200, ref("Reloaded"))),
                     "422": {
                         "description": "the file is invalid: the configuration in force stays",
-                        "content": {JSON: {"schema": _ref("ReloadRefused")}},
+                        "content": {JSON: {"schema": ref("ReloadRefused")}},
                     },
                 },
             }
@@ -478,7 +268,7 @@ DOCUMENT: dict[str, Any] = {
     "components": {
         "schemas": SCHEMAS,
         "responses": {
-            f"E{status}": {"description": why, "content": {JSON: {"schema": _ref("Error")}}}
+            f"E{status}": {"description": why, "content": {JSON: {"schema": ref("Error")}}}
             for status, why in WHY.items()
         },
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
