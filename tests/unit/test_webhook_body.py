@@ -14,7 +14,7 @@ from relay.store.codec import dumps, payload_from_json
 from tests.builders import T0
 from tests.fakes.sinks import recording_sink
 
-SECRETS = ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2Vjb25kIHNlY3JldA")
+SECRETS = ("whsec_cGxhY2Vob2xkZXItd2ViaG9vay1zZWNyZXQ=", "whsec_c2Vjb25kIHNlY3JldA")  # placeholders
 PAYLOAD: JSON = {
     "type": "run.transition",
     "text": 'é ü 中文 "quoted" \\ back\nslash \t \u2028 </script> 🚀',
