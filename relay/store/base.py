@@ -61,6 +61,31 @@ def as_written(decisions: list[Decision], written: dict[str, Delivery]) -> list[
     ]
 
 
+class RecordsOne:
+    """`record` as a batch of one: a store writes `record_many` only."""
+
+    async def record_many(
+        self,
+        snapshots: Sequence[Snapshot],
+        decide: DecideEach,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
+    ) -> list[Decision]:
+        raise NotImplementedError
+
+    async def record(
+        self,
+        snapshot: Snapshot,
+        decide: Decide,
+        now: datetime,
+        lease: float | None = None,
+        owner: str = "",
+    ) -> Decision:
+        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, lease, owner)
+        return decision
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a claimed delivery ends this round: sent, pending again at a time, or dead."""

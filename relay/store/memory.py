@@ -26,10 +26,10 @@ from relay.silences import Silence
 from relay.store.base import (
     BuildDigest,
     Context,
-    Decide,
     DecideEach,
     Decision,
     Outcome,
+    RecordsOne,
     as_written,
     claimable_at_once,
 )
@@ -38,7 +38,7 @@ from relay.store.memory_suppression import SuppressionCounts
 from relay.store.retention import BACKLOG_STATUSES, RATE_SENDS_KEPT, TABLES, prunable
 
 
-class MemoryStore(ConsoleReads, SuppressionCounts):
+class MemoryStore(ConsoleReads, SuppressionCounts, RecordsOne):
     writers = 1  # one transaction at a time
 
     def __init__(self) -> None:
@@ -61,17 +61,6 @@ class MemoryStore(ConsoleReads, SuppressionCounts):
         self._seen: dict[tuple[str, str], datetime] = {}
         self._budgets: dict[str, tuple[int | None, int | None, float | None]] = {}
         self._wakers: list[Callable[[], None]] = []
-
-    async def record(
-        self,
-        snapshot: Snapshot,
-        decide: Decide,
-        now: datetime,
-        lease: float | None = None,
-        owner: str = "",
-    ) -> Decision:
-        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, lease, owner)
-        return decision
 
     async def record_many(
         self,

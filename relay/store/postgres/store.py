@@ -24,7 +24,15 @@ from relay.models import (
     Transition,
 )
 from relay.silences import Silence
-from relay.store.base import BuildDigest, Context, Decide, DecideEach, Decision, Outcome, claimable_at_once
+from relay.store.base import (
+    BuildDigest,
+    Context,
+    DecideEach,
+    Decision,
+    Outcome,
+    RecordsOne,
+    claimable_at_once,
+)
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
 from relay.store.postgres import suppression
 from relay.store.postgres.base import Conn, PgBase
@@ -54,7 +62,8 @@ from relay.store.sqlite.mappers import (
 log = logging.getLogger("relay.store")
 DEADLOCK_TRIES = 3  # a batch PostgreSQL chose as a deadlock's victim is tried again this often
 
-class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase):
+
+class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase, RecordsOne):
     @property
     def writers(self) -> int:
         """Half the pool: the other half stays free for claims, outcomes and reads."""
@@ -71,17 +80,6 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         await self._pool.close()
 
     # -- ingest ---------------------------------------------------------------------------
-
-    async def record(
-        self,
-        snapshot: Snapshot,
-        decide: Decide,
-        now: datetime,
-        lease: float | None = None,
-        owner: str = "",
-    ) -> Decision:
-        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, lease, owner)
-        return decision
 
     async def record_many(
         self,

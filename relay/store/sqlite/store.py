@@ -20,7 +20,7 @@ from relay.models import (
     Transition,
 )
 from relay.silences import Silence
-from relay.store.base import BuildDigest, Decide, DecideEach, Decision, Outcome
+from relay.store.base import BuildDigest, DecideEach, Decision, Outcome, RecordsOne
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
 from relay.store.sqlite import batch, suppression
 from relay.store.sqlite.console import ConsoleReads
@@ -43,7 +43,7 @@ from relay.store.sqlite.suppression import SuppressionReads
 from relay.store.sqlite.upkeep import Upkeep
 
 
-class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads):
+class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, RecordsOne):
     writers = 1  # one transaction at a time
 
     def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
@@ -53,17 +53,6 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads):
         self._wakers = []
 
     # -- ingest ---------------------------------------------------------------------------
-
-    async def record(
-        self,
-        snapshot: Snapshot,
-        decide: Decide,
-        now: datetime,
-        lease: float | None = None,
-        owner: str = "",
-    ) -> Decision:
-        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, lease, owner)
-        return decision
 
     async def record_many(
         self,
