@@ -22,7 +22,7 @@ from relay.ids import IdFactory, new_id
 from relay.links import RunLinks
 from relay.models import Delivery, DeliveryStatus, RunState, Snapshot
 from relay.render.console_link import linked
-from relay.rules.index import index_for
+from relay.rules.index import RuleIndex, index_for
 from relay.silences import Silence
 from relay.sources.health import HealthBoard
 from relay.store import Decision, Store
@@ -84,7 +84,8 @@ class Pipeline:
 
     async def _record(self, snapshots: list[Snapshot]) -> list[Decision]:
         now = self.clock.now()
-        decide = partial(self._decide, self.ruleset, self.silences, now)  # one ruleset for the batch
+        ruleset = self.ruleset  # one for the whole batch, whatever a reload does meanwhile
+        decide = partial(self._decide, ruleset, index_for(ruleset), self.silences, now)
         reservation = self.handoff.reserve() if self.handoff else None
         claimed: list[Delivery] = []
         try:
@@ -104,6 +105,7 @@ class Pipeline:
     def _decide(
         self,
         ruleset: RuleSet,
+        rules: RuleIndex,
         silences: list[Silence],
         now: datetime,
         snapshot: Snapshot,
@@ -120,7 +122,7 @@ class Pipeline:
         )
         if transition is None:
             return Decision(store=refresh(previous, snapshot))
-        matched = index_for(ruleset).matching(transition, snapshot)
+        matched = rules.matching(transition, snapshot)
         planned = plan(
             transition, snapshot, matched, ruleset.channels, now=now, ids=self.ids, silences=silences
         )
