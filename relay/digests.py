@@ -35,9 +35,15 @@ class DigestSpec:
         prev: datetime = croniter(self.cron, local).get_prev(datetime)
         return prev.astimezone(UTC)
 
-    def last_end(self, now: datetime) -> datetime:
-        """The most recent scheduled time at or before `now`."""
-        return self.window_start(now + timedelta(microseconds=1))
+    def last_ends(self, now: datetime, count: int) -> list[datetime]:
+        """The `count` most recent scheduled times at or before `now`, newest first."""
+        times = croniter(self.cron, (now + timedelta(microseconds=1)).astimezone(ZoneInfo(self.tz)))
+        return [times.get_prev(datetime).astimezone(UTC) for _ in range(count)]
+
+
+def digest_key(rule: str, channel: str, end: datetime) -> str:
+    """The idempotency key of a window's one delivery: a window is sent once, by any process."""
+    return f"digest:{rule}:{channel}:{end.isoformat()}"
 
 
 @dataclass(frozen=True)

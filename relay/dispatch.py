@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from relay.config import ChannelConfig, Rule
-from relay.digests import DigestItem
+from relay.digests import DigestItem, digest_key
 from relay.ids import IdFactory
 from relay.models import Delivery, DeliveryStatus, Message, RunState, Snapshot, Transition
 from relay.redaction import Redaction, redact_run
@@ -219,7 +219,7 @@ def digest_delivery(
     if spec is None or (not items and not spec.send_empty):
         return None
     message = digest_message(rule.name, spec, end, items)
-    key = f"digest:{rule.name}:{channel}:{end.isoformat()}"
+    key = digest_key(rule.name, channel, end)
     payload = digest_payload(rule.name, spec, end, items, message, key=key)
     return Delivery(
         id=ids(),

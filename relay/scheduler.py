@@ -19,7 +19,7 @@ from datetime import datetime
 from relay import observability as obs
 from relay.clock import Clock
 from relay.config import Rule, RuleSet
-from relay.digests import DigestItem
+from relay.digests import DigestItem, DigestSpec, digest_key
 from relay.dispatch import digest_delivery, plan_stuck
 from relay.ids import IdFactory, new_id
 from relay.links import RunLinks
@@ -31,6 +31,7 @@ from relay.store.base import BuildDigest
 log = logging.getLogger("relay.scheduler")
 
 TICK_EVERY = 5.0  # seconds
+CATCH_UP = 12  # the most empty digest windows one pass sends for a rule and channel
 PRUNE_EVERY = 3600.0  # seconds between prunes: each deletes an hour's worth, in small batches
 
 
@@ -104,9 +105,9 @@ class Scheduler:
         windows = set(await self.store.due_digests(now))
         for rule in rules.values():
             if rule.digest and rule.digest.send_empty:
-                end = rule.digest.last_end(now)
-                if self.started_at and end >= self.started_at:  # empty windows: only from now on
-                    windows |= {(rule.name, channel, end) for channel in rule.notify}
+                for channel in rule.notify:
+                    ends = await self._empty_due(rule.name, rule.digest, channel, now)
+                    windows |= {(rule.name, channel, end) for end in ends}
         sent = 0
         for rule_name, channel, end in sorted(windows, key=lambda w: w[2]):
             found, config = rules.get(rule_name), ruleset.channels.get(channel)
@@ -119,6 +120,19 @@ class Scheduler:
                 )
                 sent += 1
         return sent
+
+    async def _empty_due(self, rule: str, spec: DigestSpec, channel: str, now: datetime) -> list[datetime]:
+        """The windows of a send_empty digest to take now: every one that ended since the last
+        one sent, whichever process sent it, so a pass later than a window, a leader's handover
+        or a restart skips none. With none sent yet, or more than CATCH_UP missed, only the
+        latest, and only if it ended since this process started: a first start or a rule
+        just added reports on no time before it, and a relay down for long sends no flood."""
+        ends = spec.last_ends(now, CATCH_UP + 1)  # the missed ones and the last sent
+        keys = {digest_key(rule, channel, end): end for end in ends}
+        sent = [keys[key] for key in await self.store.sent_keys(list(keys))]
+        if sent:
+            return [end for end in ends if end > max(sent)]
+        return [ends[0]] if self.started_at and ends[0] >= self.started_at else []
 
     async def _stuck(self, now: datetime) -> int:
         ruleset = self.ruleset

@@ -221,6 +221,10 @@ class Store(Protocol):
         """In one transaction: the window's unsent items -> `build` -> its delivery written
         (unless its key exists) and the items marked sent."""
 
+    async def sent_keys(self, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` that a delivery holds (the scheduler finds the last digest window
+        sent, by any process, from them)."""
+
     # -- several processes, one truth (issue 11) -------------------------------------------
     # `owner` names the process that claims or leads: RELAY_REPLICA_ID, by default
     # "<hostname>:<port>" (and "/w<i>" for `--workers`), so it is the same after a restart.

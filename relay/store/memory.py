@@ -181,6 +181,9 @@ class MemoryStore(ConsoleReads, SuppressionCounts, RecordsOne):
             self._woke()
         return delivery
 
+    async def sent_keys(self, keys: Sequence[str]) -> set[str]:
+        return self._keys.intersection(keys)
+
     async def watching_since(self, source: str, now: datetime) -> datetime:
         return self._sources.setdefault(source, now)
 

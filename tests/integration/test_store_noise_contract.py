@@ -96,6 +96,15 @@ async def test_an_empty_window_can_be_taken_and_build_may_send_nothing(store: St
     assert await store.take_digest("daily", "mail", END, lambda items: delivery("empty")) is None
 
 
+async def test_sent_keys_names_the_windows_some_process_sent(store: Store) -> None:
+    """The scheduler's catch-up of empty windows reads which were sent, by any replica."""
+    assert await store.sent_keys([]) == set()
+    await store.take_digest("daily", "mail", END, lambda items: delivery("digest:daily:mail:1"))
+    await store.take_digest("weekly", "mail", END, lambda items: delivery("other"))
+    wanted = ["digest:daily:mail:0", "digest:daily:mail:1", "other", "digest:daily:mail:2"]
+    assert await store.sent_keys(wanted) == {"digest:daily:mail:1", "other"}
+
+
 async def test_silences_are_kept_listed_and_expired(store: Store) -> None:
     s = new_silence({"task": "create-*"}, T0, T0 + timedelta(hours=2), "deploy", "ops")
     await store.add_silence(s)

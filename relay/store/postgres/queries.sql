@@ -211,6 +211,10 @@ WHERE sent = 0 AND window_end <= $1 ORDER BY window_end, rule, channel;
 SELECT id, item FROM digest_items
 WHERE sent = 0 AND rule = $1 AND channel = $2 AND window_end = $3 ORDER BY id FOR UPDATE;
 
+-- existing_keys --
+-- (idempotency keys): those a delivery holds already
+SELECT idempotency_key FROM deliveries WHERE idempotency_key = ANY($1::text[]);
+
 -- digest_items_sent --
 UPDATE digest_items SET sent = 1 WHERE id = ANY($1::bigint[]);
 

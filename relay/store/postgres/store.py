@@ -319,6 +319,9 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
             await c.execute(SQL["digest_items_sent"], [r[0] for r in rows])
         return delivery
 
+    async def sent_keys(self, keys: Sequence[str]) -> set[str]:
+        return {r[0] for r in await self._fetch("existing_keys", list(keys))}
+
 
 async def _watching_since(c: Conn, source: str, now: datetime) -> datetime:
     value = await c.fetchval(SQL["watch_source"], source, epoch(now))

@@ -233,6 +233,9 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, RecordsO
             self._woke()
         return taken
 
+    async def sent_keys(self, keys: Sequence[str]) -> set[str]:
+        return {r[0] for r in await self._select(SQL["existing_keys"], (json.dumps(list(keys)),))}
+
 
 def _insert_delivery(
     c: sqlite3.Connection, d: Delivery, lease_until: float | None = None, owner: str = ""
