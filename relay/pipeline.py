@@ -26,17 +26,17 @@ from relay.rules.index import RuleIndex, index_for
 from relay.silences import Silence
 from relay.sources.health import HealthBoard
 from relay.store import Decision, Store
-from relay.store.base import Context
+from relay.store.base import Claim, Context
 from relay.transitions import diff, refresh
 
 log = logging.getLogger("relay.pipeline")
 
 
 class Leased(Protocol):
-    """A reservation: how long the deliveries written with it stay claimed, in seconds."""
+    """A reservation: how the deliveries written with it are claimed."""
 
     @property
-    def lease(self) -> float: ...
+    def claim(self) -> Claim: ...
 
 
 R = TypeVar("R", bound=Leased)
@@ -44,7 +44,7 @@ R = TypeVar("R", bound=Leased)
 
 class Handoff(Protocol[R]):
     """The delivery worker as the pipeline sees it (relay/delivery/worker.py): a reservation
-    says what lease to write fresh deliveries with, and goes back with them to `hand`."""
+    says how to claim fresh deliveries as they are written, and goes back with them to `hand`."""
 
     def reserve(self) -> R | None: ...
 
@@ -89,8 +89,8 @@ class Pipeline:
         reservation = self.handoff.reserve() if self.handoff else None
         claimed: list[Delivery] = []
         try:
-            lease, owner = (reservation.lease, reservation.owner) if reservation else (None, "")
-            decisions = await self.store.record_many(snapshots, decide, now, lease, owner)
+            claim = reservation.claim if reservation else None
+            decisions = await self.store.record_many(snapshots, decide, now, claim)
             claimed = [d for x in decisions for d in x.deliveries if d.status == DeliveryStatus.SENDING]
         finally:
             if self.handoff and reservation is not None:

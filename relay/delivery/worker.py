@@ -35,6 +35,7 @@ from relay.delivery.grouping import merge
 from relay.delivery.ratelimit import RateGate
 from relay.models import INTERRUPTED, Attempt, Delivery, DeliveryStatus
 from relay.store import Outcome, Store
+from relay.store.base import Claim
 
 log = logging.getLogger("relay.delivery")
 
@@ -52,14 +53,16 @@ LEASE_MARGIN = 1.0
 
 @dataclass(frozen=True)
 class Reservation:
-    """A hand-off under way (`reserve` -> `hand`): the policy its deliveries are claimed under."""
+    """A hand-off under way (`reserve` -> `hand`): the policy its deliveries are claimed under,
+    and the room kept for them, so what a batch brings never exceeds what may be held."""
 
     policy: DeliveryPolicy
     owner: str  # the process the deliveries are claimed for
+    room: int
 
     @property
-    def lease(self) -> float:
-        return _lease(self.policy)
+    def claim(self) -> Claim:
+        return Claim(_lease(self.policy), self.owner, self.room)
 
 
 # Claimed deliveries (a group's members, or one) with the policy they were claimed under: their
@@ -89,8 +92,7 @@ class DeliveryWorker:
         self._nudge = asyncio.Event()  # a hand-off arrived or a send slot freed up
         self._store_due = clock.now()  # when the store may hold due work nobody woke us for
         self._waited_out = True  # the last wait ran to its time-out: look at the store
-        self._reserved = 0  # pipeline writes under way that will hand their deliveries here
-        self._surplus: list[str] = []  # handed over beyond what may be held: to give back
+        self._reserved = 0  # room kept for pipeline writes under way that will hand here
         self._closing = False
         self._cut_off: list[Attempt] = []  # this round's attempts of sends stopped by `_drain`
         # sends that have ended, writing their outcome (first member's id -> members): their
@@ -110,32 +112,28 @@ class DeliveryWorker:
         return set(self._inflight.values())
 
     def reserve(self) -> Reservation | None:
-        """What the pipeline claims fresh deliveries with as it writes them (its lease), or
-        None (busy, or shutting down): then they wait in the store. Ends with `hand`."""
-        held = self._held() + self._reserved
-        if self._closing or held >= self.policy.concurrency * HOLD_FACTOR:
+        """What the pipeline claims fresh deliveries with as it writes them, or None (busy,
+        or shutting down): then they wait in the store. Ends with `hand`. The room is what may
+        still be held, shared among the store's concurrent writes; a batch (a webhook body
+        of many runs) that brings more leaves the rest in the store, claimed in turn, so what
+        waits here stays bounded and never waits out its lease."""
+        free = self.policy.concurrency * HOLD_FACTOR - self._held() - self._reserved
+        if self._closing or free <= 0:
             return None
-        self._reserved += 1
-        return Reservation(self.policy, self.owner)
+        room = max(1, free // self.store.writers)
+        self._reserved += room
+        return Reservation(self.policy, self.owner, room)
 
     def hand(self, deliveries: list[Delivery], reservation: Reservation) -> None:
         """Ends a reservation: what the pipeline wrote claimed (none if its write failed)."""
-        self._reserved -= 1
-        # a batch (a webhook body of many runs) may bring more than fits: the rest goes back to
-        # the store at once, claimed again as room frees up, so what waits here stays bounded
-        # and never waits out its lease
-        room = max(0, self.policy.concurrency * HOLD_FACTOR - self._held())
-        self._ready.extend((reservation.policy, [d]) for d in deliveries[:room])
-        self._surplus += [d.id for d in deliveries[room:]]
+        self._reserved -= reservation.room
+        self._ready.extend((reservation.policy, [d]) for d in deliveries)
         self._nudge.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
                 self._nudge.clear()
-                if self._surplus:
-                    given, self._surplus = self._surplus, []
-                    await self.store.release(given)
                 free = self._free()
                 if len(self._ready) < free and self._store_may_have_work():
                     self._ready.extend(await self._claim())
@@ -206,8 +204,7 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._nudge.wait(), deadline - time.monotonic())
         tasks = list(set(self._inflight.values()))
-        ids = list(self._inflight) + [d.id for _, members in self._ready for d in members] + self._surplus
-        self._surplus = []
+        ids = list(self._inflight) + [d.id for _, members in self._ready for d in members]
         self._ready.clear()
         if tasks:
             await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))

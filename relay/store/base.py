@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -49,9 +50,35 @@ DecideEach = Callable[[Snapshot, RunState | None, Context], Decision]
 BuildDigest = Callable[[list[DigestItem]], Delivery | None]
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Fresh deliveries written already claimed, for the writing process to send without
+    claiming them again: for `lease` seconds, under `owner`, at most `room` of them (what its
+    worker may still hold); the rest wait in the store for the next `claim`."""
+
+    lease: float
+    owner: str = ""
+    room: int = sys.maxsize
+
+    def less(self, written: list[Delivery]) -> Claim:
+        """The room left once `written` are (those claimed use some up)."""
+        return replace(self, room=self.room - sum(d.status == DeliveryStatus.SENDING for d in written))
+
+
 def claimable_at_once(d: Delivery, now: datetime) -> bool:
-    """A delivery `record` may claim as it writes it: due, and not waiting for its group."""
+    """A delivery a write may claim as it writes it: due, and not waiting for its group."""
     return d.group_key is None and d.next_attempt_at <= now and d.status == DeliveryStatus.PENDING
+
+
+def claimed_as_written(deliveries: list[Delivery], now: datetime, claim: Claim | None) -> list[Delivery]:
+    """The deliveries as a write claims them: those due and in no group become `sending`
+    (as `claim` would make them), in order, while the claim has room."""
+    room, out = (claim.room if claim else 0), []
+    for d in deliveries:
+        if room > 0 and claimable_at_once(d, now):
+            d, room = replace(d, status=DeliveryStatus.SENDING), room - 1
+        out.append(d)
+    return out
 
 
 def as_written(decisions: list[Decision], written: dict[str, Delivery]) -> list[Decision]:
@@ -69,8 +96,7 @@ class RecordsOne:
         snapshots: Sequence[Snapshot],
         decide: DecideEach,
         now: datetime,
-        lease: float | None = None,
-        owner: str = "",
+        claim: Claim | None = None,
     ) -> list[Decision]:
         raise NotImplementedError
 
@@ -79,10 +105,9 @@ class RecordsOne:
         snapshot: Snapshot,
         decide: Decide,
         now: datetime,
-        lease: float | None = None,
-        owner: str = "",
+        claim: Claim | None = None,
     ) -> Decision:
-        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, lease, owner)
+        (decision,) = await self.record_many([snapshot], lambda _, p, c: decide(p, c), now, claim)
         return decision
 
 
@@ -106,22 +131,19 @@ class Store(Protocol):
         snapshot: Snapshot,
         decide: Decide,
         now: datetime,
-        lease: float | None = None,
-        owner: str = "",
+        claim: Claim | None = None,
     ) -> Decision:
         """In one transaction: read the run's state, decide, write state, transition and
         deliveries. Deliveries whose idempotency key exists already are not written again and
-        are left out of the decision returned. With `lease`, the written deliveries that are
-        due and in no group are claimed as they are written (status sending, as `claim`
-        would), so this process can send them without claiming them again."""
+        are left out of the decision returned. With `claim`, the written deliveries are
+        claimed as they are written (`claimed_as_written`)."""
 
     async def record_many(
         self,
         snapshots: Sequence[Snapshot],
         decide: DecideEach,
         now: datetime,
-        lease: float | None = None,
-        owner: str = "",
+        claim: Claim | None = None,
     ) -> list[Decision]:
         """`record` for a batch (a webhook body, a poll page): one transaction, one decision
         per snapshot in their order. A run listed twice is decided the second time against
@@ -228,7 +250,7 @@ class Store(Protocol):
     # -- several processes, one truth (issue 11) -------------------------------------------
     # `owner` names the process that claims or leads: RELAY_REPLICA_ID, by default
     # "<hostname>:<port>" (and "/w<i>" for `--workers`), so it is the same after a restart.
-    # A claim made by `record(..., lease=..., owner=...)` or `claim(..., owner=...)` carries
+    # A claim made by `record(..., Claim(lease, owner))` or `claim(..., owner=...)` carries
     # its owner until it completes, is deferred or released.
 
     async def expire_claims(self, owner: str, now: datetime) -> int:

@@ -25,13 +25,14 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import (
     BuildDigest,
+    Claim,
     Context,
     DecideEach,
     Decision,
     Outcome,
     RecordsOne,
     as_written,
-    claimable_at_once,
+    claimed_as_written,
 )
 from relay.store.memory_console import ConsoleReads
 from relay.store.memory_suppression import SuppressionCounts
@@ -67,15 +68,14 @@ class MemoryStore(ConsoleReads, SuppressionCounts, RecordsOne):
         snapshots: Sequence[Snapshot],
         decide: DecideEach,
         now: datetime,
-        lease: float | None = None,
-        owner: str = "",
+        claim: Claim | None = None,
     ) -> list[Decision]:
         async with self._lock:
             decisions = self._decide_all(snapshots, decide, now)  # nothing written if it raises
             for s, decision in zip(snapshots, decisions, strict=True):
                 self._apply(s, decision, now)
             planned, carrying = self._take([d for x in decisions for d in x.deliveries])
-            written = {d.id: d for d in self._add_deliveries(planned, now, lease, owner)}
+            written = {d.id: d for d in self._add_deliveries(planned, now, claim)}
             self._count(planned, list(written.values()), carrying, now)
         if any(d.status == DeliveryStatus.PENDING for d in written.values()):
             self._woke()
@@ -110,22 +110,22 @@ class MemoryStore(ConsoleReads, SuppressionCounts, RecordsOne):
         self._digest_items += [(item, False) for item in decision.digest_items]
 
     def _add_deliveries(
-        self,
-        deliveries: list[Delivery],
-        now: datetime | None = None,
-        lease: float | None = None,
-        owner: str = "",
+        self, deliveries: list[Delivery], now: datetime | None = None, claim: Claim | None = None
     ) -> list[Delivery]:
-        added = []
+        fresh: dict[str, Delivery] = {}  # by key: the first of a batch's duplicates
         for d in deliveries:
             if d.idempotency_key not in self._keys:
-                if now is not None and lease is not None and claimable_at_once(d, now):
-                    d = replace(d, status=DeliveryStatus.SENDING)
-                    self._leases[d.id] = now + timedelta(seconds=lease)
-                    self._owners[d.id] = owner
-                self._keys.add(d.idempotency_key)
-                self._deliveries[d.id] = d
-                added.append(d)
+                fresh.setdefault(d.idempotency_key, d)
+        added = list(fresh.values())
+        if claim is not None and now is not None:
+            added = claimed_as_written(added, now, claim)
+            for d in added:
+                if d.status == DeliveryStatus.SENDING:
+                    self._leases[d.id] = now + timedelta(seconds=claim.lease)
+                    self._owners[d.id] = claim.owner
+        for d in added:
+            self._keys.add(d.idempotency_key)
+            self._deliveries[d.id] = d
         return added
 
     async def enqueue(self, transition: Transition, deliveries: list[Delivery]) -> int:

@@ -67,8 +67,8 @@ async def test_one_run_twice_in_a_body_is_applied_in_its_order(tmp_path: Path, d
 async def test_a_body_larger_than_the_worker_may_hold_is_sent_whole_and_once(
     tmp_path: Path, database_url: str
 ) -> None:
-    # concurrency 1: the worker holds at most 4 claimed deliveries; a 60-run body hands it 60
-    # claimed ones, and what does not fit goes back to the store to be claimed in turn
+    # concurrency 1: the worker holds at most 4 claimed deliveries; a 60-run body is written
+    # with room for those 4, and the rest waits in the store to be claimed in turn
     async with recording_sink() as (sink, url):
         config = tmp_path / "rules.yaml"
         config.write_text(RULES.format(url=url) + "delivery: {concurrency: 1}\n")
@@ -78,7 +78,7 @@ async def test_a_body_larger_than_the_worker_may_hold_is_sent_whole_and_once(
             answer = await relay.client.post(f"{relay.url}/hooks/recoup", json=body)
             assert answer.json() == {"accepted": 60, "transitions": 60, "deliveries": 60}
             store = relay.relay.store
-            for _ in range(500):  # bounded: what did not fit is given back, pending again
+            for _ in range(500):  # bounded: the worker has claimed what fits by now
                 if len(await store.deliveries(DeliveryStatus.PENDING, limit=100)) == 56:
                     break
                 await asyncio.sleep(0.01)

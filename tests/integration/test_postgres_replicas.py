@@ -15,7 +15,7 @@ from relay.digests import DigestItem
 from relay.errors import StoreError
 from relay.models import Delivery, DeliveryStatus, Message, RunState
 from relay.store import Decision, open_store
-from relay.store.base import Context
+from relay.store.base import Claim, Context
 from relay.store.postgres import PostgresStore
 from tests.builders import T0, snap
 from tests.integration.pg import SERVER, pg_schema
@@ -169,7 +169,7 @@ async def test_claimed_as_written_carries_its_owner(replicas: list[PostgresStore
     def decide(previous: RunState | None, context: Context) -> Decision:
         return Decision(s, None, [replace(delivery("a"))])
 
-    decision = await first.record(s, decide, T0, lease=300, owner="first")
+    decision = await first.record(s, decide, T0, Claim(300, "first"))
     assert [d.status for d in decision.deliveries] == [DeliveryStatus.SENDING]
     assert await second.expire_claims("second", T0) == 0
     assert await first.expire_claims("first", T0) == 1

@@ -12,7 +12,7 @@ import pytest
 from relay.ids import new_id
 from relay.models import DeliveryStatus, Phase, RunState, Snapshot
 from relay.store import Decision, Store
-from relay.store.base import Context, DecideEach
+from relay.store.base import Claim, Context, DecideEach
 from relay.store.suppression import SuppressedCount
 from relay.transitions import diff
 from tests.builders import T0, snap
@@ -92,9 +92,18 @@ async def test_a_key_written_before_or_earlier_in_the_batch_is_not_written_again
 
 async def test_a_batch_with_a_lease_claims_what_it_writes(store: Store) -> None:
     batch = [snap("FAILED", run_id=f"r{n}") for n in range(5)]
-    decisions = await store.record_many(batch, deciding([]), T0, lease=30, owner="me")
+    decisions = await store.record_many(batch, deciding([]), T0, Claim(30, "me"))
     assert {x.status for d in decisions for x in d.deliveries} == {DeliveryStatus.SENDING}
     assert await store.claim(T0, 10, lease=30) == []  # claimed already, by the batch
+
+
+async def test_a_batch_claims_no_more_than_the_room_it_was_given(store: Store) -> None:
+    """What the writer's worker may still hold: the rest waits in the store for `claim`."""
+    batch = [snap("FAILED", run_id=f"r{n}") for n in range(5)]
+    decisions = await store.record_many(batch, deciding([]), T0, Claim(30, "me", room=2))
+    statuses = [x.status for d in decisions for x in d.deliveries]
+    assert statuses == [DeliveryStatus.SENDING] * 2 + [DeliveryStatus.PENDING] * 3
+    assert sorted(d.id for d in await store.claim(T0, 10, lease=30)) == [f"d-r{n}-FAILED" for n in (2, 3, 4)]
 
 
 async def test_the_first_delivery_of_a_batch_carries_the_suppressed_counts(store: Store) -> None:
@@ -121,9 +130,7 @@ async def test_two_batches_naming_the_same_runs_in_opposite_orders_both_go_in(st
     for _ in range(5):
         ab = [snap("EXECUTING", run_id="a"), snap("EXECUTING", run_id="b")]
         ba = [snap("EXECUTING", run_id="b"), snap("EXECUTING", run_id="a")]
-        await asyncio.gather(
-            store.record_many(ab, deciding([]), T0), store.record_many(ba, deciding([]), T0)
-        )
+        await asyncio.gather(store.record_many(ab, deciding([]), T0), store.record_many(ba, deciding([]), T0))
     assert sorted(r.snapshot.run_id for r in await store.runs()) == ["a", "b"]
     assert len(await store.transitions()) == 2  # the first batch's; the rest changed nothing
 
@@ -135,8 +142,6 @@ async def test_batches_finishing_tasks_in_opposite_orders_both_go_in(store: Stor
         status = "COMPLETED" if n % 2 else "FAILED"
         xy = [snap(status, run_id=f"a{n}", task="x"), snap(status, run_id=f"b{n}", task="y")]
         yx = [snap(status, run_id=f"c{n}", task="y"), snap(status, run_id=f"d{n}", task="x")]
-        await asyncio.gather(
-            store.record_many(xy, deciding([]), T0), store.record_many(yx, deciding([]), T0)
-        )
+        await asyncio.gather(store.record_many(xy, deciding([]), T0), store.record_many(yx, deciding([]), T0))
     assert len(await store.runs(limit=100)) == 40
     assert len(await store.transitions(limit=100)) == 40

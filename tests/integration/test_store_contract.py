@@ -13,7 +13,7 @@ import pytest
 from relay.ids import new_id
 from relay.models import Attempt, Delivery, DeliveryStatus, Message, RunState, Snapshot
 from relay.store import Decision, Outcome, Store, open_store
-from relay.store.base import Context
+from relay.store.base import Claim, Context
 from relay.store.sqlite import SqliteStore
 from relay.transitions import diff
 from tests.builders import T0, snap
@@ -63,7 +63,7 @@ async def test_a_delivery_keeps_its_template_error(store: Store) -> None:
         assert t is not None
         return Decision(snap("FAILED"), t, [replace(delivery(t.id), template_error="TypeError: boom")])
 
-    await store.record(snap("FAILED"), decide, T0, lease=30)
+    await store.record(snap("FAILED"), decide, T0, Claim(30))
     await store.complete("d-k1", [], Outcome(DeliveryStatus.DEAD, error="gone"))
     await store.replay("d-k1", T0)
     (claimed,) = await store.claim(T0, 10, lease=30)
@@ -340,7 +340,7 @@ async def test_record_with_a_lease_claims_what_it_writes(store: Store) -> None:
         grouped = replace(delivery(t.id, "grouped"), group_key="g")
         return Decision(s, t, [delivery(t.id, "now"), later, grouped])
 
-    decision = await store.record(s, decide, T0, lease=30)
+    decision = await store.record(s, decide, T0, Claim(30))
     statuses = {d.idempotency_key: d.status for d in decision.deliveries}
     assert statuses == {
         "now": DeliveryStatus.SENDING,
@@ -362,8 +362,8 @@ async def test_record_leaves_out_deliveries_it_did_not_write(store: Store) -> No
         assert t is not None
         return Decision(s, t, [replace(delivery(t.id, "same"), id=t.id)])
 
-    first = await store.record(s, decide, T0, lease=30)
-    second = await store.record(s, decide, T0, lease=30)  # same key: a duplicate, not sent again
+    first = await store.record(s, decide, T0, Claim(30))
+    second = await store.record(s, decide, T0, Claim(30))  # same key: a duplicate, not sent again
     assert len(first.deliveries) == 1 and second.deliveries == []
     assert len(await store.deliveries()) == 1
 

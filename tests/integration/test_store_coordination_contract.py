@@ -11,7 +11,7 @@ from pathlib import Path
 from relay.ids import new_id
 from relay.models import INTERRUPTED, DeliveryStatus, RunState
 from relay.store import Decision, Outcome, Store, open_store
-from relay.store.base import Context
+from relay.store.base import Claim, Context
 from relay.transitions import diff
 from tests.builders import T0, snap
 from tests.integration.test_store_contract import delivery, ingest
@@ -41,7 +41,7 @@ async def test_claims_made_as_written_carry_their_owner(store: Store) -> None:
         assert t is not None
         return Decision(s, t, [delivery(t.id, "k")])
 
-    [written] = (await store.record(s, decide, T0, lease=LEASE, owner="host:1")).deliveries
+    [written] = (await store.record(s, decide, T0, Claim(LEASE, "host:1"))).deliveries
     assert written.status == DeliveryStatus.SENDING
     assert await store.expire_claims("host:2", T0) == 0
     assert await store.expire_claims("host:1", T0) == 1

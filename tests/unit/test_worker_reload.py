@@ -14,7 +14,7 @@ from relay.config import DeliveryPolicy
 from relay.delivery.worker import DeliveryWorker
 from relay.ids import new_id
 from relay.models import Delivery, DeliveryStatus, Message, RunState
-from relay.store.base import Context, Decision
+from relay.store.base import Claim, Context, Decision
 from relay.store.memory import MemoryStore
 from relay.transitions import diff
 from tests.builders import snap
@@ -42,7 +42,7 @@ class Receiver:
         return None
 
 
-async def write(store: MemoryStore, run_id: str, offset: float, lease: float | None = None) -> list[Delivery]:
+async def write(store: MemoryStore, run_id: str, offset: float, claim: Claim | None = None) -> list[Delivery]:
     now = SystemClock().now() - timedelta(seconds=10 - offset)  # due now, in this order
 
     def decide(previous: RunState | None, context: Context) -> Decision:
@@ -54,7 +54,7 @@ async def write(store: MemoryStore, run_id: str, offset: float, lease: float | N
         )
         return Decision(s, t, [d])
 
-    decision = await store.record(snap("COMPLETED", run_id=run_id), decide, now, lease)
+    decision = await store.record(snap("COMPLETED", run_id=run_id), decide, now, claim)
     return [d for d in decision.deliveries if d.status == DeliveryStatus.SENDING]
 
 
@@ -105,7 +105,7 @@ async def test_a_hand_off_reserved_before_a_reload_runs_under_the_policy_it_was_
     worker = DeliveryWorker(store, {"c": receiver}, CLAIMED_UNDER, SystemClock(), asyncio.Event())
     reservation = worker.reserve()
     assert reservation is not None
-    claimed = await write(store, "handed", 0, reservation.lease)
+    claimed = await write(store, "handed", 0, reservation.claim)
     worker.configure(RELOADED, {})
     worker.hand(claimed, reservation)
     stop = asyncio.Event()

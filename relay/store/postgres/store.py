@@ -26,12 +26,13 @@ from relay.models import (
 from relay.silences import Silence
 from relay.store.base import (
     BuildDigest,
+    Claim,
     Context,
     DecideEach,
     Decision,
     Outcome,
     RecordsOne,
-    claimable_at_once,
+    claimed_as_written,
 )
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
 from relay.store.postgres import suppression
@@ -86,8 +87,7 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         snapshots: Sequence[Snapshot],
         decide: DecideEach,
         now: datetime,
-        lease: float | None = None,
-        owner: str = "",
+        claim: Claim | None = None,
     ) -> list[Decision]:
         """One transaction. Rows that batches share are locked in one order every replica
         takes: the batch's runs first, the tasks' last outcomes at the end, sorted. In
@@ -96,7 +96,7 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         opposite orders) PostgreSQL breaks as a deadlock: the batch is then tried again."""
         for attempt in range(DEADLOCK_TRIES):
             try:
-                return await self._record_many(snapshots, decide, now, lease, owner)
+                return await self._record_many(snapshots, decide, now, claim)
             except asyncpg.exceptions.DeadlockDetectedError:
                 if attempt == DEADLOCK_TRIES - 1:
                     raise
@@ -108,20 +108,20 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         snapshots: Sequence[Snapshot],
         decide: DecideEach,
         now: datetime,
-        lease: float | None,
-        owner: str,
+        claim: Claim | None,
     ) -> list[Decision]:
         sinces: dict[str, datetime] = {}
         outcomes: dict[tuple[str, str], Phase] = {}  # the tasks' last outcomes, written at the end
         async with self._tx() as c:
             for source, run_id in sorted({(s.source, s.run_id) for s in snapshots}):
                 await c.execute(SQL["lock_run"], source, run_id)
-            decisions = []
+            decisions: list[Decision] = []
             for s in snapshots:
                 if s.source not in sinces:
                     sinces[s.source] = self._since.get(s.source) or await _watching_since(c, s.source, now)
                 context = (sinces[s.source], outcomes)
-                decisions.append(await self._record_one(c, s, decide, now, context, lease, owner))
+                decisions.append(await self._record_one(c, s, decide, now, context, claim))
+                claim = claim and claim.less(decisions[-1].deliveries)
             if outcomes:
                 rows = [(source, task, phase.value) for (source, task), phase in sorted(outcomes.items())]
                 await c.executemany(SQL["save_task_outcome"], rows)
@@ -135,8 +135,7 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         decide: DecideEach,
         now: datetime,
         batch: tuple[datetime, dict[tuple[str, str], Phase]],  # (watching_since, outcomes so far)
-        lease: float | None,
-        owner: str,
+        claim: Claim | None,
     ) -> Decision:
         since, outcomes = batch
         found = await c.fetchrow(SQL["run_state"], snapshot.source, snapshot.run_id, snapshot.task)
@@ -154,7 +153,7 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         if decision.transition:
             writes.add("insert_transition", transition_row(decision.transition))
         planned, carrying = await suppression.take(c, decision.deliveries)
-        written = await self._write(c, writes, planned, now, lease, owner)
+        written = await self._write(c, writes, planned, now, claim)
         await suppression.count(c, planned, written, carrying, now)
         if decision.digest_items:
             items = [digest_item_row(i) for i in decision.digest_items]
@@ -167,20 +166,17 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         writes: Writes,
         deliveries: list[Delivery],
         now: datetime,
-        lease: float | None = None,
-        owner: str = "",
+        claim: Claim | None = None,
     ) -> list[Delivery]:
         """`writes` and the deliveries in one statement. Returns the deliveries written (not
-        those whose key exists already); with `lease`, claimed as written when they may be.
-        A pending one wakes the replicas (a duplicate too: a wake-up too many costs a claim
-        that finds nothing)."""
-        planned = []
-        for d in deliveries:
-            lease_until = None
-            if lease is not None and claimable_at_once(d, now):
-                d, lease_until = replace(d, status=DeliveryStatus.SENDING), epoch(now) + lease
-            writes.add("insert_delivery", delivery_row(d, lease_until, owner))
-            planned.append(d)
+        those whose key exists already); with `claim`, claimed as written (a duplicate uses
+        up room too). A pending one wakes the replicas (a duplicate too: a wake-up too many
+        costs a claim that finds nothing)."""
+        planned = claimed_as_written(deliveries, now, claim)
+        lease_until, owner = (epoch(now) + claim.lease, claim.owner) if claim else (None, "")
+        for d in planned:
+            claimed = d.status == DeliveryStatus.SENDING
+            writes.add("insert_delivery", delivery_row(d, lease_until if claimed else None, owner))
         if any(d.status == DeliveryStatus.PENDING for d in planned):
             writes.add("notify_due", (self._channel,))
         if not writes.parts:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from relay.models import Delivery, DeliveryStatus, Phase, RunState, Snapshot
-from relay.store.base import Context, DecideEach, Decision, as_written, claimable_at_once
+from relay.store.base import Claim, Context, DecideEach, Decision, as_written, claimed_as_written
 from relay.store.codec import epoch, from_epoch
 from relay.store.sqlite import suppression
 from relay.store.sqlite.mappers import (
@@ -52,12 +52,11 @@ def record_many(
     decide: DecideEach,
     now: datetime,
     watching_since: Callable[[sqlite3.Connection, str, datetime], datetime],
-    lease: float | None,
-    owner: str,
+    claim: Claim | None,
 ) -> list[Decision]:
     batch = _Batch(runs=_stored_runs(c, snapshots))
     decisions = [_decide(c, batch, s, decide, now, watching_since) for s in snapshots]
-    return _write(c, batch, decisions, now, lease, owner)
+    return _write(c, batch, decisions, now, claim)
 
 
 def _stored_runs(c: sqlite3.Connection, snapshots: Sequence[Snapshot]) -> dict[RunKey, Stored | None]:
@@ -116,8 +115,7 @@ def _write(
     batch: _Batch,
     decisions: list[Decision],
     now: datetime,
-    lease: float | None,
-    owner: str,
+    claim: Claim | None,
 ) -> list[Decision]:
     if batch.run_rows:
         c.executemany(SQL["save_run"], batch.run_rows)
@@ -128,7 +126,7 @@ def _write(
     if transitions:
         c.executemany(SQL["insert_transition"], transitions)
     planned, carrying = suppression.take(c, [x for d in decisions for x in d.deliveries])
-    written = _insert_deliveries(c, planned, now, lease, owner)
+    written = _insert_deliveries(c, planned, now, claim)
     suppression.count(c, planned, list(written.values()), carrying, now)
     items = [digest_item_row(i) for d in decisions for i in d.digest_items]
     if items:
@@ -137,24 +135,25 @@ def _write(
 
 
 def _insert_deliveries(
-    c: sqlite3.Connection, deliveries: list[Delivery], now: datetime, lease: float | None, owner: str
+    c: sqlite3.Connection, deliveries: list[Delivery], now: datetime, claim: Claim | None
 ) -> dict[str, Delivery]:
     """Those written by id (not those whose key exists already, nor a second one with the same
-    key in the batch); with `lease`, claimed as written when they may be."""
+    key in the batch); with `claim`, claimed as written (`claimed_as_written`)."""
     if not deliveries:
         return {}
     keys = json.dumps([d.idempotency_key for d in deliveries])
     taken = {row[0] for row in c.execute(SQL["existing_keys"], (keys,))}
-    written: dict[str, Delivery] = {}
-    rows = []
+    fresh: dict[str, Delivery] = {}  # by key: the first of a batch's duplicates
     for d in deliveries:
-        if d.idempotency_key in taken:
-            continue
-        taken.add(d.idempotency_key)
-        lease_until = None
-        if lease is not None and claimable_at_once(d, now):
-            d, lease_until = replace(d, status=DeliveryStatus.SENDING), epoch(now) + lease
-        written[d.id] = d
-        rows.append(delivery_row(d, lease_until, owner))
-    c.executemany(SQL["insert_delivery"], rows)
+        if d.idempotency_key not in taken:
+            fresh.setdefault(d.idempotency_key, d)
+    written = {d.id: d for d in claimed_as_written(list(fresh.values()), now, claim)}
+    lease_until, owner = (epoch(now) + claim.lease, claim.owner) if claim else (None, "")
+    c.executemany(
+        SQL["insert_delivery"],
+        [
+            delivery_row(d, lease_until if d.status == DeliveryStatus.SENDING else None, owner)
+            for d in written.values()
+        ],
+    )
     return written

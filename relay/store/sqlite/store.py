@@ -20,7 +20,7 @@ from relay.models import (
     Transition,
 )
 from relay.silences import Silence
-from relay.store.base import BuildDigest, DecideEach, Decision, Outcome, RecordsOne
+from relay.store.base import BuildDigest, Claim, DecideEach, Decision, Outcome, RecordsOne
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
 from relay.store.sqlite import batch, suppression
 from relay.store.sqlite.console import ConsoleReads
@@ -59,8 +59,7 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, RecordsO
         snapshots: Sequence[Snapshot],
         decide: DecideEach,
         now: datetime,
-        lease: float | None = None,
-        owner: str = "",
+        claim: Claim | None = None,
     ) -> list[Decision]:
         sinces: dict[str, datetime] = {}  # the sources' watching_since, read in the write
 
@@ -70,7 +69,7 @@ class SqliteStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, RecordsO
             return sinces[source]
 
         def write(c: sqlite3.Connection) -> list[Decision]:
-            return batch.record_many(c, snapshots, decide, now, since, lease, owner)
+            return batch.record_many(c, snapshots, decide, now, since, claim)
 
         decisions = await self._write(write)
         self._since.update(sinces)  # committed now
