@@ -1,9 +1,11 @@
 """The delivery worker alone, in-process: N pending deliveries drained to a local sink.
 
     PYTHONPATH=$PWD .venv/bin/python -m bench.drain --count 5000 [--reps 3] [--profile out.prof]
+        [--postgres]
 
-The outbox is filled through the relay's own pipeline and SQLite store (as the "Delivery
-throughput" workload does), then the real `DeliveryWorker` with the real webhook channel
+The outbox is filled through the relay's own pipeline and store (SQLite; with --postgres a
+fresh schema on bench.replicas.POSTGRES, dropped after), as the "Delivery throughput" workload
+does, then the real `DeliveryWorker` with the real webhook channel
 (signed) sends every delivery to bench/sink.py in another process. Printed per run: the
 deliveries/s (wall clock) and this process's CPU per delivery (time.process_time), the figure
 to trust on a shared machine; the sink's CPU is not in it.
@@ -13,15 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
+import secrets
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvloop
 
-from bench import stack
+from bench import replicas, stack
 from bench.http_workloads import _preload
 from bench.procs import Processes
 from relay.channels.base import Channel, Response
@@ -44,7 +49,7 @@ class NullChannel:
 
 
 async def drain(
-    rules: Path, db: Path, count: int, sink: stack.Sink | None, profile: cProfile.Profile | None
+    rules: Path, database_url: str, count: int, sink: stack.Sink | None, profile: cProfile.Profile | None
 ) -> tuple[float, float]:
     """(seconds, CPU seconds) until every delivery is sent; no sink: to a NullChannel."""
     from relay.channels.registry import open_channel
@@ -55,7 +60,7 @@ async def drain(
     from relay.store import open_store
 
     ruleset = load_ruleset(rules)
-    store = await open_store(f"sqlite:///{db}")
+    store = await open_store(database_url)
     channels: dict[str, Channel] = {}
     for name, config in ruleset.channels.items():
         channels[name] = open_channel(config, ruleset.delivery.timeout) if sink else NullChannel(name)
@@ -83,12 +88,25 @@ async def drain(
     return wall, cpu
 
 
+@contextlib.contextmanager
+def _database(path: Path, postgres: bool) -> Iterator[str]:
+    if not postgres:
+        yield f"sqlite:///{path}"
+        return
+    schema = f"bench_drain_{secrets.token_hex(4)}"
+    try:
+        yield f"{replicas.POSTGRES}?schema={schema}"
+    finally:
+        asyncio.run(replicas._sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--null", action="store_true", help="send nowhere: the worker and store alone")
     parser.add_argument("--profile", help="write a cProfile of the last run's drain here")
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL instead of SQLite")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="relay-drain-"))
     rates, costs = [], []
@@ -97,10 +115,10 @@ def main() -> None:
         rules = stack.relay_rules(workdir / "rules.yaml", sink.url + "/relay")
         for rep in range(args.reps):
             sink.reset()
-            db = workdir / f"drain-{rep}.db"
-            asyncio.run(_preload(rules, db, args.count))
-            profile = cProfile.Profile() if args.profile and rep == args.reps - 1 else None
-            wall, cpu = uvloop.run(drain(rules, db, args.count, None if args.null else sink, profile))
+            with _database(workdir / f"drain-{rep}.db", args.postgres) as url:
+                asyncio.run(_preload(rules, url, args.count))
+                profile = cProfile.Profile() if args.profile and rep == args.reps - 1 else None
+                wall, cpu = uvloop.run(drain(rules, url, args.count, None if args.null else sink, profile))
             if profile:
                 profile.dump_stats(args.profile)
             rates.append(args.count / wall)

@@ -297,7 +297,7 @@ def delivery(cfg: Config) -> Section:
                 sink = stack.start_sink(procs)
                 db = cfg.fresh("delivery.db")
                 rules = stack.relay_rules(cfg.workdir / "rules.yaml", make(sink.url))
-                asyncio.run(_preload(rules, db, count))
+                asyncio.run(_preload(rules, f"sqlite:///{db}", count))
                 started = time.monotonic()
                 relay = stack.start_relay(procs, rules, db, src=cfg.relay_src)
                 waited = sink.wait_for(count, timeout=120.0)
@@ -332,7 +332,7 @@ def delivery(cfg: Config) -> Section:
     return section
 
 
-async def _preload(rules: Path, db: Path, count: int) -> None:
+async def _preload(rules: Path, database_url: str, count: int) -> None:
     """Fill the outbox through the relay's own pipeline (no worker running)."""
     import json
 
@@ -344,7 +344,7 @@ async def _preload(rules: Path, db: Path, count: int) -> None:
 
     ruleset = load_ruleset(rules)
     source = ruleset.sources["bench"]
-    store = await open_store(f"sqlite:///{db}")
+    store = await open_store(database_url)
     try:
         pipeline = Pipeline(store, ruleset, SystemClock(), asyncio.Event())
         parse = kind_of(source.kind).parse_webhook

@@ -150,6 +150,23 @@ async def test_expired_lease_is_claimed_again_with_the_cut_off_send_on_record(st
     assert (cut.n, cut.started_at, cut.ok, cut.reason) == (1, T0, False, "interrupted")
 
 
+async def test_sends_ending_together_are_each_recorded_and_a_bad_one_fails_alone(store: Store) -> None:
+    """The worker's outcomes arrive together (PostgreSQL writes them as one transaction)."""
+    keys = tuple(f"k{n}" for n in range(20))
+    await ingest(store, snap("EXECUTING"), keys=keys)
+    await store.claim(T0, 100, lease=30)
+    sent = [Attempt(f"d-{k}", 1, T0, 5.0, True, 200, None, None) for k in keys]
+    unknown = Attempt("d-unknown", 1, T0, 5.0, True, 200, None, None)
+    outcomes = await asyncio.gather(
+        *(store.complete(a.delivery_id, [a], Outcome(DeliveryStatus.SENT)) for a in sent),
+        store.complete("d-unknown", [unknown], Outcome(DeliveryStatus.SENT)),
+        return_exceptions=True,
+    )
+    assert outcomes[:-1] == [None] * 20 and isinstance(outcomes[-1], Exception)
+    assert len(await store.deliveries(DeliveryStatus.SENT)) == 20
+    assert [await store.attempts(a.delivery_id) for a in sent] == [[a] for a in sent]
+
+
 async def test_release_records_the_attempts_of_its_round_as_no_failed_round(store: Store) -> None:
     await ingest(store, snap("EXECUTING"), keys=("a", "b"))
     await store.claim(T0, 10, lease=30)

@@ -12,6 +12,7 @@ from typing import Any, Self
 
 import asyncpg
 
+from relay.coalesce import Coalescer
 from relay.models import (
     INTERRUPTED,
     INTERRUPTED_EXCERPT,
@@ -36,14 +37,14 @@ from relay.store.base import (
 )
 from relay.store.codec import digest_item_from_json, epoch, from_epoch
 from relay.store.postgres import suppression
-from relay.store.postgres.base import Conn, PgBase
+from relay.store.postgres.base import Conn, PgBase, Pool
 from relay.store.postgres.console import ConsoleReads
 from relay.store.postgres.coordination import Coordination
 from relay.store.postgres.engine import open_pool
 from relay.store.postgres.queries import SQL
 from relay.store.postgres.suppression import SuppressionReads
 from relay.store.postgres.upkeep import Upkeep
-from relay.store.postgres.url import parse_url
+from relay.store.postgres.url import Target, parse_url
 from relay.store.postgres.writes import Writes
 from relay.store.sqlite.mappers import (
     attempt_from_row,
@@ -61,10 +62,19 @@ from relay.store.sqlite.mappers import (
 )
 
 log = logging.getLogger("relay.store")
+# a claimed delivery's round as `complete` records it: (its id, the attempts made, its outcome)
+Completion = tuple[str, list[Attempt], Outcome]
 DEADLOCK_TRIES = 3  # a batch PostgreSQL chose as a deadlock's victim is tried again this often
 
 
 class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase, RecordsOne):
+    def __init__(self, pool: Pool, target: Target) -> None:
+        super().__init__(pool, target)
+        # the outcomes of sends that end together, in one transaction and one WAL flush (as
+        # SQLite's group commit writes them): a transaction each cost PostgreSQL and the relay
+        # more than the send itself
+        self._outcomes = Coalescer(self._complete_many)
+
     @property
     def writers(self) -> int:
         """Half the pool: the other half stays free for claims, outcomes and reads."""
@@ -217,12 +227,17 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         return sorted((delivery_from_row(tuple(r)) for r in rows), key=lambda d: d.next_attempt_at)
 
     async def complete(self, delivery_id: str, attempts: list[Attempt], outcome: Outcome) -> None:
+        await self._outcomes([(delivery_id, attempts, outcome)])
+
+    async def _complete_many(self, rounds: list[Completion]) -> list[None]:
+        attempts = [attempt_row(a) for _, made, _ in rounds for a in made]
         async with self._tx() as c:
             if attempts:
-                await c.executemany(SQL["insert_attempt"], [attempt_row(a) for a in attempts])
-            await c.execute(SQL["complete"], *completion_row(delivery_id, len(attempts), outcome))
-            if outcome.status == DeliveryStatus.PENDING:
+                await c.executemany(SQL["insert_attempt"], attempts)
+            await c.executemany(SQL["complete"], [completion_row(i, len(a), o) for i, a, o in rounds])
+            if any(outcome.status == DeliveryStatus.PENDING for _, _, outcome in rounds):
                 await self._notify(c)  # due again later: replicas asleep longer wake to see when
+        return [None] * len(rounds)
 
     async def defer(self, delivery_ids: list[str], until: datetime, group_key: str) -> None:
         async with self._tx() as c:
