@@ -124,6 +124,25 @@ async def test_the_first_delivery_of_a_batch_carries_the_suppressed_counts(store
     assert await store.suppressed_counts() == []
 
 
+async def test_silenced_and_sent_mixed_in_one_batch_are_each_told_once(store: Store) -> None:
+    """Whether a count is told within the batch (PostgreSQL decides each snapshot in turn) or
+    by the next message after it (SQLite and memory count the batch's own at its end), every
+    silenced message is told once: carried by a message, or still counted."""
+
+    def mixed(s: Snapshot, previous: RunState | None, context: Context) -> Decision:
+        t = diff(previous, s, now=T0, watching_since=context.watching_since, ids=new_id)
+        assert t is not None
+        d = replace(delivery(t.id, s.run_id), id=f"d-{s.run_id}")
+        return Decision(s, t, [replace(d, status=DeliveryStatus.SILENCED) if s.run_id.startswith("m") else d])
+
+    await store.record_many([snap("FAILED", run_id="m0")], mixed, T0)
+    batch = [snap("FAILED", run_id=r) for r in ("a", "m1", "m2", "b", "m3", "c")]
+    decisions = await store.record_many(batch, mixed, T0)
+    carried = [c["count"] for d in decisions for x in d.deliveries for c in x.payload.get("suppressed", [])]
+    left = [c.count for c in await store.suppressed_counts()]
+    assert sum(carried) + sum(left) == 4 and carried[:1] == [1]  # m0 by a; m1-m3 once each
+
+
 async def test_two_batches_naming_the_same_runs_in_opposite_orders_both_go_in(store: Store) -> None:
     # on PostgreSQL each takes its runs' locks in one order: they wait for each other, never
     # deadlock (which would fail one of them)

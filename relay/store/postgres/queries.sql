@@ -3,19 +3,22 @@
 -- in the order of the columns they fill (relay/store/sqlite/mappers.py builds them so), else as
 -- the comment lists them. The tables are in migrations.py. Times are epoch seconds.
 
--- lock_run --
--- (source, run id): two records of one run, on two replicas, one after the other; held until
--- the transaction ends (a row lock cannot lock a run not yet stored). Advisory locks are per
--- database: the schema is in the key, so relays on other schemas never wait for ours
-SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/run/' || $1 || '/' || $2, 0));
+-- lock_runs --
+-- (sources, run ids), sorted by the caller and taken in that order: two records of one run, on
+-- two replicas, one after the other; held until the transaction ends (a row lock cannot lock a
+-- run not yet stored). Advisory locks are per database: the schema is in the key, so relays on
+-- other schemas never wait for ours
+SELECT count(pg_advisory_xact_lock(hashtextextended(current_schema() || '/run/' || s || '/' || r, 0)))
+FROM unnest($1::text[], $2::text[]) AS t(s, r);
 
--- run_state --
--- (source, run id, task): the run as stored (NULLs if new) and its task's last finished phase,
--- in one round trip
+-- run_states --
+-- (sources, run ids, tasks), one entry per snapshot of a batch: in their order, the run as
+-- stored (NULLs if new) and its task's last finished phase, in one round trip
 SELECT r.snapshot, r.first_seen_at, r.phase_since,
-    (SELECT phase FROM task_outcomes WHERE source = $1 AND task = $3)
-FROM (SELECT 1) AS one
-LEFT JOIN runs AS r ON r.source = $1 AND r.run_id = $2;
+    (SELECT phase FROM task_outcomes AS o WHERE o.source = t.source AND o.task = t.task)
+FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(source, run_id, task, n)
+LEFT JOIN runs AS r ON r.source = t.source AND r.run_id = t.run_id
+ORDER BY t.n;
 
 -- watch_source --
 -- (source, now): the first contact fixes watching_since; the answer is the stored one
@@ -308,6 +311,9 @@ DELETE FROM suppressed WHERE id IN (
     ORDER BY id FOR UPDATE
 )
 RETURNING rule, channel, reason, count, since;
+
+-- counted_pairs --
+SELECT DISTINCT rule, channel FROM suppressed;
 
 -- add_suppressed --
 INSERT INTO suppressed (rule, channel, reason, count, since)

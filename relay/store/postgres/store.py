@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Self
 
 import asyncpg
@@ -60,6 +60,7 @@ from relay.store.sqlite.mappers import (
     transition_from_row,
     transition_row,
 )
+from relay.store.suppression import carriers
 
 log = logging.getLogger("relay.store")
 # a claimed delivery's round as `complete` records it: (its id, the attempts made, its outcome)
@@ -104,6 +105,8 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         between, each snapshot is decided and written in turn, seeing what the ones before it
         wrote. What is left to chance (two batches' suppressed counts or once_per keys in
         opposite orders) PostgreSQL breaks as a deadlock: the batch is then tried again."""
+        if not snapshots:
+            return []
         for attempt in range(DEADLOCK_TRIES):
             try:
                 return await self._record_many(snapshots, decide, now, claim)
@@ -121,19 +124,23 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         claim: Claim | None,
     ) -> list[Decision]:
         sinces: dict[str, datetime] = {}
-        outcomes: dict[tuple[str, str], Phase] = {}  # the tasks' last outcomes, written at the end
+        batch = _Batch()
         async with self._tx() as c:
-            for source, run_id in sorted({(s.source, s.run_id) for s in snapshots}):
-                await c.execute(SQL["lock_run"], source, run_id)
+            runs = sorted({(s.source, s.run_id) for s in snapshots})
+            await c.execute(SQL["lock_runs"], [r[0] for r in runs], [r[1] for r in runs])
+            names = [s.source for s in snapshots], [s.run_id for s in snapshots], [s.task for s in snapshots]
+            found = await c.fetch(SQL["run_states"], *names)
             decisions: list[Decision] = []
-            for s in snapshots:
+            for s, before in zip(snapshots, found, strict=True):
                 if s.source not in sinces:
                     sinces[s.source] = self._since.get(s.source) or await _watching_since(c, s.source, now)
-                context = (sinces[s.source], outcomes)
-                decisions.append(await self._record_one(c, s, decide, now, context, claim))
+                batch.since = sinces[s.source]
+                decisions.append(await self._record_one(c, s, tuple(before), decide, now, batch, claim))
                 claim = claim and claim.less(decisions[-1].deliveries)
-            if outcomes:
-                rows = [(source, task, phase.value) for (source, task), phase in sorted(outcomes.items())]
+            if batch.outcomes:
+                rows = [
+                    (source, task, phase.value) for (source, task), phase in sorted(batch.outcomes.items())
+                ]
                 await c.executemany(SQL["save_task_outcome"], rows)
         self._since.update(sinces)  # committed now: it never changes again
         return decisions
@@ -142,29 +149,34 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         self,
         c: Conn,
         snapshot: Snapshot,
+        found: tuple[Any, ...],  # its row of `run_states`: as stored before the batch
         decide: DecideEach,
         now: datetime,
-        batch: tuple[datetime, dict[tuple[str, str], Phase]],  # (watching_since, outcomes so far)
+        batch: _Batch,
         claim: Claim | None,
     ) -> Decision:
-        since, outcomes = batch
-        found = await c.fetchrow(SQL["run_state"], snapshot.source, snapshot.run_id, snapshot.task)
-        assert found is not None  # one row, always
-        row = tuple(found)[:3] if found[0] is not None else None
-        previous = run_state_from_row(row) if row else None
-        task = (snapshot.source, snapshot.task)
-        context = Context(since, outcomes.get(task) or (Phase(found[3]) if found[3] else None))
+        key, task = (snapshot.source, snapshot.run_id), (snapshot.source, snapshot.task)
+        row = batch.runs[key] if key in batch.runs else (found[:3] if found[0] is not None else None)
+        previous = batch.states[key] if key in batch.states else (run_state_from_row(row) if row else None)
+        context = Context(batch.since, batch.outcomes.get(task) or (Phase(found[3]) if found[3] else None))
         decision = decide(snapshot, previous, context)
         writes = Writes()
         if stored := decision.store:
-            _save_run(writes, stored, previous, row, now)
+            batch.runs[key] = _save_run(writes, stored, previous, row, now)
+            batch.states[key] = RunState(
+                stored, from_epoch(batch.runs[key][1]), from_epoch(batch.runs[key][2])
+            )
             if stored.terminal and context.task_last != stored.phase:  # unchanged: no write
-                outcomes[(stored.source, stored.task)] = stored.phase
+                batch.outcomes[task] = stored.phase
         if decision.transition:
             writes.add("insert_transition", transition_row(decision.transition))
-        planned, carrying = await suppression.take(c, decision.deliveries)
+        if batch.counted is None and carriers(decision.deliveries):
+            batch.counted = await suppression.counted_pairs(c)
+        planned, carrying = await suppression.take(c, decision.deliveries, batch.counted)
         written = await self._write(c, writes, planned, now, claim)
-        await suppression.count(c, planned, written, carrying, now)
+        added = await suppression.count(c, planned, written, carrying, now)
+        if batch.counted is not None:
+            batch.counted |= added
         if decision.digest_items:
             items = [digest_item_row(i) for i in decision.digest_items]
             await c.executemany(SQL["insert_digest_item"], items)
@@ -341,18 +353,33 @@ async def _watching_since(c: Conn, source: str, now: datetime) -> datetime:
     return from_epoch(value)
 
 
+@dataclass
+class _Batch:
+    """What a batch has decided so far: the store as its next snapshot sees it."""
+
+    since: datetime = datetime.min.replace(tzinfo=UTC)  # the current snapshot's source's watching_since
+    runs: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)  # rows written
+    states: dict[tuple[str, str], RunState] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str], Phase] = field(default_factory=dict)  # written at the end
+    # the (rule, channel) pairs with suppressed counts to tell, read at the batch's first
+    # delivery that could tell them: a take costs a statement only where there is something
+    counted: set[tuple[str, str]] | None = None
+
+
 def _save_run(
     writes: Writes,
     stored: Snapshot,
     previous: RunState | None,
     row: tuple[Any, ...] | None,  # previous as stored: its times are kept exact, not rounded via datetime
     now: datetime,
-) -> None:
-    """The run's new state, with since when it is in its phase (kept while the phase is)."""
+) -> tuple[None, float, float]:
+    """The run's new state, with since when it is in its phase (kept while the phase is); its
+    row as the rest of the batch sees it."""
     first_seen = row[1] if row else epoch(now)
     same_phase = previous is not None and previous.snapshot.phase == stored.phase
     phase_since = (row[2] or row[1]) if row and same_phase else epoch(now)
     writes.add("save_run", run_row(stored, first_seen, phase_since))
+    return None, first_seen, phase_since
 
 
 async def _insert_delivery(

@@ -14,10 +14,21 @@ from relay.store.postgres.queries import SQL
 from relay.store.suppression import SuppressedCount, carriers, carry, counted, from_rows, merged
 
 
-async def take(c: Conn, planned: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+async def counted_pairs(c: Conn) -> set[tuple[str, str]]:
+    """The (rule, channel) pairs with counts to tell: a batch asks once, and takes only theirs."""
+    return {(r[0], r[1]) for r in await c.fetch(SQL["counted_pairs"])}
+
+
+async def take(
+    c: Conn, planned: list[Delivery], counted: set[tuple[str, str]] | None = None
+) -> tuple[list[Delivery], list[Delivery]]:
     """`planned`, the first of each rule and channel to go out carrying the counts it takes;
-    and those that carry some."""
+    and those that carry some. `counted`: the pairs that may have counts (taken ones leave
+    it), None if any may."""
     chosen = carriers(planned)
+    if counted is not None:
+        chosen = {pair: d for pair, d in chosen.items() if pair in counted}
+        counted -= chosen.keys()
     if not chosen:
         return planned, []
     pairs = list(chosen)
@@ -32,13 +43,15 @@ async def take(c: Conn, planned: list[Delivery]) -> tuple[list[Delivery], list[D
 
 async def count(
     c: Conn, planned: list[Delivery], written: list[Delivery], carrying: list[Delivery], now: datetime
-) -> None:
+) -> set[tuple[str, str]]:
+    """Adds to the counts; the pairs added to."""
     rows = counted(planned, {d.id for d in written}, carrying, now)
     if rows:
         columns = ([r.rule for r in rows], [r.channel for r in rows], [r.reason for r in rows])
         await c.execute(
             SQL["add_suppressed"], *columns, [r.count for r in rows], [epoch(r.since) for r in rows]
         )
+    return {(r.rule, r.channel) for r in rows}
 
 
 class SuppressionReads(PgBase):
