@@ -37,8 +37,10 @@ class DigestSpec:
 
     def last_ends(self, now: datetime, count: int) -> list[datetime]:
         """The `count` most recent scheduled times at or before `now`, newest first."""
-        times = croniter(self.cron, (now + timedelta(microseconds=1)).astimezone(ZoneInfo(self.tz)))
-        return [times.get_prev(datetime).astimezone(UTC) for _ in range(count)]
+        ends = [self.window_start(now + timedelta(microseconds=1))]
+        while len(ends) < count:
+            ends.append(self.window_start(ends[-1]))
+        return ends
 
 
 def digest_key(rule: str, channel: str, end: datetime) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -105,9 +105,7 @@ class Scheduler:
         windows = set(await self.store.due_digests(now))
         for rule in rules.values():
             if rule.digest and rule.digest.send_empty:
-                for channel in rule.notify:
-                    ends = await self._empty_due(rule.name, rule.digest, channel, now)
-                    windows |= {(rule.name, channel, end) for end in ends}
+                windows |= await self._empty_due(rule.name, rule.digest, rule.notify, now)
         sent = 0
         for rule_name, channel, end in sorted(windows, key=lambda w: w[2]):
             found, config = rules.get(rule_name), ruleset.channels.get(channel)
@@ -121,18 +119,26 @@ class Scheduler:
                 sent += 1
         return sent
 
-    async def _empty_due(self, rule: str, spec: DigestSpec, channel: str, now: datetime) -> list[datetime]:
-        """The windows of a send_empty digest to take now: every one that ended since the last
-        one sent, whichever process sent it, so a pass later than a window, a leader's handover
-        or a restart skips none. With none sent yet, or more than CATCH_UP missed, only the
-        latest, and only if it ended since this process started: a first start or a rule
-        just added reports on no time before it, and a relay down for long sends no flood."""
+    async def _empty_due(
+        self, rule: str, spec: DigestSpec, channels: Sequence[str], now: datetime
+    ) -> set[tuple[str, str, datetime]]:
+        """The windows of a send_empty digest to take now, per channel: every one that ended
+        since the last one sent, whichever process sent it, so a pass later than a window, a
+        leader's handover or a restart skips none. With none sent yet, or more than CATCH_UP
+        missed, only the latest, and only if it ended since this process started: a first
+        start or a rule just added reports on no time before it, and a relay down for long
+        sends no flood."""
         ends = spec.last_ends(now, CATCH_UP + 1)  # the missed ones and the last sent
-        keys = {digest_key(rule, channel, end): end for end in ends}
+        keys = {digest_key(rule, channel, end): (channel, end) for channel in channels for end in ends}
         sent = [keys[key] for key in await self.store.sent_keys(list(keys))]
-        if sent:
-            return [end for end in ends if end > max(sent)]
-        return [ends[0]] if self.started_at and ends[0] >= self.started_at else []
+        due: set[tuple[str, str, datetime]] = set()
+        for channel in channels:
+            last = max((end for ch, end in sent if ch == channel), default=None)
+            if last is not None:
+                due |= {(rule, channel, end) for end in ends if end > last}
+            elif self.started_at and ends[0] >= self.started_at:
+                due.add((rule, channel, ends[0]))
+        return due
 
     async def _stuck(self, now: datetime) -> int:
         ruleset = self.ruleset
