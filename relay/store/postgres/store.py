@@ -59,6 +59,7 @@ from relay.store.sqlite.mappers import (
     silence_row,
     transition_from_row,
     transition_row,
+    written_row,
 )
 from relay.store.suppression import carriers
 
@@ -156,16 +157,13 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         claim: Claim | None,
     ) -> Decision:
         key, task = (snapshot.source, snapshot.run_id), (snapshot.source, snapshot.task)
-        row = batch.runs[key] if key in batch.runs else (found[:3] if found[0] is not None else None)
-        previous = batch.states[key] if key in batch.states else (run_state_from_row(row) if row else None)
+        previous, row = batch.runs[key] if key in batch.runs else _as_stored(found)
         context = Context(batch.since, batch.outcomes.get(task) or (Phase(found[3]) if found[3] else None))
         decision = decide(snapshot, previous, context)
         writes = Writes()
         if stored := decision.store:
-            batch.runs[key] = _save_run(writes, stored, previous, row, now)
-            batch.states[key] = RunState(
-                stored, from_epoch(batch.runs[key][1]), from_epoch(batch.runs[key][2])
-            )
+            row = _save_run(writes, stored, previous, row, now)
+            batch.runs[key] = RunState(stored, from_epoch(row[1]), from_epoch(row[2])), row
             if stored.terminal and context.task_last != stored.phase:  # unchanged: no write
                 batch.outcomes[task] = stored.phase
         if decision.transition:
@@ -195,10 +193,8 @@ class PostgresStore(Coordination, Upkeep, ConsoleReads, SuppressionReads, PgBase
         up room too). A pending one wakes the replicas (a duplicate too: a wake-up too many
         costs a claim that finds nothing)."""
         planned = claimed_as_written(deliveries, now, claim)
-        lease_until, owner = (epoch(now) + claim.lease, claim.owner) if claim else (None, "")
         for d in planned:
-            claimed = d.status == DeliveryStatus.SENDING
-            writes.add("insert_delivery", delivery_row(d, lease_until if claimed else None, owner))
+            writes.add("insert_delivery", written_row(d, now, claim))
         if any(d.status == DeliveryStatus.PENDING for d in planned):
             writes.add("notify_due", (self._channel,))
         if not writes.parts:
@@ -358,12 +354,18 @@ class _Batch:
     """What a batch has decided so far: the store as its next snapshot sees it."""
 
     since: datetime = datetime.min.replace(tzinfo=UTC)  # the current snapshot's source's watching_since
-    runs: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)  # rows written
-    states: dict[tuple[str, str], RunState] = field(default_factory=dict)
+    # the runs it wrote: their state, and their row's times as `_save_run` reads them
+    runs: dict[tuple[str, str], tuple[RunState, tuple[Any, ...]]] = field(default_factory=dict)
     outcomes: dict[tuple[str, str], Phase] = field(default_factory=dict)  # written at the end
     # the (rule, channel) pairs with suppressed counts to tell, read at the batch's first
     # delivery that could tell them: a take costs a statement only where there is something
     counted: set[tuple[str, str]] | None = None
+
+
+def _as_stored(found: tuple[Any, ...]) -> tuple[RunState | None, tuple[Any, ...] | None]:
+    """A run's row of `run_states` -> its state and stored row, (None, None) if new."""
+    row = found[:3] if found[0] is not None else None
+    return (run_state_from_row(row) if row else None), row
 
 
 def _save_run(

@@ -18,17 +18,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from relay.models import Delivery, DeliveryStatus, Phase, RunState, Snapshot
+from relay.models import Delivery, Phase, RunState, Snapshot
 from relay.store.base import Claim, Context, DecideEach, Decision, as_written, claimed_as_written
 from relay.store.codec import epoch, from_epoch
 from relay.store.sqlite import suppression
 from relay.store.sqlite.mappers import (
     Params,
-    delivery_row,
     digest_item_row,
     run_row,
     run_state_from_row,
     transition_row,
+    written_row,
 )
 from relay.store.sqlite.queries import SQL
 
@@ -148,12 +148,5 @@ def _insert_deliveries(
         if d.idempotency_key not in taken:
             fresh.setdefault(d.idempotency_key, d)
     written = {d.id: d for d in claimed_as_written(list(fresh.values()), now, claim)}
-    lease_until, owner = (epoch(now) + claim.lease, claim.owner) if claim else (None, "")
-    c.executemany(
-        SQL["insert_delivery"],
-        [
-            delivery_row(d, lease_until if d.status == DeliveryStatus.SENDING else None, owner)
-            for d in written.values()
-        ],
-    )
+    c.executemany(SQL["insert_delivery"], [written_row(d, now, claim) for d in written.values()])
     return written

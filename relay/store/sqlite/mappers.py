@@ -6,12 +6,13 @@ codec.py."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from relay.digests import DigestItem
 from relay.models import Attempt, Delivery, DeliveryStatus, Phase, RunState, Snapshot, Transition, Via
 from relay.silences import Silence
-from relay.store.base import Outcome
+from relay.store.base import Claim, Outcome
 from relay.store.codec import (
     digest_item_to_json,
     dumps,
@@ -100,6 +101,13 @@ def delivery_row(d: Delivery, lease_until: float | None = None, owner: str | Non
         lease_until,
         owner if lease_until is not None else None,
     )
+
+
+def written_row(d: Delivery, now: datetime, claim: Claim | None) -> Params:
+    """A fresh delivery's row: with its claim's lease and owner if it was claimed as written."""
+    if claim is None or d.status != DeliveryStatus.SENDING:
+        return delivery_row(d)
+    return delivery_row(d, epoch(now) + claim.lease, claim.owner)
 
 
 def delivery_from_row(r: Row) -> Delivery:
